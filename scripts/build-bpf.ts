@@ -1,0 +1,36 @@
+// Compiles every XDP entry point under bpf/ (files named *.bpf.c) into build/bpf/<name>.o.
+// The objects keep their BTF (-g) so the loader can pin maps by name and tests can read the ABI.
+import { mkdirSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const outDir = join(root, "build", "bpf");
+mkdirSync(outDir, { recursive: true });
+
+const entries = readdirSync(join(root, "bpf")).filter((f) => f.endsWith(".bpf.c"));
+for (const file of entries) {
+	const out = join(outDir, `${basename(file, ".bpf.c")}.o`);
+	const args = [
+		"clang",
+		"-O2",
+		"-g",
+		"-Wall",
+		"-Werror",
+		"-target",
+		"bpf",
+		"-mcpu=v3",
+		"-D__TARGET_ARCH_x86",
+		"-I/usr/include/x86_64-linux-gnu",
+		`-I${join(root, "bpf")}`,
+		"-c",
+		join(root, "bpf", file),
+		"-o",
+		out,
+	];
+	const proc = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit" });
+	if (proc.exitCode !== 0) {
+		console.error(`build-bpf: clang failed for bpf/${file}`);
+		process.exit(1);
+	}
+	console.log(`build-bpf: bpf/${file} -> ${out.slice(root.length + 1)}`);
+}
