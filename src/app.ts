@@ -1,0 +1,91 @@
+// Wires everything: the one place that knows all parts. `serve` calls startAppliance().
+import { mkdirSync } from "node:fs";
+import type { Server } from "bun";
+import { type Config, type LoadedConfig, parseListen } from "./config.ts";
+import { databasePath, migrate, openDatabase } from "./db/database.ts";
+import { type GrpcListener, startGrpc } from "./grpc/server.ts";
+import { buildHttpApp, recordPeer } from "./http/app.ts";
+import type { Logger } from "./log.ts";
+import { createServices, type Services } from "./services.ts";
+import { ensureCertificate } from "./tls.ts";
+
+export interface Appliance {
+	services: Services;
+	ports: { http: number; https: number | null; grpc: number };
+	reload(next: LoadedConfig): Promise<void>;
+	stop(): Promise<void>;
+}
+
+/** Creates the data directory (0750) if missing; opens and migrates the database. */
+export function openDataStore(config: Config) {
+	mkdirSync(config.storage.data_dir, { recursive: true, mode: 0o750 });
+	const db = openDatabase(databasePath(config.storage.data_dir));
+	const applied = migrate(db);
+	return { db, applied };
+}
+
+export async function startAppliance(
+	loaded: LoadedConfig,
+	log: Logger,
+): Promise<Appliance> {
+	let config = loaded.config;
+	const { db, applied } = openDataStore(config);
+	for (const m of applied)
+		log.info("migration applied", { version: m.version, name: m.name });
+	const services = createServices(db, config, log);
+	const app = buildHttpApp(services).compile();
+	const fetch = (request: Request, server: Server<undefined>) => {
+		recordPeer(request, server.requestIP(request)?.address);
+		return app.handle(request);
+	};
+
+	const servers: Server<undefined>[] = [];
+	let grpc: GrpcListener | null = null;
+	try {
+		const http = Bun.serve({
+			...parseListen(config.server.http_listen),
+			fetch,
+		});
+		servers.push(http);
+		let httpsPort: number | null = null;
+		if (config.server.https_enabled) {
+			const tls = ensureCertificate(config);
+			if (tls.generated)
+				log.info("generated a self-signed TLS certificate", {
+					cert: tls.certPath,
+				});
+			const https = Bun.serve({
+				...parseListen(config.server.https_listen),
+				tls: { cert: Bun.file(tls.certPath), key: Bun.file(tls.keyPath) },
+				fetch,
+			});
+			servers.push(https);
+			httpsPort = https.port ?? null;
+		}
+		grpc = await startGrpc(config.server.grpc_listen);
+		const ports = { http: http.port ?? 0, https: httpsPort, grpc: grpc.port };
+		log.info("listening", { ...ports, configPath: loaded.path });
+
+		const grpcListener = grpc;
+		return {
+			services,
+			ports,
+			async reload(next) {
+				config = next.config;
+				log.setLevel(config.log.level);
+				log.info("configuration reloaded", { configPath: next.path });
+			},
+			async stop() {
+				for (const s of servers) s.stop(true);
+				await grpcListener.stop();
+				db.close();
+				log.info("stopped");
+			},
+		};
+	} catch (err) {
+		for (const s of servers) s.stop(true);
+		await grpc?.stop();
+		db.close();
+		throw err;
+	}
+}

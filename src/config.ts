@@ -1,0 +1,389 @@
+// Configuration: TOML at /etc/pistonprotection/config.toml (or --config PATH), every key
+// overridable by a PP_* environment variable, validated before anything starts.
+// A wrong key or value is a ConfigError naming the key; the CLI turns it into exit code 2.
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+export const DEFAULT_CONFIG_PATH = "/etc/pistonprotection/config.toml";
+
+const listen = (description: string) =>
+	T.String({
+		pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$",
+		description,
+	});
+const size = (min: number, max: number, description: string) =>
+	T.Integer({ minimum: min, maximum: max, description });
+const cidr = T.String({ pattern: "^[0-9a-fA-F:.]+/[0-9]{1,3}$" });
+
+export const ConfigSchema = T.Object(
+	{
+		server: T.Object(
+			{
+				https_listen: listen("API and web UI over TLS; empty disables it"),
+				http_listen: listen(
+					"plain HTTP for local scripts; keep it on loopback",
+				),
+				grpc_listen: listen("gRPC API"),
+				https_enabled: T.Boolean({ description: "serve the HTTPS listener" }),
+				tls_cert: T.String({
+					description:
+						"PEM certificate; empty: self-signed, generated at first start",
+				}),
+				tls_key: T.String({ description: "PEM private key for tls_cert" }),
+			},
+			{ additionalProperties: false },
+		),
+		storage: T.Object(
+			{
+				data_dir: T.String({
+					minLength: 1,
+					description: "database, keys and certificates",
+				}),
+			},
+			{ additionalProperties: false },
+		),
+		log: T.Object(
+			{
+				level: T.Union(
+					[
+						T.Literal("debug"),
+						T.Literal("info"),
+						T.Literal("warn"),
+						T.Literal("error"),
+					],
+					{
+						description: "minimum level written",
+					},
+				),
+			},
+			{ additionalProperties: false },
+		),
+		dataplane: T.Object(
+			{
+				enabled: T.Boolean({
+					description:
+						"load the XDP program; false disables the data plane deliberately",
+				}),
+				interfaces: T.Array(T.String({ pattern: "^[A-Za-z0-9_.:@-]{1,15}$" }), {
+					description:
+						"interfaces to attach XDP to; nothing is attached when empty",
+				}),
+				xdp_mode: T.Union(
+					[T.Literal("auto"), T.Literal("native"), T.Literal("generic")],
+					{
+						description: "auto tries native and falls back to generic",
+					},
+				),
+				pin_path: T.String({
+					pattern: "^/sys/fs/bpf/",
+					description: "where maps are pinned",
+				}),
+				admin_networks: T.Array(cidr, {
+					description: "sources that always reach the management ports",
+				}),
+				management_ports: T.Array(size(1, 65535, "port"), {
+					maxItems: 8,
+					description:
+						"TCP ports (SSH, API/UI) that admin networks always reach",
+				}),
+				map_sizes: T.Object(
+					{
+						blocklist: size(16, 4_000_000, "block-list prefixes per family"),
+						allowlist: size(16, 1_000_000, "allow-list prefixes per family"),
+						bans: size(16, 4_000_000, "dynamic bans"),
+						services: size(
+							1,
+							65_536,
+							"services (listener address, port, protocol)",
+						),
+						rules: size(1, 65_536, "compiled filter rules"),
+						source_sets: size(16, 4_000_000, "source-set prefixes per family"),
+						rate_limit_sources: size(
+							1024,
+							16_000_000,
+							"tracked sources for rate limits",
+						),
+					},
+					{ additionalProperties: false },
+				),
+			},
+			{ additionalProperties: false },
+		),
+	},
+	{ additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export const DEFAULTS: Config = {
+	server: {
+		https_listen: "0.0.0.0:8443",
+		http_listen: "127.0.0.1:8080",
+		grpc_listen: "127.0.0.1:9090",
+		https_enabled: true,
+		tls_cert: "",
+		tls_key: "",
+	},
+	storage: { data_dir: "./data" },
+	log: { level: "info" },
+	dataplane: {
+		enabled: true,
+		interfaces: [],
+		xdp_mode: "auto",
+		pin_path: "/sys/fs/bpf/pistonprotection",
+		admin_networks: [
+			"127.0.0.0/8",
+			"::1/128",
+			"10.0.0.0/8",
+			"172.16.0.0/12",
+			"192.168.0.0/16",
+		],
+		management_ports: [22, 8443],
+		map_sizes: {
+			blocklist: 262_144,
+			allowlist: 16_384,
+			bans: 131_072,
+			services: 1024,
+			rules: 4096,
+			source_sets: 262_144,
+			rate_limit_sources: 262_144,
+		},
+	},
+};
+
+export class ConfigError extends Error {
+	constructor(
+		readonly key: string,
+		message: string,
+	) {
+		super(`config: ${key}: ${message}`);
+	}
+}
+
+export interface LoadedConfig {
+	config: Config;
+	/** The file that was read, or null when only defaults and environment applied. */
+	path: string | null;
+}
+
+/**
+ * Reads the file (if any), applies PP_* overrides and validates the result.
+ * An explicit path must exist; the default path is optional so a newcomer needs no file.
+ */
+export function loadConfig(
+	explicitPath: string | undefined,
+	env: Record<string, string | undefined> = process.env,
+): LoadedConfig {
+	const path = explicitPath ?? env.PP_CONFIG ?? DEFAULT_CONFIG_PATH;
+	const explicit = explicitPath !== undefined || env.PP_CONFIG !== undefined;
+	let fromFile: unknown = {};
+	let readPath: string | null = null;
+	if (existsSync(path)) {
+		let text: string;
+		try {
+			text = readFileSync(path, "utf8");
+		} catch (err) {
+			throw new ConfigError(
+				"file",
+				`cannot read ${path}: ${(err as Error).message}`,
+			);
+		}
+		try {
+			fromFile = Bun.TOML.parse(text);
+		} catch (err) {
+			throw new ConfigError(
+				"file",
+				`${path} is not valid TOML: ${(err as Error).message}`,
+			);
+		}
+		readPath = resolve(path);
+	} else if (explicit) {
+		throw new ConfigError("file", `${path} does not exist`);
+	}
+
+	const merged = structuredClone(DEFAULTS) as unknown as Record<
+		string,
+		unknown
+	>;
+	mergeInto(merged, fromFile, "");
+	applyEnv(merged, env);
+	validate(merged);
+	return { config: merged as unknown as Config, path: readPath };
+}
+
+/** Environment variable name for a dotted key: dataplane.map_sizes.bans → PP_DATAPLANE_MAP_SIZES_BANS. */
+export function envName(key: string): string {
+	return `PP_${key.replaceAll(".", "_").toUpperCase()}`;
+}
+
+function mergeInto(
+	target: Record<string, unknown>,
+	source: unknown,
+	prefix: string,
+): void {
+	if (!isPlainObject(source))
+		throw new ConfigError(prefix || "file", "must be a table");
+	for (const [k, v] of Object.entries(source)) {
+		const key = prefix ? `${prefix}.${k}` : k;
+		if (!(k in target)) throw new ConfigError(key, "unknown key");
+		const current = target[k];
+		if (isPlainObject(current)) {
+			if (!isPlainObject(v)) throw new ConfigError(key, "must be a table");
+			mergeInto(current, v, key);
+		} else {
+			target[k] = v;
+		}
+	}
+}
+
+/** Every leaf key of the schema with its TypeBox schema, for env parsing and docs. */
+export function configKeys(): Array<{ key: string; schema: TSchema }> {
+	const out: Array<{ key: string; schema: TSchema }> = [];
+	const walk = (schema: TSchema, prefix: string) => {
+		if (schema.type === "object" && schema.properties) {
+			for (const [k, s] of Object.entries(
+				schema.properties as Record<string, TSchema>,
+			)) {
+				walk(s, prefix ? `${prefix}.${k}` : k);
+			}
+		} else {
+			out.push({ key: prefix, schema });
+		}
+	};
+	walk(ConfigSchema, "");
+	return out;
+}
+
+const RESERVED_ENV = new Set(["PP_CONFIG"]);
+
+function applyEnv(
+	target: Record<string, unknown>,
+	env: Record<string, string | undefined>,
+): void {
+	const known = new Map(configKeys().map((k) => [envName(k.key), k]));
+	for (const [name, raw] of Object.entries(env)) {
+		if (!name.startsWith("PP_") || RESERVED_ENV.has(name) || raw === undefined)
+			continue;
+		const entry = known.get(name);
+		if (!entry)
+			throw new ConfigError(
+				name,
+				"unknown environment variable (no such config key)",
+			);
+		setPath(
+			target,
+			entry.key,
+			parseEnvValue(entry.key, name, entry.schema, raw),
+		);
+	}
+}
+
+function parseEnvValue(
+	key: string,
+	name: string,
+	schema: TSchema,
+	raw: string,
+): unknown {
+	const kind = schema.type ?? (schema.anyOf ? "string" : undefined);
+	switch (kind) {
+		case "boolean":
+			if (raw === "true" || raw === "1") return true;
+			if (raw === "false" || raw === "0") return false;
+			throw new ConfigError(key, `${name} must be true or false, got "${raw}"`);
+		case "integer": {
+			if (!/^-?\d+$/.test(raw.trim()))
+				throw new ConfigError(key, `${name} must be an integer, got "${raw}"`);
+			return Number(raw);
+		}
+		case "array": {
+			const items =
+				raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
+			return (schema.items as TSchema).type === "integer"
+				? items.map((s) => {
+						if (!/^\d+$/.test(s))
+							throw new ConfigError(
+								key,
+								`${name} must be a comma-separated list of integers`,
+							);
+						return Number(s);
+					})
+				: items;
+		}
+		default:
+			return raw;
+	}
+}
+
+function setPath(
+	target: Record<string, unknown>,
+	key: string,
+	value: unknown,
+): void {
+	const parts = key.split(".");
+	let node = target;
+	for (const p of parts.slice(0, -1)) node = node[p] as Record<string, unknown>;
+	node[parts[parts.length - 1] as string] = value;
+}
+
+function validate(value: unknown): void {
+	const first = Value.Errors(ConfigSchema, value).First();
+	if (first) {
+		const key = first.path.replace(/^\//, "").replaceAll("/", ".") || "file";
+		const got = JSON.stringify(first.value);
+		const options = (first.schema.anyOf as TSchema[] | undefined)?.map((o) =>
+			JSON.stringify(o.const),
+		);
+		const message = options
+			? `must be one of ${options.join(", ")}`
+			: first.message.toLowerCase();
+		throw new ConfigError(key, `${message} (got ${got})`);
+	}
+	const cfg = value as Config;
+	if ((cfg.server.tls_cert === "") !== (cfg.server.tls_key === "")) {
+		throw new ConfigError(
+			"server.tls_key",
+			"tls_cert and tls_key must be set together",
+		);
+	}
+	for (const [i, net] of cfg.dataplane.admin_networks.entries()) {
+		if (!isValidCidr(net))
+			throw new ConfigError(
+				`dataplane.admin_networks.${i}`,
+				`"${net}" is not a valid CIDR`,
+			);
+	}
+	for (const key of ["https_listen", "http_listen", "grpc_listen"] as const) {
+		const port = Number(
+			cfg.server[key].slice(cfg.server[key].lastIndexOf(":") + 1),
+		);
+		if (port > 65535)
+			throw new ConfigError(`server.${key}`, `port ${port} is out of range`);
+	}
+}
+
+function isValidCidr(text: string): boolean {
+	const [addr, len, extra] = text.split("/");
+	if (
+		!addr ||
+		len === undefined ||
+		extra !== undefined ||
+		!/^\d{1,3}$/.test(len)
+	)
+		return false;
+	const family = isIP(addr);
+	return family !== 0 && Number(len) <= (family === 4 ? 32 : 128);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+	return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Splits "host:port" / "[v6]:port" into parts for Bun.serve and grpc-js. */
+export function parseListen(value: string): { hostname: string; port: number } {
+	const idx = value.lastIndexOf(":");
+	const host = value.slice(0, idx).replace(/^\[(.*)\]$/, "$1");
+	return { hostname: host, port: Number(value.slice(idx + 1)) };
+}

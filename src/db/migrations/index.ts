@@ -1,0 +1,12 @@
+// Every migration, in order. Embedded in the binary as text; applied by db/migrate.ts.
+import init from "./001_init.sql" with { type: "text" };
+
+export interface Migration {
+	version: number;
+	name: string;
+	sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+	{ version: 1, name: "init", sql: init },
+];

@@ -1,0 +1,203 @@
+// API keys: pp_live_/pp_test_ + 40 base-62 characters. The key is shown once; only its
+// SHA-256 is stored (the key is high-entropy, so a fast hash is the right tool).
+import type { Database } from "bun:sqlite";
+import { timingSafeEqual } from "node:crypto";
+import {
+	type Actor,
+	type Permission,
+	ROLE_PERMISSIONS,
+	type Role,
+} from "../actor.ts";
+import type { AuditService } from "../audit/service.ts";
+import { Forbidden, ValidationError } from "../errors.ts";
+import { newId, nowIso, randomString } from "../ids.ts";
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const KEY_PATTERN = /^pp_(live|test)_[0-9A-Za-z]{40}$/;
+export const PERMISSIONS: Permission[] = ["read", "write", "delete", "admin"];
+
+export interface ApiKey {
+	id: string;
+	name: string;
+	environment: "live" | "test";
+	prefix: string;
+	permissions: Permission[];
+	expiresAt: string | null;
+	lastUsedAt: string | null;
+	revokedAt: string | null;
+	createdAt: string;
+}
+
+interface ApiKeyRow {
+	id: string;
+	organization_id: string;
+	created_by: string | null;
+	name: string;
+	environment: "live" | "test";
+	display_prefix: string;
+	key_hash: string;
+	permissions: string;
+	expires_at: string | null;
+	last_used_at: string | null;
+	revoked_at: string | null;
+	created_at: string;
+}
+
+const toApiKey = (r: ApiKeyRow): ApiKey => ({
+	id: r.id,
+	name: r.name,
+	environment: r.environment,
+	prefix: r.display_prefix,
+	permissions: JSON.parse(r.permissions),
+	expiresAt: r.expires_at,
+	lastUsedAt: r.last_used_at,
+	revokedAt: r.revoked_at,
+	createdAt: r.created_at,
+});
+
+export function hashKey(key: string): string {
+	return new Bun.CryptoHasher("sha256").update(key).digest("hex");
+}
+
+export class ApiKeyService {
+	constructor(
+		private readonly db: Database,
+		private readonly audit: AuditService,
+	) {}
+
+	/** Creates a key within the actor's organization and permissions; returns the secret once. */
+	create(
+		actor: Actor,
+		input: {
+			name: string;
+			permissions: Permission[];
+			environment?: "live" | "test";
+			expiresAt?: string | null;
+		},
+	): { key: string; apiKey: ApiKey } {
+		const errors = [];
+		if (input.name.trim() === "")
+			errors.push({
+				field: "name",
+				code: "required",
+				message: "must not be empty",
+			});
+		if (input.permissions.length === 0)
+			errors.push({
+				field: "permissions",
+				code: "required",
+				message: "at least one permission",
+			});
+		for (const p of input.permissions) {
+			if (!PERMISSIONS.includes(p))
+				errors.push({
+					field: "permissions",
+					code: "invalid_value",
+					message: `unknown permission "${p}"`,
+				});
+		}
+		if (
+			input.expiresAt != null &&
+			(Number.isNaN(Date.parse(input.expiresAt)) ||
+				Date.parse(input.expiresAt) <= Date.now())
+		)
+			errors.push({
+				field: "expiresAt",
+				code: "invalid_value",
+				message: "must be a future ISO 8601 time",
+			});
+		if (errors.length) throw new ValidationError(errors);
+		const beyond = input.permissions.filter(
+			(p) => !actor.permissions.includes(p),
+		);
+		if (beyond.length)
+			throw new Forbidden(
+				`cannot grant permissions you do not have: ${beyond.join(", ")}`,
+			);
+
+		const environment = input.environment ?? "live";
+		const key = `pp_${environment}_${randomString(40, BASE62)}`;
+		const id = newId("key");
+		const now = nowIso();
+		const expiresAt = input.expiresAt
+			? new Date(input.expiresAt).toISOString()
+			: null;
+		this.db.transaction(() => {
+			this.db
+				.prepare(
+					`INSERT INTO api_keys (id, organization_id, created_by, name, environment, display_prefix, key_hash,
+						permissions, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				)
+				.run(
+					id,
+					actor.organizationId,
+					actor.userId,
+					input.name.trim(),
+					environment,
+					key.slice(0, 12),
+					hashKey(key),
+					JSON.stringify([...new Set(input.permissions)]),
+					expiresAt,
+					now,
+				);
+			this.audit.record(actor, {
+				action: "apikey.created",
+				resourceType: "api_key",
+				resourceId: id,
+				description: `Created API key '${input.name.trim()}'`,
+				metadata: { permissions: input.permissions, environment },
+			});
+		})();
+		const row = this.db
+			.query<ApiKeyRow, [string]>("SELECT * FROM api_keys WHERE id = ?")
+			.get(id) as ApiKeyRow;
+		return { key, apiKey: toApiKey(row) };
+	}
+
+	/**
+	 * Resolves a presented key to the actor it acts as, or null. A key never exceeds its
+	 * creator's current role: the permissions are the intersection of both.
+	 */
+	authenticate(
+		presented: string,
+		context: { ipAddress: string | null; userAgent: string | null },
+	): Actor | null {
+		if (!KEY_PATTERN.test(presented)) return null;
+		const hash = hashKey(presented);
+		const row = this.db
+			.query<ApiKeyRow & { role: Role | null; email: string | null }, [string]>(
+				`SELECT k.*, m.role AS role, u.email AS email FROM api_keys k
+				 LEFT JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.created_by
+				 LEFT JOIN users u ON u.id = k.created_by
+				 WHERE k.key_hash = ?`,
+			)
+			.get(hash);
+		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash)))
+			return null;
+		if (
+			row.revoked_at ||
+			(row.expires_at && Date.parse(row.expires_at) <= Date.now())
+		)
+			return null;
+		// A key dies with its creator's membership: it never outlives or exceeds them.
+		const role = row.role;
+		if (!role) return null;
+		this.db
+			.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+			.run(nowIso(), row.id);
+		const keyPermissions: Permission[] = JSON.parse(row.permissions);
+		return {
+			kind: "apikey",
+			organizationId: row.organization_id,
+			userId: row.created_by,
+			email: row.email,
+			role,
+			permissions: keyPermissions.filter((p) =>
+				ROLE_PERMISSIONS[role].includes(p),
+			),
+			sandbox: row.environment === "test",
+			ipAddress: context.ipAddress,
+			userAgent: context.userAgent,
+		};
+	}
+}

@@ -1,0 +1,70 @@
+// The domain services, built once per process over one database and one event bus.
+// Faces (REST, gRPC, UI, CLI) receive this and call into it; they hold no logic of their own.
+import type { Database } from "bun:sqlite";
+import type { Config } from "./config.ts";
+import { ApiKeyService } from "./domain/apikeys/service.ts";
+import { AuditService } from "./domain/audit/service.ts";
+import { OrganizationService } from "./domain/organizations/service.ts";
+import { UserService } from "./domain/users/service.ts";
+import { EventBus } from "./events.ts";
+import type { Logger } from "./log.ts";
+
+export interface DataPlaneReadiness {
+	/** disabled: deliberately off in config; idle: loaded, no interface configured. */
+	state: "disabled" | "idle" | "attached" | "failed" | "starting";
+	interfaces: Array<{ name: string; mode: string }>;
+	error?: string;
+}
+
+export interface Readiness {
+	ready: boolean;
+	database: "ok" | "error";
+	dataplane: DataPlaneReadiness;
+}
+
+export function createServices(db: Database, config: Config, log: Logger) {
+	const bus = new EventBus();
+	const audit = new AuditService(db);
+	const organizations = new OrganizationService(db);
+	const users = new UserService(db, organizations, audit);
+	const apiKeys = new ApiKeyService(db, audit);
+	let dataplane: () => DataPlaneReadiness = () => ({
+		state: config.dataplane.enabled ? "starting" : "disabled",
+		interfaces: [],
+	});
+
+	return {
+		db,
+		config,
+		log,
+		bus,
+		audit,
+		organizations,
+		users,
+		apiKeys,
+		/** The data plane registers how to report its state once it exists. */
+		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
+			dataplane = fn;
+		},
+		readiness(): Readiness {
+			let database: Readiness["database"] = "ok";
+			try {
+				db.query("SELECT 1").get();
+			} catch {
+				database = "error";
+			}
+			const dp = dataplane();
+			const dataplaneOk =
+				dp.state === "attached" ||
+				dp.state === "disabled" ||
+				dp.state === "idle";
+			return {
+				ready: database === "ok" && dataplaneOk,
+				database,
+				dataplane: dp,
+			};
+		},
+	};
+}
+
+export type Services = ReturnType<typeof createServices>;
