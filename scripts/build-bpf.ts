@@ -7,9 +7,7 @@ const root = join(import.meta.dir, "..");
 const outDir = join(root, "build", "bpf");
 mkdirSync(outDir, { recursive: true });
 
-const entries = readdirSync(join(root, "bpf")).filter((f) =>
-	f.endsWith(".bpf.c"),
-);
+const entries = readdirSync(join(root, "bpf")).filter((f) => f.endsWith(".bpf.c"));
 for (const file of entries) {
 	const out = join(outDir, `${basename(file, ".bpf.c")}.o`);
 	const args = [

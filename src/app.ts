@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "bun";
 import { type Config, type LoadedConfig, parseListen } from "./config.ts";
-import { databasePath, migrate, openDatabase } from "./db/database.ts";
+import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
 import { type GrpcListener, startGrpc } from "./grpc/server.ts";
 import { buildHttpApp, recordPeer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
@@ -18,20 +18,20 @@ export interface Appliance {
 
 /** Creates the data directory (0750) if missing; opens and migrates the database. */
 export function openDataStore(config: Config) {
-	mkdirSync(config.storage.data_dir, { recursive: true, mode: 0o750 });
+	try {
+		mkdirSync(config.storage.data_dir, { recursive: true, mode: 0o750 });
+	} catch (err) {
+		throw new DatabaseError(`cannot create data directory ${config.storage.data_dir}: ${(err as Error).message}`);
+	}
 	const db = openDatabase(databasePath(config.storage.data_dir));
 	const applied = migrate(db);
 	return { db, applied };
 }
 
-export async function startAppliance(
-	loaded: LoadedConfig,
-	log: Logger,
-): Promise<Appliance> {
+export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise<Appliance> {
 	let config = loaded.config;
 	const { db, applied } = openDataStore(config);
-	for (const m of applied)
-		log.info("migration applied", { version: m.version, name: m.name });
+	for (const m of applied) log.info("migration applied", { version: m.version, name: m.name });
 	const services = createServices(db, config, log);
 	const app = buildHttpApp(services).compile();
 	const fetch = (request: Request, server: Server<undefined>) => {

@@ -9,28 +9,24 @@ import { Value } from "@sinclair/typebox/value";
 
 export const DEFAULT_CONFIG_PATH = "/etc/pistonprotection/config.toml";
 
-const listen = (description: string) =>
+const listen = (purpose: string) =>
 	T.String({
-		pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$",
-		description,
+		pattern: String.raw`^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$`,
+		description: `host:port or [v6]:port (${purpose})`,
 	});
-const size = (min: number, max: number, description: string) =>
-	T.Integer({ minimum: min, maximum: max, description });
-const cidr = T.String({ pattern: "^[0-9a-fA-F:.]+/[0-9]{1,3}$" });
+const size = (min: number, max: number, description: string) => T.Integer({ minimum: min, maximum: max, description });
+const cidr = T.String({ pattern: "^[0-9a-fA-F:.]+/[0-9]{1,3}$", description: "a CIDR such as 10.0.0.0/8" });
 
 export const ConfigSchema = T.Object(
 	{
 		server: T.Object(
 			{
 				https_listen: listen("API and web UI over TLS; empty disables it"),
-				http_listen: listen(
-					"plain HTTP for local scripts; keep it on loopback",
-				),
+				http_listen: listen("plain HTTP for local scripts; keep it on loopback"),
 				grpc_listen: listen("gRPC API"),
 				https_enabled: T.Boolean({ description: "serve the HTTPS listener" }),
 				tls_cert: T.String({
-					description:
-						"PEM certificate; empty: self-signed, generated at first start",
+					description: "PEM certificate; empty: self-signed, generated at first start",
 				}),
 				tls_key: T.String({ description: "PEM private key for tls_cert" }),
 			},
@@ -47,36 +43,23 @@ export const ConfigSchema = T.Object(
 		),
 		log: T.Object(
 			{
-				level: T.Union(
-					[
-						T.Literal("debug"),
-						T.Literal("info"),
-						T.Literal("warn"),
-						T.Literal("error"),
-					],
-					{
-						description: "minimum level written",
-					},
-				),
+				level: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], {
+					description: "minimum level written",
+				}),
 			},
 			{ additionalProperties: false },
 		),
 		dataplane: T.Object(
 			{
 				enabled: T.Boolean({
-					description:
-						"load the XDP program; false disables the data plane deliberately",
+					description: "load the XDP program; false disables the data plane deliberately",
 				}),
 				interfaces: T.Array(T.String({ pattern: "^[A-Za-z0-9_.:@-]{1,15}$" }), {
-					description:
-						"interfaces to attach XDP to; nothing is attached when empty",
+					description: "interfaces to attach XDP to; nothing is attached when empty",
 				}),
-				xdp_mode: T.Union(
-					[T.Literal("auto"), T.Literal("native"), T.Literal("generic")],
-					{
-						description: "auto tries native and falls back to generic",
-					},
-				),
+				xdp_mode: T.Union([T.Literal("auto"), T.Literal("native"), T.Literal("generic")], {
+					description: "auto tries native and falls back to generic",
+				}),
 				pin_path: T.String({
 					pattern: "^/sys/fs/bpf/",
 					description: "where maps are pinned",
@@ -86,26 +69,17 @@ export const ConfigSchema = T.Object(
 				}),
 				management_ports: T.Array(size(1, 65535, "port"), {
 					maxItems: 8,
-					description:
-						"TCP ports (SSH, API/UI) that admin networks always reach",
+					description: "TCP ports (SSH, API/UI) that admin networks always reach",
 				}),
 				map_sizes: T.Object(
 					{
 						blocklist: size(16, 4_000_000, "block-list prefixes per family"),
 						allowlist: size(16, 1_000_000, "allow-list prefixes per family"),
 						bans: size(16, 4_000_000, "dynamic bans"),
-						services: size(
-							1,
-							65_536,
-							"services (listener address, port, protocol)",
-						),
+						services: size(1, 65_536, "services (listener address, port, protocol)"),
 						rules: size(1, 65_536, "compiled filter rules"),
 						source_sets: size(16, 4_000_000, "source-set prefixes per family"),
-						rate_limit_sources: size(
-							1024,
-							16_000_000,
-							"tracked sources for rate limits",
-						),
+						rate_limit_sources: size(1024, 16_000_000, "tracked sources for rate limits"),
 					},
 					{ additionalProperties: false },
 				),
@@ -134,13 +108,7 @@ export const DEFAULTS: Config = {
 		interfaces: [],
 		xdp_mode: "auto",
 		pin_path: "/sys/fs/bpf/pistonprotection",
-		admin_networks: [
-			"127.0.0.0/8",
-			"::1/128",
-			"10.0.0.0/8",
-			"172.16.0.0/12",
-			"192.168.0.0/16",
-		],
+		admin_networks: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
 		management_ports: [22, 8443],
 		map_sizes: {
 			blocklist: 262_144,
@@ -186,28 +154,19 @@ export function loadConfig(
 		try {
 			text = readFileSync(path, "utf8");
 		} catch (err) {
-			throw new ConfigError(
-				"file",
-				`cannot read ${path}: ${(err as Error).message}`,
-			);
+			throw new ConfigError("file", `cannot read ${path}: ${(err as Error).message}`);
 		}
 		try {
 			fromFile = Bun.TOML.parse(text);
 		} catch (err) {
-			throw new ConfigError(
-				"file",
-				`${path} is not valid TOML: ${(err as Error).message}`,
-			);
+			throw new ConfigError("file", `${path} is not valid TOML: ${(err as Error).message}`);
 		}
 		readPath = resolve(path);
 	} else if (explicit) {
 		throw new ConfigError("file", `${path} does not exist`);
 	}
 
-	const merged = structuredClone(DEFAULTS) as unknown as Record<
-		string,
-		unknown
-	>;
+	const merged = structuredClone(DEFAULTS) as unknown as Record<string, unknown>;
 	mergeInto(merged, fromFile, "");
 	applyEnv(merged, env);
 	validate(merged);
@@ -219,13 +178,8 @@ export function envName(key: string): string {
 	return `PP_${key.replaceAll(".", "_").toUpperCase()}`;
 }
 
-function mergeInto(
-	target: Record<string, unknown>,
-	source: unknown,
-	prefix: string,
-): void {
-	if (!isPlainObject(source))
-		throw new ConfigError(prefix || "file", "must be a table");
+function mergeInto(target: Record<string, unknown>, source: unknown, prefix: string): void {
+	if (!isPlainObject(source)) throw new ConfigError(prefix || "file", "must be a table");
 	for (const [k, v] of Object.entries(source)) {
 		const key = prefix ? `${prefix}.${k}` : k;
 		if (!(k in target)) throw new ConfigError(key, "unknown key");
@@ -244,9 +198,7 @@ export function configKeys(): Array<{ key: string; schema: TSchema }> {
 	const out: Array<{ key: string; schema: TSchema }> = [];
 	const walk = (schema: TSchema, prefix: string) => {
 		if (schema.type === "object" && schema.properties) {
-			for (const [k, s] of Object.entries(
-				schema.properties as Record<string, TSchema>,
-			)) {
+			for (const [k, s] of Object.entries(schema.properties as Record<string, TSchema>)) {
 				walk(s, prefix ? `${prefix}.${k}` : k);
 			}
 		} else {
@@ -259,34 +211,17 @@ export function configKeys(): Array<{ key: string; schema: TSchema }> {
 
 const RESERVED_ENV = new Set(["PP_CONFIG"]);
 
-function applyEnv(
-	target: Record<string, unknown>,
-	env: Record<string, string | undefined>,
-): void {
+function applyEnv(target: Record<string, unknown>, env: Record<string, string | undefined>): void {
 	const known = new Map(configKeys().map((k) => [envName(k.key), k]));
 	for (const [name, raw] of Object.entries(env)) {
-		if (!name.startsWith("PP_") || RESERVED_ENV.has(name) || raw === undefined)
-			continue;
+		if (!name.startsWith("PP_") || RESERVED_ENV.has(name) || raw === undefined) continue;
 		const entry = known.get(name);
-		if (!entry)
-			throw new ConfigError(
-				name,
-				"unknown environment variable (no such config key)",
-			);
-		setPath(
-			target,
-			entry.key,
-			parseEnvValue(entry.key, name, entry.schema, raw),
-		);
+		if (!entry) throw new ConfigError(name, "unknown environment variable (no such config key)");
+		setPath(target, entry.key, parseEnvValue(entry.key, name, entry.schema, raw));
 	}
 }
 
-function parseEnvValue(
-	key: string,
-	name: string,
-	schema: TSchema,
-	raw: string,
-): unknown {
+function parseEnvValue(key: string, name: string, schema: TSchema, raw: string): unknown {
 	const kind = schema.type ?? (schema.anyOf ? "string" : undefined);
 	switch (kind) {
 		case "boolean":
@@ -294,20 +229,14 @@ function parseEnvValue(
 			if (raw === "false" || raw === "0") return false;
 			throw new ConfigError(key, `${name} must be true or false, got "${raw}"`);
 		case "integer": {
-			if (!/^-?\d+$/.test(raw.trim()))
-				throw new ConfigError(key, `${name} must be an integer, got "${raw}"`);
+			if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(key, `${name} must be an integer, got "${raw}"`);
 			return Number(raw);
 		}
 		case "array": {
-			const items =
-				raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
+			const items = raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
 			return (schema.items as TSchema).type === "integer"
 				? items.map((s) => {
-						if (!/^\d+$/.test(s))
-							throw new ConfigError(
-								key,
-								`${name} must be a comma-separated list of integers`,
-							);
+						if (!/^\d+$/.test(s)) throw new ConfigError(key, `${name} must be a comma-separated list of integers`);
 						return Number(s);
 					})
 				: items;
@@ -317,11 +246,7 @@ function parseEnvValue(
 	}
 }
 
-function setPath(
-	target: Record<string, unknown>,
-	key: string,
-	value: unknown,
-): void {
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
 	const parts = key.split(".");
 	let node = target;
 	for (const p of parts.slice(0, -1)) node = node[p] as Record<string, unknown>;
@@ -333,46 +258,26 @@ function validate(value: unknown): void {
 	if (first) {
 		const key = first.path.replace(/^\//, "").replaceAll("/", ".") || "file";
 		const got = JSON.stringify(first.value);
-		const options = (first.schema.anyOf as TSchema[] | undefined)?.map((o) =>
-			JSON.stringify(o.const),
-		);
-		const message = options
-			? `must be one of ${options.join(", ")}`
-			: first.message.toLowerCase();
+		const options = (first.schema.anyOf as TSchema[] | undefined)?.map((o) => JSON.stringify(o.const));
+		const message = options ? `must be one of ${options.join(", ")}` : first.message.toLowerCase();
 		throw new ConfigError(key, `${message} (got ${got})`);
 	}
 	const cfg = value as Config;
 	if ((cfg.server.tls_cert === "") !== (cfg.server.tls_key === "")) {
-		throw new ConfigError(
-			"server.tls_key",
-			"tls_cert and tls_key must be set together",
-		);
+		throw new ConfigError("server.tls_key", "tls_cert and tls_key must be set together");
 	}
 	for (const [i, net] of cfg.dataplane.admin_networks.entries()) {
-		if (!isValidCidr(net))
-			throw new ConfigError(
-				`dataplane.admin_networks.${i}`,
-				`"${net}" is not a valid CIDR`,
-			);
+		if (!isValidCidr(net)) throw new ConfigError(`dataplane.admin_networks.${i}`, `"${net}" is not a valid CIDR`);
 	}
 	for (const key of ["https_listen", "http_listen", "grpc_listen"] as const) {
-		const port = Number(
-			cfg.server[key].slice(cfg.server[key].lastIndexOf(":") + 1),
-		);
-		if (port > 65535)
-			throw new ConfigError(`server.${key}`, `port ${port} is out of range`);
+		const port = Number(cfg.server[key].slice(cfg.server[key].lastIndexOf(":") + 1));
+		if (port > 65535) throw new ConfigError(`server.${key}`, `port ${port} is out of range`);
 	}
 }
 
 function isValidCidr(text: string): boolean {
 	const [addr, len, extra] = text.split("/");
-	if (
-		!addr ||
-		len === undefined ||
-		extra !== undefined ||
-		!/^\d{1,3}$/.test(len)
-	)
-		return false;
+	if (!addr || len === undefined || extra !== undefined || !/^\d{1,3}$/.test(len)) return false;
 	const family = isIP(addr);
 	return family !== 0 && Number(len) <= (family === 4 ? 32 : 128);
 }

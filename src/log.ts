@@ -17,10 +17,7 @@ export class Logger {
 		private readonly bound: LogFields = {},
 	) {}
 
-	static create(
-		level: LogLevel = "info",
-		write: (line: string) => void = (l) => process.stderr.write(l),
-	): Logger {
+	static create(level: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
 		return new Logger({ level, write });
 	}
 
@@ -60,8 +57,7 @@ export class Logger {
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {
-	if (value instanceof Error)
-		return { name: value.name, message: value.message };
+	if (value instanceof Error) return { name: value.name, message: value.message };
 	if (typeof value === "bigint") return value.toString();
 	return value;
 }

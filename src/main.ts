@@ -1,12 +1,7 @@
 // pistonprotection <command>: the one executable's entry point.
-import {
-	type Command,
-	EXIT,
-	overview,
-	resolve,
-	runCommand,
-} from "./cli/command.ts";
-import { COMMANDS, exitCodeFor } from "./cli/commands.ts";
+import { type Command, EXIT, overview, resolve, runCommand } from "./cli/command.ts";
+import { exitCodeFor } from "./cli/commands.ts";
+import { COMMANDS } from "./cli/index.ts";
 
 const io = {
 	out: (line: string) => process.stdout.write(`${line}\n`),
@@ -14,12 +9,7 @@ const io = {
 };
 
 async function main(argv: string[], commands: Command[]): Promise<number> {
-	if (
-		argv.length === 0 ||
-		argv[0] === "--help" ||
-		argv[0] === "-h" ||
-		argv[0] === "help"
-	) {
+	if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
 		io.out(overview(commands));
 		return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
 	}

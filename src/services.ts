@@ -4,6 +4,8 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "./config.ts";
 import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
+import { BackendService } from "./domain/backends/service.ts";
+import { IpListService } from "./domain/iplists/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
 import { UserService } from "./domain/users/service.ts";
 import { EventBus } from "./events.ts";
@@ -28,6 +30,8 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const organizations = new OrganizationService(db);
 	const users = new UserService(db, organizations, audit);
 	const apiKeys = new ApiKeyService(db, audit);
+	const backends = new BackendService(db, audit, bus);
+	const ipLists = new IpListService(db, config, audit, bus);
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -42,6 +46,8 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		organizations,
 		users,
 		apiKeys,
+		backends,
+		ipLists,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
 			dataplane = fn;
@@ -54,10 +60,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 				database = "error";
 			}
 			const dp = dataplane();
-			const dataplaneOk =
-				dp.state === "attached" ||
-				dp.state === "disabled" ||
-				dp.state === "idle";
+			const dataplaneOk = dp.state === "attached" || dp.state === "disabled" || dp.state === "idle";
 			return {
 				ready: database === "ok" && dataplaneOk,
 				database,

@@ -24,8 +24,7 @@ export function ensureCertificate(config: Config): {
 	}
 	const certPath = join(config.storage.data_dir, "tls", "selfsigned.crt");
 	const keyPath = join(config.storage.data_dir, "tls", "selfsigned.key");
-	if (existsSync(certPath) && existsSync(keyPath))
-		return { certPath, keyPath, generated: false };
+	if (existsSync(certPath) && existsSync(keyPath)) return { certPath, keyPath, generated: false };
 
 	mkdirSync(join(config.storage.data_dir, "tls"), {
 		recursive: true,
@@ -56,9 +55,7 @@ export function ensureCertificate(config: Config): {
 		{ stdout: "pipe", stderr: "pipe" },
 	);
 	if (proc.exitCode !== 0)
-		throw new TlsError(
-			`openssl could not create a certificate: ${proc.stderr.toString().trim()}`,
-		);
+		throw new TlsError(`openssl could not create a certificate: ${proc.stderr.toString().trim()}`);
 	chmodSync(keyPath, 0o600);
 	return { certPath, keyPath, generated: true };
 }

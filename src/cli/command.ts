@@ -44,8 +44,7 @@ export function usage(cmd: Command): string {
 	const opts: Options = { ...cmd.options, ...COMMON };
 	const help: Record<string, string> = {
 		...cmd.help,
-		config:
-			"config file (default /etc/pistonprotection/config.toml, or $PP_CONFIG)",
+		config: "config file (default /etc/pistonprotection/config.toml, or $PP_CONFIG)",
 		help: "show this help",
 	};
 	for (const [name, o] of Object.entries(opts)) {
@@ -67,16 +66,12 @@ export function overview(commands: Command[]): string {
 }
 
 /** Finds the command named by the leading words of argv (longest match first). */
-export function resolve(
-	commands: Command[],
-	argv: string[],
-): { command: Command; rest: string[] } | null {
+export function resolve(commands: Command[], argv: string[]): { command: Command; rest: string[] } | null {
 	const words = argv.filter((a) => !a.startsWith("-"));
 	for (const len of [2, 1]) {
 		const name = words.slice(0, len).join(" ");
 		const command = commands.find((c) => c.name === name);
-		if (command && argv.slice(0, len).join(" ") === name)
-			return { command, rest: argv.slice(len) };
+		if (command && argv.slice(0, len).join(" ") === name) return { command, rest: argv.slice(len) };
 	}
 	return null;
 }
@@ -105,9 +100,7 @@ export async function runCommand(
 	}
 	const { min, max } = cmd.positionals ?? { min: 0, max: 0 };
 	if (parsed.positionals.length < min || parsed.positionals.length > max) {
-		io.err(
-			`pistonprotection ${cmd.name}: expected ${cmd.args ?? "no arguments"}`,
-		);
+		io.err(`pistonprotection ${cmd.name}: expected ${cmd.args ?? "no arguments"}`);
 		io.err(`Run 'pistonprotection ${cmd.name} --help' for usage.`);
 		return EXIT.USAGE;
 	}

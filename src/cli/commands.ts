@@ -3,41 +3,16 @@
 import { existsSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { openDataStore, startAppliance } from "../app.ts";
-import { ConfigError, type LoadedConfig, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig } from "../config.ts";
 import { DatabaseError, databasePath, openDatabase } from "../db/database.ts";
-import type { Actor, Permission } from "../domain/actor.ts";
-import { ROLE_PERMISSIONS } from "../domain/actor.ts";
-import { ApiKeyService } from "../domain/apikeys/service.ts";
-import { AuditService } from "../domain/audit/service.ts";
+import type { Permission } from "../domain/actor.ts";
 import { Conflict, DomainError, ValidationError } from "../domain/errors.ts";
 import { randomString } from "../domain/ids.ts";
-import { OrganizationService } from "../domain/organizations/service.ts";
-import { UserService } from "../domain/users/service.ts";
 import { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import {
-	type Command,
-	type CommandContext,
-	EXIT,
-	UsageError,
-} from "./command.ts";
+import { type Command, type CommandContext, EXIT, UsageError } from "./command.ts";
+import { config, operatorActor, withServices } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
-
-function config(ctx: CommandContext): LoadedConfig {
-	return loadConfig(ctx.values.config as string | undefined);
-}
-
-/** Opens and migrates the store for commands that change accounts. */
-function accountServices(loaded: LoadedConfig) {
-	const { db } = openDataStore(loaded.config);
-	const audit = new AuditService(db);
-	const organizations = new OrganizationService(db);
-	return {
-		db,
-		users: new UserService(db, organizations, audit),
-		apiKeys: new ApiKeyService(db, audit),
-	};
-}
 
 async function readStdin(): Promise<string> {
 	const text = await Bun.stdin.text();
@@ -66,10 +41,7 @@ const serve: Command = {
 			try {
 				loaded = loadConfig(ctx.values.config as string | undefined);
 			} catch (err) {
-				log.error(
-					"configuration reload refused; keeping the running configuration",
-					{ error: err },
-				);
+				log.error("configuration reload refused; keeping the running configuration", { error: err });
 				return;
 			}
 			void appliance.reload(loaded);
@@ -85,9 +57,7 @@ const migrateCmd: Command = {
 		const { db, applied } = openDataStore(config(ctx).config);
 		db.close();
 		ctx.out(
-			applied.length
-				? applied.map((m) => `applied ${m.version}_${m.name}`).join("\n")
-				: "database is up to date",
+			applied.length ? applied.map((m) => `applied ${m.version}_${m.name}`).join("\n") : "database is up to date",
 		);
 		return EXIT.OK;
 	},
@@ -104,41 +74,31 @@ const adminCreate: Command = {
 	help: {
 		email: "the owner's email address (required)",
 		organization: "organization name (default: 'Default')",
-		"password-stdin":
-			"read the password from standard input instead of generating one",
+		"password-stdin": "read the password from standard input instead of generating one",
 	},
 	async run(ctx) {
 		const email = ctx.values.email as string | undefined;
 		if (!email) throw new UsageError("--email is required");
 		const password = ctx.values["password-stdin"]
 			? await readStdin()
-			: randomString(
-					20,
-					"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
-				);
-		const { db, users } = accountServices(config(ctx));
-		try {
+			: randomString(20, "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789");
+		return withServices(ctx, async ({ users }) => {
 			const { user, organization } = await users.createOwner({
 				email,
 				password,
-				organizationName:
-					(ctx.values.organization as string | undefined) ?? "Default",
+				organizationName: (ctx.values.organization as string | undefined) ?? "Default",
 			});
 			ctx.out(`organization: ${organization.name} (${organization.id})`);
 			ctx.out(`owner:        ${user.email} (${user.id})`);
-			if (!ctx.values["password-stdin"])
-				ctx.out(`password:     ${password}   (shown once; store it now)`);
+			if (!ctx.values["password-stdin"]) ctx.out(`password:     ${password}   (shown once; store it now)`);
 			return EXIT.OK;
-		} finally {
-			db.close();
-		}
+		});
 	},
 };
 
 const apikeyCreate: Command = {
 	name: "apikey create",
-	summary:
-		"Create an API key for the owner's organization; the key is printed once",
+	summary: "Create an API key for the owner's organization; the key is printed once",
 	options: {
 		name: { type: "string" },
 		permissions: { type: "string" },
@@ -154,43 +114,20 @@ const apikeyCreate: Command = {
 	run(ctx) {
 		const name = ctx.values.name as string | undefined;
 		if (!name) throw new UsageError("--name is required");
-		const { db, users, apiKeys } = accountServices(config(ctx));
-		try {
-			const owner = users.firstOwner();
-			if (!owner)
-				throw new UsageError(
-					"no owner account exists yet; run 'pistonprotection admin create' first",
-				);
-			const actor: Actor = {
-				kind: "system",
-				organizationId: owner.organizationId,
-				userId: owner.userId,
-				email: owner.email,
-				role: "OWNER",
-				permissions: ROLE_PERMISSIONS.OWNER,
-				sandbox: false,
-				ipAddress: null,
-				userAgent: "pistonprotection-cli",
-			};
-			const permissions = (
-				(ctx.values.permissions as string | undefined) ?? "read"
-			)
+		return withServices(ctx, (services) => {
+			const permissions = ((ctx.values.permissions as string | undefined) ?? "read")
 				.split(",")
 				.map((p) => p.trim()) as Permission[];
-			const { key, apiKey } = apiKeys.create(actor, {
+			const { key, apiKey } = services.apiKeys.create(operatorActor(services), {
 				name,
 				permissions,
 				environment: ctx.values.test ? "test" : "live",
 				expiresAt: (ctx.values.expires as string | undefined) ?? null,
 			});
 			ctx.out(key);
-			ctx.err(
-				`created API key ${apiKey.id} (${apiKey.permissions.join(",")}); it is shown only this once`,
-			);
+			ctx.err(`created API key ${apiKey.id} (${apiKey.permissions.join(",")}); it is shown only this once`);
 			return EXIT.OK;
-		} finally {
-			db.close();
-		}
+		});
 	},
 };
 
@@ -199,9 +136,7 @@ const configCheck: Command = {
 	summary: "Validate the configuration file and environment overrides",
 	run(ctx) {
 		const loaded = config(ctx);
-		ctx.out(
-			`configuration ok (${loaded.path ?? "defaults and environment only"})`,
-		);
+		ctx.out(`configuration ok (${loaded.path ?? "defaults and environment only"})`);
 		return EXIT.OK;
 	},
 };
@@ -214,9 +149,7 @@ const doctor: Command = {
 	run(ctx) {
 		const checks = runDoctor();
 		if (ctx.values.json) ctx.out(JSON.stringify(checks, null, 2));
-		else
-			for (const c of checks)
-				ctx.out(`${c.status.padEnd(4)}  ${c.name.padEnd(28)} ${c.detail}`);
+		else for (const c of checks) ctx.out(`${c.status.padEnd(4)}  ${c.name.padEnd(28)} ${c.detail}`);
 		return checks.some((c) => c.status === "fail") ? EXIT.FAILURE : EXIT.OK;
 	},
 };
@@ -228,12 +161,10 @@ const backup: Command = {
 	positionals: { min: 1, max: 1 },
 	run(ctx) {
 		const target = resolvePath(ctx.positionals[0] as string);
-		if (existsSync(target))
-			throw new UsageError(`${target} already exists; choose a new file`);
+		if (existsSync(target)) throw new UsageError(`${target} already exists; choose a new file`);
 		const { config: cfg } = config(ctx);
 		const source = databasePath(cfg.storage.data_dir);
-		if (!existsSync(source))
-			throw new DatabaseError(`no database at ${source}`);
+		if (!existsSync(source)) throw new DatabaseError(`no database at ${source}`);
 		const db = openDatabase(source, { readonly: true });
 		try {
 			// VACUUM INTO reads one snapshot: consistent even while the daemon writes.
@@ -258,7 +189,7 @@ const version: Command = {
 	},
 };
 
-export const COMMANDS: Command[] = [
+export const CORE_COMMANDS: Command[] = [
 	serve,
 	migrateCmd,
 	adminCreate,
@@ -270,11 +201,7 @@ export const COMMANDS: Command[] = [
 ];
 
 /** Maps errors from any command to a message and exit code. */
-export function exitCodeFor(
-	err: unknown,
-	command: string,
-	io: Pick<CommandContext, "err">,
-): number {
+export function exitCodeFor(err: unknown, command: string, io: Pick<CommandContext, "err">): number {
 	const prefix = `pistonprotection ${command}: `;
 	if (err instanceof ConfigError || err instanceof DatabaseError) {
 		io.err(prefix + err.message);

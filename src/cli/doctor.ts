@@ -56,11 +56,7 @@ const CAPABILITIES: Array<[string, number, boolean]> = [
 	["CAP_SYS_ADMIN", 21, false],
 ];
 
-export function kernelAtLeast(
-	text: string,
-	major: number,
-	minor: number,
-): boolean {
+export function kernelAtLeast(text: string, major: number, minor: number): boolean {
 	const m = /^(\d+)\.(\d+)/.exec(text);
 	if (!m) return false;
 	const [maj, min] = [Number(m[1]), Number(m[2])];
@@ -86,9 +82,7 @@ export function runDoctor(): Check[] {
 	);
 	const bpffs = readFileSync("/proc/mounts", "utf8")
 		.split("\n")
-		.some(
-			(l) => l.split(" ")[2] === "bpf" && l.split(" ")[1] === "/sys/fs/bpf",
-		);
+		.some((l) => l.split(" ")[2] === "bpf" && l.split(" ")[1] === "/sys/fs/bpf");
 	checks.push({
 		name: "bpffs",
 		status: bpffs ? "ok" : "warn",
@@ -128,11 +122,7 @@ function capabilityChecks(): Check[] {
 		return {
 			name: `capability ${name}`,
 			status: has ? "ok" : needed ? "fail" : "warn",
-			detail: has
-				? "effective"
-				: needed
-					? "missing (run as root or via the systemd unit)"
-					: "missing",
+			detail: has ? "effective" : needed ? "missing (run as root or via the systemd unit)" : "missing",
 		};
 	});
 }
@@ -152,16 +142,12 @@ function interfaceChecks(): Check[] {
 		stdout: "pipe",
 		stderr: "pipe",
 	});
-	if (proc.exitCode !== 0)
-		return [
-			{ name: "interfaces", status: "warn", detail: "ip -j link show failed" },
-		];
+	if (proc.exitCode !== 0) return [{ name: "interfaces", status: "warn", detail: "ip -j link show failed" }];
 	const links = JSON.parse(proc.stdout.toString()) as IpLink[];
 	return links
 		.filter((l) => l.ifname !== "lo")
 		.map((link) => {
-			const driver =
-				physicalDriver(link.ifname) ?? link.linkinfo?.info_kind ?? "unknown";
+			const driver = physicalDriver(link.ifname) ?? link.linkinfo?.info_kind ?? "unknown";
 			const native = NATIVE_XDP_DRIVERS.has(driver);
 			const attached = link.xdp
 				? `; XDP program ${link.xdp.prog?.name ?? link.xdp.prog?.id ?? "?"} attached (${XDP_ATTACHED[link.xdp.mode ?? 0]})`

@@ -14,22 +14,13 @@ export function databasePath(dataDir: string): string {
 }
 
 /** Opens (creating if needed) the database file; WAL, foreign keys, busy timeout. */
-export function openDatabase(
-	path: string,
-	options: { readonly?: boolean } = {},
-): Database {
+export function openDatabase(path: string, options: { readonly?: boolean } = {}): Database {
 	const dir = dirname(path);
-	if (!existsSync(dir))
-		throw new DatabaseError(`database directory ${dir} does not exist`);
+	if (!existsSync(dir)) throw new DatabaseError(`database directory ${dir} does not exist`);
 	try {
-		accessSync(
-			existsSync(path) ? path : dir,
-			options.readonly ? constants.R_OK : constants.R_OK | constants.W_OK,
-		);
+		accessSync(existsSync(path) ? path : dir, options.readonly ? constants.R_OK : constants.R_OK | constants.W_OK);
 	} catch {
-		throw new DatabaseError(
-			`database path ${path} is not ${options.readonly ? "readable" : "writable"}`,
-		);
+		throw new DatabaseError(`database path ${path} is not ${options.readonly ? "readable" : "writable"}`);
 	}
 	let db: Database;
 	try {
@@ -44,25 +35,15 @@ export function openDatabase(
 		}
 		db.exec("PRAGMA foreign_keys = ON");
 	} catch (err) {
-		throw new DatabaseError(
-			`cannot open database ${path}: ${(err as Error).message}`,
-		);
+		throw new DatabaseError(`cannot open database ${path}: ${(err as Error).message}`);
 	}
 	return db;
 }
 
 export function schemaVersion(db: Database): number {
-	const exists = db
-		.query(
-			"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-		)
-		.get();
+	const exists = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
 	if (!exists) return 0;
-	const row = db
-		.query<{ v: number | null }, []>(
-			"SELECT MAX(version) AS v FROM schema_migrations",
-		)
-		.get();
+	const row = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_migrations").get();
 	return row?.v ?? 0;
 }
 
@@ -70,10 +51,7 @@ export function schemaVersion(db: Database): number {
  * Applies pending migrations, each in its own transaction, and returns the ones applied.
  * A database written by a newer version is refused rather than guessed at.
  */
-export function migrate(
-	db: Database,
-	migrations: Migration[] = MIGRATIONS,
-): Migration[] {
+export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Migration[] {
 	db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
@@ -87,9 +65,7 @@ export function migrate(
 		);
 	}
 	const pending = migrations.filter((m) => m.version > current);
-	const record = db.prepare(
-		"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-	);
+	const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
 	for (const m of pending) {
 		db.transaction(() => {
 			db.exec(m.sql);

@@ -21,11 +21,7 @@ export class DomainError extends Error {
 
 export class ValidationError extends DomainError {
 	constructor(readonly errors: FieldError[]) {
-		super(
-			400,
-			"validation",
-			errors.map((e) => `${e.field}: ${e.message}`).join("; "),
-		);
+		super(400, "validation", errors.map((e) => `${e.field}: ${e.message}`).join("; "));
 	}
 
 	static field(field: string, code: string, message: string): ValidationError {

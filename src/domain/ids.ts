@@ -1,19 +1,7 @@
 // Resource IDs carry a type prefix (bk_, org_, usr_ …) followed by 12 random base-36 characters.
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-export type IdPrefix =
-	| "org"
-	| "usr"
-	| "key"
-	| "al"
-	| "bk"
-	| "or"
-	| "fr"
-	| "ip"
-	| "evt"
-	| "atk"
-	| "wh"
-	| "cl";
+export type IdPrefix = "org" | "usr" | "key" | "al" | "bk" | "or" | "fr" | "ip" | "evt" | "atk" | "wh" | "cl";
 
 export function newId(prefix: IdPrefix, length = 12): string {
 	return `${prefix}_${randomString(length, ALPHABET)}`;
@@ -25,8 +13,7 @@ export function randomString(length: number, alphabet: string): string {
 	let out = "";
 	while (out.length < length) {
 		for (const b of crypto.getRandomValues(new Uint8Array(length * 2))) {
-			if (b < limit && out.length < length)
-				out += alphabet[b % alphabet.length];
+			if (b < limit && out.length < length) out += alphabet[b % alphabet.length];
 		}
 	}
 	return out;

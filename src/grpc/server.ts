@@ -19,13 +19,9 @@ export async function startGrpc(
 	const health = new HealthImplementation({ "": "SERVING" });
 	health.addToServer(server);
 	const { hostname, port } = parseListen(listen);
-	const address = hostname.includes(":")
-		? `[${hostname}]:${port}`
-		: `${hostname}:${port}`;
+	const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 	const bound = await new Promise<number>((resolve, reject) =>
-		server.bindAsync(address, credentials, (err, p) =>
-			err ? reject(err) : resolve(p),
-		),
+		server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
 	);
 	return {
 		server,

@@ -8,10 +8,7 @@ import { problem, problemResponse, toProblem } from "./problem.ts";
 
 /** Bun.serve knows the peer address; Elysia's handle() does not, so the server records it here. */
 const peers = new WeakMap<Request, string>();
-export function recordPeer(
-	request: Request,
-	address: string | undefined,
-): void {
+export function recordPeer(request: Request, address: string | undefined): void {
 	if (address) peers.set(request, address);
 }
 export function peerOf(request: Request): string | null {
@@ -22,8 +19,7 @@ export function authenticate(services: Services, request: Request): Actor {
 	const header = request.headers.get("authorization");
 	if (!header) throw new Unauthorized("missing Authorization header");
 	const match = /^Bearer\s+(\S+)$/i.exec(header);
-	if (!match?.[1])
-		throw new Unauthorized("Authorization must be 'Bearer <credential>'");
+	if (!match?.[1]) throw new Unauthorized("Authorization must be 'Bearer <credential>'");
 	const actor = services.apiKeys.authenticate(match[1], {
 		ipAddress: peerOf(request),
 		userAgent: request.headers.get("user-agent"),
@@ -33,8 +29,7 @@ export function authenticate(services: Services, request: Request): Actor {
 }
 
 export function requirePermission(actor: Actor, permission: Permission): void {
-	if (!actor.permissions.includes(permission))
-		throw new Forbidden(`requires the '${permission}' permission`);
+	if (!actor.permissions.includes(permission)) throw new Forbidden(`requires the '${permission}' permission`);
 }
 
 export function buildHttpApp(services: Services) {
@@ -43,28 +38,16 @@ export function buildHttpApp(services: Services) {
 			const instance = new URL(request.url).pathname;
 			if (code === "VALIDATION") {
 				const errors = error.all.map((e) => ({
-					field:
-						"path" in e && e.path
-							? e.path.replace(/^\//, "").replaceAll("/", ".")
-							: "body",
+					field: "path" in e && e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "body",
 					code: "invalid_value",
 					message: e.summary ?? e.message ?? "invalid",
 				}));
-				return problemResponse(
-					toProblem(new ValidationError(errors), instance),
-				);
+				return problemResponse(toProblem(new ValidationError(errors), instance));
 			}
-			if (code === "NOT_FOUND")
-				return problemResponse(
-					problem("not-found", 404, "no such route", instance),
-				);
-			if (code === "PARSE")
-				return problemResponse(
-					problem("validation", 400, "request body is not valid", instance),
-				);
+			if (code === "NOT_FOUND") return problemResponse(problem("not-found", 404, "no such route", instance));
+			if (code === "PARSE") return problemResponse(problem("validation", 400, "request body is not valid", instance));
 			const p = toProblem(error, instance);
-			if (p.status >= 500)
-				services.log.error("request failed", { path: instance, error });
+			if (p.status >= 500) services.log.error("request failed", { path: instance, error });
 			return problemResponse(p);
 		})
 		.get("/healthz", () => ({ status: "ok" }))

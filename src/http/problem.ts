@@ -1,9 +1,5 @@
 // RFC 7807 problem+json: the one place domain errors become HTTP responses.
-import {
-	DomainError,
-	type FieldError,
-	ValidationError,
-} from "../domain/errors.ts";
+import { DomainError, type FieldError, ValidationError } from "../domain/errors.ts";
 
 export const PROBLEM_BASE = "https://api.pistonprotection.io/errors/";
 
@@ -29,13 +25,7 @@ export interface Problem {
 	[extra: string]: unknown;
 }
 
-export function problem(
-	type: string,
-	status: number,
-	detail: string,
-	instance: string,
-	extra: object = {},
-): Problem {
+export function problem(type: string, status: number, detail: string, instance: string, extra: object = {}): Problem {
 	return {
 		type: PROBLEM_BASE + type,
 		title: TITLES[type] ?? type,
@@ -46,10 +36,7 @@ export function problem(
 	};
 }
 
-export function problemResponse(
-	p: Problem,
-	headers: Record<string, string> = {},
-): Response {
+export function problemResponse(p: Problem, headers: Record<string, string> = {}): Response {
 	return new Response(JSON.stringify(p), {
 		status: p.status,
 		headers: { "content-type": "application/problem+json", ...headers },
@@ -63,8 +50,7 @@ export function toProblem(error: unknown, instance: string): Problem {
 			errors: error.errors,
 		});
 	if (error instanceof DomainError) {
-		const extra =
-			"reason" in error ? { code: (error as { reason: string }).reason } : {};
+		const extra = "reason" in error ? { code: (error as { reason: string }).reason } : {};
 		return problem(error.type, error.status, error.message, instance, extra);
 	}
 	return problem("internal", 500, "an internal error occurred", instance);

@@ -1,5 +1,6 @@
 // Every migration, in order. Embedded in the binary as text; applied by db/migrate.ts.
 import init from "./001_init.sql" with { type: "text" };
+import protection from "./002_protection.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -9,4 +10,5 @@ export interface Migration {
 
 export const MIGRATIONS: Migration[] = [
 	{ version: 1, name: "init", sql: init },
+	{ version: 2, name: "protection", sql: protection },
 ];

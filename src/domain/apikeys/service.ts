@@ -2,12 +2,7 @@
 // SHA-256 is stored (the key is high-entropy, so a fast hash is the right tool).
 import type { Database } from "bun:sqlite";
 import { timingSafeEqual } from "node:crypto";
-import {
-	type Actor,
-	type Permission,
-	ROLE_PERMISSIONS,
-	type Role,
-} from "../actor.ts";
+import { type Actor, type Permission, ROLE_PERMISSIONS, type Role } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
 import { Forbidden, ValidationError } from "../errors.ts";
 import { newId, nowIso, randomString } from "../ids.ts";
@@ -98,8 +93,7 @@ export class ApiKeyService {
 		}
 		if (
 			input.expiresAt != null &&
-			(Number.isNaN(Date.parse(input.expiresAt)) ||
-				Date.parse(input.expiresAt) <= Date.now())
+			(Number.isNaN(Date.parse(input.expiresAt)) || Date.parse(input.expiresAt) <= Date.now())
 		)
 			errors.push({
 				field: "expiresAt",
@@ -107,21 +101,14 @@ export class ApiKeyService {
 				message: "must be a future ISO 8601 time",
 			});
 		if (errors.length) throw new ValidationError(errors);
-		const beyond = input.permissions.filter(
-			(p) => !actor.permissions.includes(p),
-		);
-		if (beyond.length)
-			throw new Forbidden(
-				`cannot grant permissions you do not have: ${beyond.join(", ")}`,
-			);
+		const beyond = input.permissions.filter((p) => !actor.permissions.includes(p));
+		if (beyond.length) throw new Forbidden(`cannot grant permissions you do not have: ${beyond.join(", ")}`);
 
 		const environment = input.environment ?? "live";
 		const key = `pp_${environment}_${randomString(40, BASE62)}`;
 		const id = newId("key");
 		const now = nowIso();
-		const expiresAt = input.expiresAt
-			? new Date(input.expiresAt).toISOString()
-			: null;
+		const expiresAt = input.expiresAt ? new Date(input.expiresAt).toISOString() : null;
 		this.db.transaction(() => {
 			this.db
 				.prepare(
@@ -148,9 +135,7 @@ export class ApiKeyService {
 				metadata: { permissions: input.permissions, environment },
 			});
 		})();
-		const row = this.db
-			.query<ApiKeyRow, [string]>("SELECT * FROM api_keys WHERE id = ?")
-			.get(id) as ApiKeyRow;
+		const row = this.db.query<ApiKeyRow, [string]>("SELECT * FROM api_keys WHERE id = ?").get(id) as ApiKeyRow;
 		return { key, apiKey: toApiKey(row) };
 	}
 
@@ -158,10 +143,7 @@ export class ApiKeyService {
 	 * Resolves a presented key to the actor it acts as, or null. A key never exceeds its
 	 * creator's current role: the permissions are the intersection of both.
 	 */
-	authenticate(
-		presented: string,
-		context: { ipAddress: string | null; userAgent: string | null },
-	): Actor | null {
+	authenticate(presented: string, context: { ipAddress: string | null; userAgent: string | null }): Actor | null {
 		if (!KEY_PATTERN.test(presented)) return null;
 		const hash = hashKey(presented);
 		const row = this.db
@@ -172,19 +154,12 @@ export class ApiKeyService {
 				 WHERE k.key_hash = ?`,
 			)
 			.get(hash);
-		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash)))
-			return null;
-		if (
-			row.revoked_at ||
-			(row.expires_at && Date.parse(row.expires_at) <= Date.now())
-		)
-			return null;
+		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
+		if (row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= Date.now())) return null;
 		// A key dies with its creator's membership: it never outlives or exceeds them.
 		const role = row.role;
 		if (!role) return null;
-		this.db
-			.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
-			.run(nowIso(), row.id);
+		this.db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(nowIso(), row.id);
 		const keyPermissions: Permission[] = JSON.parse(row.permissions);
 		return {
 			kind: "apikey",
@@ -192,9 +167,7 @@ export class ApiKeyService {
 			userId: row.created_by,
 			email: row.email,
 			role,
-			permissions: keyPermissions.filter((p) =>
-				ROLE_PERMISSIONS[role].includes(p),
-			),
+			permissions: keyPermissions.filter((p) => ROLE_PERMISSIONS[role].includes(p)),
 			sandbox: row.environment === "test",
 			ipAddress: context.ipAddress,
 			userAgent: context.userAgent,

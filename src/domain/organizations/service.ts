@@ -40,19 +40,13 @@ export class OrganizationService {
 		const now = nowIso();
 		const id = newId("org");
 		this.db
-			.prepare(
-				"INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-			)
+			.prepare("INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)")
 			.run(id, name, now, now);
 		return this.get(id);
 	}
 
 	get(id: string): Organization {
-		const row = this.db
-			.query<OrganizationRow, [string]>(
-				"SELECT * FROM organizations WHERE id = ?",
-			)
-			.get(id);
+		const row = this.db.query<OrganizationRow, [string]>("SELECT * FROM organizations WHERE id = ?").get(id);
 		if (!row) throw new NotFound("organization", id);
 		return toOrganization(row);
 	}
@@ -62,10 +56,6 @@ export class OrganizationService {
 	}
 
 	count(): number {
-		return (
-			this.db
-				.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM organizations")
-				.get()?.n ?? 0
-		);
+		return this.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM organizations").get()?.n ?? 0;
 	}
 }

@@ -4,10 +4,7 @@ import { type Actor, systemActor } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
 import { Conflict, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
-import type {
-	Organization,
-	OrganizationService,
-} from "../organizations/service.ts";
+import type { Organization, OrganizationService } from "../organizations/service.ts";
 
 export const MIN_PASSWORD_LENGTH = 12;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -27,9 +24,7 @@ export class UserService {
 	) {}
 
 	ownerExists(): boolean {
-		return !!this.db
-			.query("SELECT 1 FROM memberships WHERE role = 'OWNER' LIMIT 1")
-			.get();
+		return !!this.db.query("SELECT 1 FROM memberships WHERE role = 'OWNER' LIMIT 1").get();
 	}
 
 	/** First-run setup: the first organization and its OWNER, in one transaction. */
@@ -58,16 +53,13 @@ export class UserService {
 				message: "must not be empty",
 			});
 		if (errors.length) throw new ValidationError(errors);
-		if (this.ownerExists())
-			throw new Conflict("owner_exists", "an owner account already exists");
+		if (this.ownerExists()) throw new Conflict("owner_exists", "an owner account already exists");
 
 		const hash = await Bun.password.hash(input.password, {
 			algorithm: "argon2id",
 		});
 		return this.db.transaction(() => {
-			const organization = this.organizations.insert(
-				input.organizationName.trim(),
-			);
+			const organization = this.organizations.insert(input.organizationName.trim());
 			const now = nowIso();
 			const id = newId("usr");
 			this.db
@@ -76,9 +68,7 @@ export class UserService {
 				)
 				.run(id, input.email, hash, now, now);
 			this.db
-				.prepare(
-					"INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, 'OWNER', ?)",
-				)
+				.prepare("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES (?, ?, 'OWNER', ?)")
 				.run(organization.id, id, now);
 			const actor: Actor = {
 				...systemActor(organization.id),

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * pp_abi.h - the kernel/user ABI of the PistonProtection data plane.
+ *
+ * Contract: every struct, enum, flag bit and map name shared with user space
+ * lives here and nowhere else; src/dataplane/abi.ts mirrors it and
+ * test/bpf/abi.test.ts compares the two through the BTF of pp_xdp.o.
+ *
+ * Byte order: addresses are stored in network byte order inside a 16-byte
+ * struct pp_addr (IPv4 as v4-mapped ::ffff:a.b.c.d). Ports, counters,
+ * rates and times are host byte order. Times are CLOCK_MONOTONIC
+ * nanoseconds (bpf_ktime_get_ns), 0 meaning "never expires".
+ *
+ * Enums that name flag bits or indexes are used as the BTF type of the field
+ * or map key they describe, so they reach the object's BTF and are checked.
+ * One-byte enums are packed so they fit u8 fields.
+ */
+#ifndef PP_ABI_H
+#define PP_ABI_H
+
+#include <linux/types.h>
+
+#define PP_PACKED_ENUM __attribute__((packed))
+
+/* Hard limits of the program; map sizes are configuration, not these. */
+#define PP_MAX_RULES 64		/* rules evaluated per backend */
+#define PP_RULE_PORT_RANGES 4	/* destination port ranges per rule */
+#define PP_MAX_SOURCE_SETS 64	/* bits in a source-set mask */
+#define PP_MGMT_PORTS 8		/* management TCP ports in pp_config */
+#define PP_PROTO_CLASSES 4	/* enum pp_pclass */
+#define PP_REASON_SLOTS 32	/* entries of pp_reason_ctrs */
+#define PP_NO_RULESET 0xffffffffu
+#define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
+
+/* Default max_entries; the loader overrides them from configuration. */
+#define PP_DEF_BACKENDS 1024
+#define PP_DEF_RULESETS 2048
+#define PP_DEF_RULE_SLOTS 65536
+#define PP_DEF_LIST_ENTRIES 262144
+#define PP_DEF_BANS 65536
+#define PP_DEF_SRCSET_ENTRIES 262144
+#define PP_DEF_SERVICES 4096
+#define PP_DEF_SRC_LIMITS 131072
+#define PP_DEF_MGMT_ENTRIES 256
+#define PP_DEF_EVENTS_BYTES (256 * 1024)
+
+/* Why a packet got its verdict: index of pp_reason_ctrs, field of events. */
+enum PP_PACKED_ENUM pp_reason {
+	PP_REASON_PASS = 0,		/* service traffic that passed every check */
+	PP_REASON_NO_SERVICE = 1,	/* IP traffic for no protected service */
+	PP_REASON_NON_IP = 2,		/* not IPv4/IPv6 */
+	PP_REASON_MGMT = 3,		/* management allow-list */
+	PP_REASON_ALLOW = 4,		/* allow-list (global or backend) */
+	PP_REASON_BAN = 5,		/* dynamic ban */
+	PP_REASON_BLOCK = 6,		/* block-list (global or backend) */
+	PP_REASON_RULE_ALLOW = 7,
+	PP_REASON_RULE_DROP = 8,
+	PP_REASON_RULE_RATELIMIT = 9,
+	PP_REASON_RATELIMIT = 10,	/* per-source bucket */
+	PP_REASON_GLOBAL_RATELIMIT = 11,/* the backend's bucket */
+	PP_REASON_INVALID = 12,		/* malformed or impossible headers */
+	PP_REASON_FRAGMENT = 13,
+	PP_REASON_REFLECTION = 14,	/* UDP from a reflection source port */
+	PP_REASON_CHALLENGE = 15,	/* rule hands the source to the proxy */
+	PP_REASON_REDIRECT = 16,	/* rule hands the flow to the proxy */
+	/* Reserved for L7 validation and SYN defence (issue 6). */
+	PP_REASON_MC_HANDSHAKE = 17,
+	PP_REASON_RAKNET = 18,
+	PP_REASON_QUIC = 19,
+	PP_REASON_SYN_COOKIE = 20,
+	PP_REASON_CONN_RATELIMIT = 21,
+	PP_REASON_COUNT = 22,
+};
+
+/* Protection level of a service; the semantics live in levels.ts. */
+enum PP_PACKED_ENUM pp_level {
+	PP_LEVEL_OFF = 0,
+	PP_LEVEL_LOW = 1,
+	PP_LEVEL_MEDIUM = 2,
+	PP_LEVEL_HIGH = 3,
+	PP_LEVEL_UNDER_ATTACK = 4,
+};
+
+/* pp_service.flags: what the kernel checks for a service. */
+enum pp_svc_flag {
+	PP_SVC_SRC_LIMIT = 1u << 0,	/* per-source pps/bps buckets */
+	PP_SVC_GLOBAL_LIMIT = 1u << 1,	/* the backend's pps/bps bucket */
+	PP_SVC_DROP_INVALID = 1u << 2,	/* impossible TCP flags, port 0, martians */
+	PP_SVC_DROP_FRAGMENTS = 1u << 3,
+	PP_SVC_DROP_REFLECTION = 1u << 4,
+	/* Reserved for issue 6; the program ignores them today. */
+	PP_SVC_L7_VALIDATE = 1u << 5,
+	PP_SVC_SYN_COOKIES = 1u << 6,
+	PP_SVC_CONN_LIMIT = 1u << 7,
+	PP_SVC_VERIFIED_ONLY = 1u << 8,
+	PP_SVC_CHALLENGE_NEW = 1u << 9,
+	/* Set by the reconciler when backend-scoped list entries exist. */
+	PP_SVC_SCOPED_ALLOW = 1u << 16,
+	PP_SVC_SCOPED_BLOCK = 1u << 17,
+};
+
+/* Service protocol for L7 validation (issue 6); carried, not yet used. */
+enum PP_PACKED_ENUM pp_l7 {
+	PP_L7_NONE = 0,
+	PP_L7_MINECRAFT_JAVA = 1,
+	PP_L7_RAKNET = 2,
+	PP_L7_QUIC = 3,
+	PP_L7_HTTP = 4,
+};
+
+/* Protocol class: index of pp_ruleset.by_proto; bit (1 << class) in masks. */
+enum pp_pclass {
+	PP_PCLASS_TCP = 0,
+	PP_PCLASS_UDP = 1,
+	PP_PCLASS_ICMP = 2,	/* ICMP and ICMPv6 */
+	PP_PCLASS_OTHER = 3,
+};
+
+enum PP_PACKED_ENUM pp_proto_bit {
+	PP_PROTO_TCP = 1 << PP_PCLASS_TCP,
+	PP_PROTO_UDP = 1 << PP_PCLASS_UDP,
+	PP_PROTO_ICMP = 1 << PP_PCLASS_ICMP,
+	PP_PROTO_OTHER = 1 << PP_PCLASS_OTHER,
+};
+
+enum PP_PACKED_ENUM pp_action {
+	PP_ACT_NONE = 0,
+	PP_ACT_ALLOW = 1,	/* pass, skipping rate limits */
+	PP_ACT_DROP = 2,
+	PP_ACT_RATE_LIMIT = 3,	/* rule's own per-source bucket, then go on */
+	PP_ACT_LOG = 4,		/* event, then the next rule */
+	PP_ACT_CHALLENGE = 5,	/* pass to the proxy, counted */
+	PP_ACT_REDIRECT = 6,	/* pass to the proxy, counted */
+};
+
+enum PP_PACKED_ENUM pp_rule_flag {
+	PP_RULE_TCP_FLAGS = 1 << 0,	/* tcp_flags_mask/value apply */
+};
+
+enum PP_PACKED_ENUM pp_ruleset_flag {
+	PP_RS_NEEDS_SOURCE = 1 << 0,	/* some rule reads source sets */
+};
+
+enum PP_PACKED_ENUM pp_event_kind {
+	PP_EVENT_SAMPLE = 1,	/* sampled drop */
+	PP_EVENT_LOG = 2,	/* LOG rule matched */
+};
+
+/* pp_src_key.scope: a backend index, or a rule's stats slot | RULE. */
+enum pp_scope {
+	PP_SCOPE_GLOBAL = 0,
+	PP_SCOPE_RULE = 0x80000000u,
+};
+
+struct pp_addr {
+	__be32 words[4];
+};
+
+/* Key of every LPM trie. prefixlen counts the 32 scope bits too. */
+struct pp_lpm_v4_key {
+	__u32 prefixlen;
+	__u32 scope;		/* 0 = global, else backend index */
+	__u8 addr[4];
+};
+
+struct pp_lpm_v6_key {
+	__u32 prefixlen;
+	__u32 scope;
+	__u8 addr[16];
+};
+
+/* Value of the allow and block lists. */
+struct pp_list_entry {
+	__u64 expires_ns;	/* 0 = never */
+	__u32 reason;		/* control-plane reason code, echoed in events */
+	__u32 entry_id;		/* control-plane id, echoed in events */
+};
+
+struct pp_limit {
+	__u32 rate;		/* per second; 0 = unlimited */
+	__u32 burst;		/* bucket depth; 0 = one second of rate */
+};
+
+struct pp_service_key {
+	struct pp_addr addr;	/* all zero = any local address */
+	__u16 port;		/* 0 = host entry for port-less packets */
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP / ... */
+	__u8 pad;
+};
+
+struct pp_service {
+	__u32 backend;		/* 1..; 0 is the global scope */
+	enum pp_svc_flag flags;
+	__u32 ruleset;		/* pp_rulesets index or PP_NO_RULESET */
+	enum pp_level level;
+	enum pp_l7 l7;
+	__u16 pad;
+	struct pp_limit src_pkt;	/* packets/s per source */
+	struct pp_limit src_byte;	/* bytes/s per source */
+	struct pp_limit glob_pkt;	/* packets/s for the backend */
+	struct pp_limit glob_byte;	/* bytes/s for the backend */
+};
+
+struct pp_port_range {
+	__u16 lo;
+	__u16 hi;
+};
+
+struct pp_rule {
+	__u64 src_any;		/* source in one of these sets; 0 = any */
+	__u64 src_none;		/* and in none of these */
+	struct pp_port_range dports[PP_RULE_PORT_RANGES];
+	__u32 stats_slot;	/* pp_rule_ctrs index, stable per rule */
+	struct pp_limit limit;	/* RATE_LIMIT: packets/s per source */
+	enum pp_action action;
+	enum pp_proto_bit protos;	/* mask of PP_PROTO_*; 0 = any */
+	__u8 nr_dports;		/* 0 = any port */
+	enum pp_rule_flag flags;
+	__u8 tcp_flags_mask;
+	__u8 tcp_flags_value;
+	__u8 pad[6];
+};
+
+/* One backend's rules in priority order, with the masks that let the
+ * program skip rules that cannot match without looking at them. */
+struct pp_ruleset {
+	__u32 count;
+	enum pp_ruleset_flag flags;
+	__u8 pad[3];
+	__u64 unsourced;	/* bit i: rule i has src_any == 0 */
+	__u64 by_proto[PP_PROTO_CLASSES];	/* bit i: rule i takes class */
+	__u64 by_set[PP_MAX_SOURCE_SETS];	/* bit i: rule i wants set s */
+	struct pp_rule rules[PP_MAX_RULES];
+};
+
+struct pp_config {
+	__u32 sample_rate;	/* 1 in N drops become events; 0 = none */
+	__u32 nr_cpus;		/* global buckets are per CPU: rate / nr_cpus */
+	__u32 nr_mgmt_ports;
+	__u16 mgmt_ports[PP_MGMT_PORTS];	/* TCP destination ports */
+};
+
+/* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
+struct pp_bucket {
+	__u64 pkt_tokens;
+	__u64 byte_tokens;
+	__u64 last_ns;
+};
+
+struct pp_src_key {
+	enum pp_scope scope;	/* backend index, or PP_SCOPE_RULE | slot */
+	struct pp_addr addr;
+};
+
+/* Per-source state; counters are approximate under concurrency. */
+struct pp_src_state {
+	struct pp_bucket bucket;
+	__u64 packets;
+	__u64 bytes;
+	__u64 drops;
+};
+
+struct pp_ctr {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct pp_rule_ctr {
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_match_ns;
+};
+
+struct pp_event_ctr {
+	__u64 emitted;
+	__u64 lost;		/* ring buffer full */
+};
+
+struct pp_backend_ctr {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 pass_packets;
+	__u64 pass_bytes;
+	__u64 drop_packets;
+	__u64 drop_bytes;
+};
+
+struct pp_event {
+	__u64 ts_ns;
+	struct pp_addr src;
+	struct pp_addr dst;
+	__u32 backend;
+	__u32 rule_slot;	/* stats slot of the rule, or 0xffffffff */
+	__u32 pkt_len;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 verdict;		/* XDP_DROP / XDP_PASS */
+	enum pp_reason reason;
+	enum pp_event_kind kind;
+	__u16 vlan;
+	__u16 pad;
+};
+
+_Static_assert(sizeof(struct pp_addr) == 16, "pp_addr");
+_Static_assert(sizeof(struct pp_lpm_v4_key) == 12, "pp_lpm_v4_key");
+_Static_assert(sizeof(struct pp_lpm_v6_key) == 24, "pp_lpm_v6_key");
+_Static_assert(sizeof(struct pp_list_entry) == 16, "pp_list_entry");
+_Static_assert(sizeof(struct pp_limit) == 8, "pp_limit");
+_Static_assert(sizeof(struct pp_service_key) == 20, "pp_service_key");
+_Static_assert(sizeof(struct pp_service) == 48, "pp_service");
+_Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
+_Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
+_Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
+_Static_assert(sizeof(struct pp_config) == 28, "pp_config");
+_Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
+_Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
+_Static_assert(sizeof(struct pp_src_state) == 48, "pp_src_state");
+_Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");
+_Static_assert(sizeof(struct pp_rule_ctr) == 24, "pp_rule_ctr");
+_Static_assert(sizeof(struct pp_backend_ctr) == 48, "pp_backend_ctr");
+_Static_assert(sizeof(struct pp_event) == 64, "pp_event");
+_Static_assert(sizeof(struct pp_event_ctr) == 16, "pp_event_ctr");
+_Static_assert(sizeof(enum pp_reason) == 1, "packed enum");
+_Static_assert(sizeof(enum pp_level) == 1, "packed enum");
+_Static_assert(PP_REASON_COUNT <= PP_REASON_SLOTS, "reason slots");
+
+#endif /* PP_ABI_H */

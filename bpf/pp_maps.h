@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * pp_maps.h - the maps of the XDP program, pinned by name under the
+ * loader's pin root (/sys/fs/bpf/pistonprotection).
+ *
+ * Contract: names and key/value types here are the ABI in pp_abi.h;
+ * max_entries are defaults the loader overrides from configuration before
+ * load. LPM tries take struct pp_lpm_v{4,6}_key whose prefixlen includes
+ * the 32 scope bits (scope 0 = global, else a backend index).
+ */
+#ifndef PP_MAPS_H
+#define PP_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "pp_abi.h"
+
+/* key: 0, value: struct pp_config */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_config SEC(".maps");
+
+/* key: admin network (scope 0), value: __u32 (unused, 1) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_MGMT_ENTRIES);
+	__type(key, struct pp_lpm_v4_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_mgmt_v4 SEC(".maps");
+
+/* key: admin network (scope 0), value: __u32 (unused, 1) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_MGMT_ENTRIES);
+	__type(key, struct pp_lpm_v6_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_mgmt_v6 SEC(".maps");
+
+/* key: (scope, source prefix), value: struct pp_list_entry */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_LIST_ENTRIES);
+	__type(key, struct pp_lpm_v4_key);
+	__type(value, struct pp_list_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_allow_v4 SEC(".maps");
+
+/* key: (scope, source prefix), value: struct pp_list_entry */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_LIST_ENTRIES);
+	__type(key, struct pp_lpm_v6_key);
+	__type(value, struct pp_list_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_allow_v6 SEC(".maps");
+
+/* key: (scope, source prefix), value: struct pp_list_entry */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_LIST_ENTRIES);
+	__type(key, struct pp_lpm_v4_key);
+	__type(value, struct pp_list_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_block_v4 SEC(".maps");
+
+/* key: (scope, source prefix), value: struct pp_list_entry */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_LIST_ENTRIES);
+	__type(key, struct pp_lpm_v6_key);
+	__type(value, struct pp_list_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_block_v6 SEC(".maps");
+
+/* key: source address (struct pp_addr), value: __u64 expiry ns, 0 = never */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_BANS);
+	__type(key, struct pp_addr);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_bans SEC(".maps");
+
+/* key: source prefix (scope 0), value: __u64 mask of source sets */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_SRCSET_ENTRIES);
+	__type(key, struct pp_lpm_v4_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_srcset_v4 SEC(".maps");
+
+/* key: source prefix (scope 0), value: __u64 mask of source sets */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PP_DEF_SRCSET_ENTRIES);
+	__type(key, struct pp_lpm_v6_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_srcset_v6 SEC(".maps");
+
+/* key: struct pp_service_key, value: struct pp_service */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PP_DEF_SERVICES);
+	__type(key, struct pp_service_key);
+	__type(value, struct pp_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_services SEC(".maps");
+
+/* key: ruleset index, value: struct pp_ruleset */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PP_DEF_RULESETS);
+	__type(key, __u32);
+	__type(value, struct pp_ruleset);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_rulesets SEC(".maps");
+
+/* key: struct pp_src_key, value: struct pp_src_state */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PP_DEF_SRC_LIMITS);
+	__type(key, struct pp_src_key);
+	__type(value, struct pp_src_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_src_limits SEC(".maps");
+
+/* key: backend index, value: struct pp_bucket (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_DEF_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct pp_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_global_bkt SEC(".maps");
+
+/* key: enum pp_reason, value: struct pp_ctr (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_REASON_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pp_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_reason_ctrs SEC(".maps");
+
+/* key: rule stats slot, value: struct pp_rule_ctr (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_DEF_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pp_rule_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_rule_ctrs SEC(".maps");
+
+/* key: backend index, value: struct pp_backend_ctr (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_DEF_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct pp_backend_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_backend_ctrs SEC(".maps");
+
+/* key: UDP source port, value: __u8, non-zero = reflection/amplification port */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_reflect_ports SEC(".maps");
+
+/* ring buffer of struct pp_event */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PP_DEF_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_events SEC(".maps");
+
+/* key: 0, value: struct pp_event_ctr (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_event_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_event_ctrs SEC(".maps");
+
+#endif /* PP_MAPS_H */

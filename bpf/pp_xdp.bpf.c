@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pp_xdp.bpf.c - the PistonProtection XDP entry point.
+ *
+ * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP. Every packet
+ * leaves through the single exit label, which counts it once under its
+ * reason (pp_reason_ctrs), once under its backend when it was addressed to
+ * a service (pp_backend_ctrs), and may sample a drop to pp_events.
+ * Checks run cheapest first: parse, management allow-list, service lookup,
+ * allow-list, bans, block-list, level hygiene (fragments, invalid,
+ * reflection), compiled rules, per-source buckets, the backend's bucket.
+ */
+#include "pp_parse.h"
+#include "pp_abi.h"
+#include "pp_maps.h"
+#include "pp_bucket.h"
+
+#define PP_TCP_FIN 0x01
+#define PP_TCP_SYN 0x02
+#define PP_TCP_RST 0x04
+#define PP_TCP_PSH 0x08
+#define PP_TCP_ACK 0x10
+#define PP_TCP_URG 0x20
+#define PP_NO_RULE 0xffffffffu
+
+struct pp_pkt {
+	struct pp_addr src;
+	struct pp_addr dst;
+	__u32 len;
+	__u16 sport;		/* host order; 0 when the packet has no ports */
+	__u16 dport;
+	__u16 vlan;
+	__u8 proto;
+	__u8 pclass;
+	__u8 tcp_flags;
+	__u8 frag;
+	__u8 is_v6;
+	__u8 has_ports;
+};
+
+struct pp_verdict {
+	__u32 action;
+	__u32 reason;
+	__u32 backend;
+	__u32 rule_slot;
+};
+
+/* Static subprogram rather than inline so the event layout reaches BTF
+ * and the verifier checks the copy once. */
+static __noinline int pp_emit_event(struct pp_event *ev)
+{
+	struct pp_event_ctr *ctr;
+	__u32 key = 0;
+	long err;
+
+	err = bpf_ringbuf_output(&pp_events, ev, sizeof(*ev), 0);
+	ctr = bpf_map_lookup_elem(&pp_event_ctrs, &key);
+	if (!ctr)
+		return 0;
+	if (err)
+		ctr->lost += 1;
+	else
+		ctr->emitted += 1;
+	return 0;
+}
+
+static __always_inline void pp_event(const struct pp_pkt *p,
+				     const struct pp_verdict *v, __u8 kind)
+{
+	struct pp_event ev = {};
+
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.src = p->src;
+	ev.dst = p->dst;
+	ev.backend = v->backend;
+	ev.rule_slot = v->rule_slot;
+	ev.pkt_len = p->len;
+	ev.sport = p->sport;
+	ev.dport = p->dport;
+	ev.proto = p->proto;
+	ev.verdict = v->action;
+	ev.reason = v->reason;
+	ev.kind = kind;
+	ev.vlan = p->vlan;
+	pp_emit_event(&ev);
+}
+
+static __always_inline __u64 pp_now(__u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_ns();
+	return *now;
+}
+
+static __always_inline int pp_live(__u64 expires_ns, __u64 *now)
+{
+	return !expires_ns || expires_ns > pp_now(now);
+}
+
+/* Longest-prefix lookup of the source in a v4/v6 pair of tries. */
+static __always_inline void *pp_lpm_src(void *map4, void *map6,
+					const struct pp_pkt *p, __u32 scope)
+{
+	if (p->is_v6) {
+		struct pp_lpm_v6_key k6 = {
+			.prefixlen = 32 + 128,
+			.scope = scope,
+		};
+
+		__builtin_memcpy(k6.addr, p->src.words, sizeof(k6.addr));
+		return bpf_map_lookup_elem(map6, &k6);
+	}
+	struct pp_lpm_v4_key k4 = {
+		.prefixlen = 32 + 32,
+		.scope = scope,
+	};
+
+	__builtin_memcpy(k4.addr, &p->src.words[3], sizeof(k4.addr));
+	return bpf_map_lookup_elem(map4, &k4);
+}
+
+static __always_inline int pp_list_hit(void *map4, void *map6,
+				       const struct pp_pkt *p, __u32 scope,
+				       __u64 *now)
+{
+	struct pp_list_entry *e = pp_lpm_src(map4, map6, p, scope);
+
+	return e && pp_live(e->expires_ns, now);
+}
+
+static __always_inline int pp_is_mgmt_port(const struct pp_config *cfg,
+					   __u16 port)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PP_MGMT_PORTS; i++) {
+		if (i >= cfg->nr_mgmt_ports)
+			break;
+		if (cfg->mgmt_ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+/* Headers that parse but that no real peer sends: impossible TCP flag
+ * combinations, port 0, and sources that cannot be on the wire. */
+static __always_inline int pp_is_bogus(const struct pp_pkt *p)
+{
+	__u8 f = p->tcp_flags;
+	__u8 first;
+
+	if (p->has_ports && (!p->sport || !p->dport))
+		return 1;
+	if (p->proto == IPPROTO_TCP && p->has_ports) {
+		if (!(f & 0x3f))
+			return 1;
+		if ((f & (PP_TCP_SYN | PP_TCP_FIN)) ==
+		    (PP_TCP_SYN | PP_TCP_FIN))
+			return 1;
+		if ((f & (PP_TCP_SYN | PP_TCP_RST)) ==
+		    (PP_TCP_SYN | PP_TCP_RST))
+			return 1;
+		if (!(f & PP_TCP_ACK) &&
+		    (f & (PP_TCP_FIN | PP_TCP_PSH | PP_TCP_URG)))
+			return 1;
+	}
+	if (p->is_v6) {
+		first = p->src.words[0] & 0xff;
+		if (first == 0xff)
+			return 1;
+		if (!p->src.words[0] && !p->src.words[1] &&
+		    !p->src.words[2] &&
+		    (p->src.words[3] == bpf_htonl(1) || !p->src.words[3]))
+			return 1;
+		return 0;
+	}
+	first = p->src.words[3] & 0xff;
+	return first == 0 || first == 127 || first >= 224;
+}
+
+static __always_inline int pp_rule_ports(const struct pp_rule *r,
+					 const struct pp_pkt *p)
+{
+	int j;
+
+	if (!r->nr_dports)
+		return 1;
+	if (!p->has_ports)
+		return 0;
+	for (j = 0; j < PP_RULE_PORT_RANGES; j++) {
+		if (j >= r->nr_dports)
+			break;
+		if (p->dport >= r->dports[j].lo && p->dport <= r->dports[j].hi)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void pp_count_rule(const struct pp_rule *r,
+					  const struct pp_pkt *p, __u64 *now)
+{
+	__u32 slot = r->stats_slot;
+	struct pp_rule_ctr *rc = bpf_map_lookup_elem(&pp_rule_ctrs, &slot);
+
+	if (!rc)
+		return;
+	rc->packets += 1;
+	rc->bytes += p->len;
+	rc->last_match_ns = pp_now(now);
+}
+
+/* Takes a packet from the per-source bucket of (scope, source); a source
+ * seen for the first time starts with a full bucket. Returns 1 to admit. */
+static __always_inline int pp_src_admit(__u32 scope, const struct pp_pkt *p,
+					const struct pp_limit *pkt,
+					const struct pp_limit *byte,
+					__u64 *now)
+{
+	struct pp_src_key key = { .scope = scope, .addr = p->src };
+	struct pp_src_state *st = bpf_map_lookup_elem(&pp_src_limits, &key);
+	struct pp_src_state init = {};
+	int ok;
+
+	if (!st) {
+		pp_bucket_fill(&init.bucket, pp_now(now), pkt, byte);
+		ok = pp_bucket_admit(&init.bucket, *now, p->len, pkt, byte);
+		init.packets = 1;
+		init.bytes = p->len;
+		init.drops = !ok;
+		bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_ANY);
+		return ok;
+	}
+	/* Plain increments: the entry is shared by CPUs, and a lost update
+	 * only blurs a top-talker ranking; atomics would cost every packet. */
+	st->packets += 1;
+	st->bytes += p->len;
+	ok = pp_bucket_admit(&st->bucket, pp_now(now), p->len, pkt, byte);
+	if (!ok)
+		st->drops += 1;
+	return ok;
+}
+
+/* The backend bucket is per CPU so CPUs never contend for it; each CPU
+ * gets rate / nr_cpus, which under-admits when RSS is skewed. */
+static __always_inline int pp_global_admit(const struct pp_config *cfg,
+					   const struct pp_service *svc,
+					   const struct pp_pkt *p, __u64 *now)
+{
+	__u32 n = cfg->nr_cpus > 1 ? cfg->nr_cpus : 1;
+	__u32 backend = svc->backend;
+	struct pp_limit pkt, byte;
+	struct pp_bucket *b;
+
+	b = bpf_map_lookup_elem(&pp_global_bkt, &backend);
+	if (!b)
+		return 1;
+	pkt.rate = svc->glob_pkt.rate ? (svc->glob_pkt.rate / n ?: 1) : 0;
+	pkt.burst = svc->glob_pkt.burst ? (svc->glob_pkt.burst / n ?: 1) : 0;
+	byte.rate = svc->glob_byte.rate ? (svc->glob_byte.rate / n ?: 1) : 0;
+	byte.burst = svc->glob_byte.burst ? (svc->glob_byte.burst / n ?: 1) : 0;
+	if (!b->last_ns)
+		pp_bucket_fill(b, pp_now(now), &pkt, &byte);
+	return pp_bucket_admit(b, pp_now(now), p->len, &pkt, &byte);
+}
+
+enum pp_rules_outcome {
+	PP_RULES_CONTINUE = 0,	/* no deciding rule: apply the buckets */
+	PP_RULES_DECIDED = 1,	/* verdict set */
+};
+
+/* Evaluates the backend's rules in priority order. Only rules whose
+ * protocol and source-set masks admit the packet are looked at, so a
+ * packet no rule can match costs one LPM lookup and a few ALU ops.
+ * LOG rules only set their bit in *logged; the caller emits their events
+ * with the final verdict.
+ * A global function: the verifier checks it once, on its own, instead of
+ * once per path of the caller that reaches it. */
+__noinline int pp_run_rules(const struct pp_ruleset *rs,
+			    const struct pp_pkt *p, struct pp_verdict *v,
+			    __u64 *logged, __u64 *now)
+{
+	struct pp_limit limit = {}, none = {};
+	const struct pp_rule *r;
+	__u64 src_bits = 0, cand, *m;
+	__u32 count, action = PP_ACT_NONE, slot = PP_NO_RULE;
+	int i, s;
+
+	if (!rs || !p || !v || !logged || !now)
+		return PP_RULES_CONTINUE;
+	count = rs->count;
+
+	if (rs->flags & PP_RS_NEEDS_SOURCE) {
+		m = pp_lpm_src(&pp_srcset_v4, &pp_srcset_v6, p, 0);
+		if (m)
+			src_bits = *m;
+	}
+	cand = rs->unsourced;
+	for (s = 0; s < PP_MAX_SOURCE_SETS; s++) {
+		if (!(src_bits >> s))
+			break;
+		if ((src_bits >> s) & 1)
+			cand |= rs->by_set[s];
+	}
+	cand &= rs->by_proto[p->pclass & (PP_PROTO_CLASSES - 1)];
+	if (count < PP_MAX_RULES)
+		cand &= (1ull << count) - 1;
+
+	for (i = 0; i < PP_MAX_RULES; i++) {
+		if (!(cand >> i))
+			break;
+		if (!((cand >> i) & 1))
+			continue;
+		r = &rs->rules[i];
+		if (r->src_none & src_bits)
+			continue;
+		if (!pp_rule_ports(r, p))
+			continue;
+		if ((r->flags & PP_RULE_TCP_FLAGS) &&
+		    (p->proto != IPPROTO_TCP || !p->has_ports ||
+		     (p->tcp_flags & r->tcp_flags_mask) != r->tcp_flags_value))
+			continue;
+
+		pp_count_rule(r, p, now);
+		if (r->action == PP_ACT_LOG) {
+			*logged |= 1ull << i;
+			continue;
+		}
+		if (r->action == PP_ACT_NONE)
+			continue;
+		action = r->action;
+		slot = r->stats_slot;
+		limit = r->limit;
+		break;
+	}
+
+	v->rule_slot = slot;
+	switch (action) {
+	case PP_ACT_ALLOW:
+		v->action = XDP_PASS;
+		v->reason = PP_REASON_RULE_ALLOW;
+		return PP_RULES_DECIDED;
+	case PP_ACT_DROP:
+		v->action = XDP_DROP;
+		v->reason = PP_REASON_RULE_DROP;
+		return PP_RULES_DECIDED;
+	case PP_ACT_CHALLENGE:
+		v->action = XDP_PASS;
+		v->reason = PP_REASON_CHALLENGE;
+		return PP_RULES_DECIDED;
+	case PP_ACT_REDIRECT:
+		v->action = XDP_PASS;
+		v->reason = PP_REASON_REDIRECT;
+		return PP_RULES_DECIDED;
+	case PP_ACT_RATE_LIMIT:
+		if (pp_src_admit(PP_SCOPE_RULE | slot, p, &limit, &none, now))
+			return PP_RULES_CONTINUE;
+		v->action = XDP_DROP;
+		v->reason = PP_REASON_RULE_RATELIMIT;
+		return PP_RULES_DECIDED;
+	default:
+		return PP_RULES_CONTINUE;
+	}
+}
+
+/* One event per LOG rule that matched, carrying the final verdict. */
+__noinline int pp_log_rules(const struct pp_ruleset *rs,
+			    const struct pp_pkt *p,
+			    const struct pp_verdict *v, __u64 logged)
+{
+	struct pp_verdict lv;
+	int i;
+
+	if (!rs || !p || !v)
+		return 0;
+	lv = *v;
+
+	for (i = 0; i < PP_MAX_RULES; i++) {
+		if (!(logged >> i))
+			break;
+		if (!((logged >> i) & 1))
+			continue;
+		lv.rule_slot = rs->rules[i].stats_slot;
+		pp_event(p, &lv, PP_EVENT_LOG);
+	}
+	return 0;
+}
+
+SEC("xdp")
+int pp_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct pp_verdict v = {
+		.action = XDP_PASS,
+		.reason = PP_REASON_PASS,
+		.rule_slot = PP_NO_RULE,
+	};
+	struct pp_cursor c = { .pos = data };
+	const struct pp_service *svc = NULL;
+	const struct pp_ruleset *rs = NULL;
+	struct pp_service_key sk = {};
+	struct pp_pkt p = {};
+	struct pp_config *cfg;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	struct ethhdr *eth;
+	struct pp_ipv6_opt_hdr *ext;
+	struct tcphdr *th;
+	struct udphdr *uh;
+	struct icmphdr *icmph;
+	struct icmp6hdr *icmp6h;
+	struct pp_ctr *rc;
+	struct pp_backend_ctr *bc;
+	__u32 key0 = 0, l4_len, flags, rkey, reason;
+	__u64 now = 0, logged = 0, *ban_exp;
+	int eth_type, proto;
+	__u8 *refl;
+
+	p.len = ctx->data_end - ctx->data;
+	cfg = bpf_map_lookup_elem(&pp_config, &key0);
+	if (!cfg)
+		goto out;
+
+	eth_type = parse_ethhdr(&c, end, &eth, &p.vlan);
+	if (eth_type < 0)
+		goto invalid;
+	if (eth_type == ETH_P_IP) {
+		proto = parse_iphdr(&c, end, &iph);
+		if (proto < 0)
+			goto invalid;
+		p.src.words[2] = bpf_htonl(0xffff);
+		p.src.words[3] = iph->saddr;
+		p.dst.words[2] = bpf_htonl(0xffff);
+		p.dst.words[3] = iph->daddr;
+		l4_len = bpf_ntohs(iph->tot_len) - iph->ihl * 4;
+		if (bpf_ntohs(iph->frag_off) & PP_IP_OFFSET)
+			p.frag = PP_FRAG_LATER;
+		else if (bpf_ntohs(iph->frag_off) & PP_IP_MF)
+			p.frag = PP_FRAG_FIRST;
+	} else if (eth_type == ETH_P_IPV6) {
+		proto = parse_ip6hdr(&c, end, &ip6h);
+		if (proto < 0)
+			goto invalid;
+		__builtin_memcpy(p.src.words, &ip6h->saddr, sizeof(p.src));
+		__builtin_memcpy(p.dst.words, &ip6h->daddr, sizeof(p.dst));
+		p.is_v6 = 1;
+		l4_len = 0;
+		proto = parse_ip6_ext(&c, end, proto, &p.frag, &l4_len, &ext);
+		if (proto < 0 || l4_len > bpf_ntohs(ip6h->payload_len))
+			goto invalid;
+		l4_len = bpf_ntohs(ip6h->payload_len) - l4_len;
+	} else {
+		v.reason = PP_REASON_NON_IP;
+		goto out;
+	}
+	p.proto = proto;
+
+	switch (proto) {
+	case IPPROTO_TCP:
+		p.pclass = PP_PCLASS_TCP;
+		if (p.frag == PP_FRAG_LATER)
+			break;
+		if (parse_tcphdr(&c, end, l4_len, &th) < 0)
+			goto invalid;
+		p.sport = bpf_ntohs(th->source);
+		p.dport = bpf_ntohs(th->dest);
+		p.tcp_flags = ((__u8 *)th)[13];
+		p.has_ports = 1;
+		break;
+	case IPPROTO_UDP:
+		p.pclass = PP_PCLASS_UDP;
+		if (p.frag == PP_FRAG_LATER)
+			break;
+		if (parse_udphdr(&c, end, l4_len, &uh) < 0)
+			goto invalid;
+		p.sport = bpf_ntohs(uh->source);
+		p.dport = bpf_ntohs(uh->dest);
+		p.has_ports = 1;
+		break;
+	case IPPROTO_ICMP:
+		p.pclass = p.is_v6 ? PP_PCLASS_OTHER : PP_PCLASS_ICMP;
+		if (p.frag == PP_FRAG_LATER || p.is_v6)
+			break;
+		if (parse_icmphdr(&c, end, l4_len, &icmph) < 0)
+			goto invalid;
+		break;
+	case IPPROTO_ICMPV6:
+		p.pclass = p.is_v6 ? PP_PCLASS_ICMP : PP_PCLASS_OTHER;
+		if (p.frag == PP_FRAG_LATER || !p.is_v6)
+			break;
+		if (parse_icmp6hdr(&c, end, l4_len, &icmp6h) < 0)
+			goto invalid;
+		break;
+	default:
+		p.pclass = PP_PCLASS_OTHER;
+		break;
+	}
+
+	/* Never lock the owner out: admin networks reach the management
+	 * ports whatever else is configured. Later fragments carry no port,
+	 * so an admin source is enough for them. */
+	if ((p.proto == IPPROTO_TCP && p.has_ports &&
+	     pp_is_mgmt_port(cfg, p.dport)) ||
+	    p.frag == PP_FRAG_LATER) {
+		if (pp_lpm_src(&pp_mgmt_v4, &pp_mgmt_v6, &p, 0)) {
+			v.reason = PP_REASON_MGMT;
+			goto out;
+		}
+	}
+
+	/* Looked up before the lists because backend-scoped entries need the
+	 * backend; the verdict order is still allow, ban, block, service. */
+	sk.addr = p.dst;
+	sk.port = p.dport;
+	sk.proto = p.proto;
+	svc = bpf_map_lookup_elem(&pp_services, &sk);
+	if (!svc) {
+		__builtin_memset(&sk.addr, 0, sizeof(sk.addr));
+		svc = bpf_map_lookup_elem(&pp_services, &sk);
+	}
+	if (svc)
+		v.backend = svc->backend;
+
+	if (pp_list_hit(&pp_allow_v4, &pp_allow_v6, &p, PP_SCOPE_GLOBAL,
+			&now) ||
+	    (svc && (svc->flags & PP_SVC_SCOPED_ALLOW) &&
+	     pp_list_hit(&pp_allow_v4, &pp_allow_v6, &p, svc->backend, &now))) {
+		v.reason = PP_REASON_ALLOW;
+		goto out;
+	}
+
+	ban_exp = bpf_map_lookup_elem(&pp_bans, &p.src);
+	if (ban_exp && pp_live(*ban_exp, &now)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_BAN;
+		goto out;
+	}
+
+	if (pp_list_hit(&pp_block_v4, &pp_block_v6, &p, PP_SCOPE_GLOBAL,
+			&now) ||
+	    (svc && (svc->flags & PP_SVC_SCOPED_BLOCK) &&
+	     pp_list_hit(&pp_block_v4, &pp_block_v6, &p, svc->backend, &now))) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_BLOCK;
+		goto out;
+	}
+
+	if (!svc) {
+		v.reason = PP_REASON_NO_SERVICE;
+		goto out;
+	}
+	flags = svc->flags;
+
+	if (p.frag && (flags & PP_SVC_DROP_FRAGMENTS)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_FRAGMENT;
+		goto out;
+	}
+	if ((flags & PP_SVC_DROP_INVALID) && pp_is_bogus(&p)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_INVALID;
+		goto out;
+	}
+	if ((flags & PP_SVC_DROP_REFLECTION) && p.proto == IPPROTO_UDP &&
+	    p.has_ports) {
+		rkey = p.sport;
+		refl = bpf_map_lookup_elem(&pp_reflect_ports, &rkey);
+		if (refl && *refl) {
+			v.action = XDP_DROP;
+			v.reason = PP_REASON_REFLECTION;
+			goto out;
+		}
+	}
+
+	if (svc->ruleset != PP_NO_RULESET) {
+		rs = bpf_map_lookup_elem(&pp_rulesets, &svc->ruleset);
+		if (rs && rs->count &&
+		    pp_run_rules(rs, &p, &v, &logged, &now) == PP_RULES_DECIDED)
+			goto out;
+	}
+	v.action = XDP_PASS;
+	v.reason = PP_REASON_PASS;
+
+	if ((flags & PP_SVC_SRC_LIMIT) &&
+	    !pp_src_admit(svc->backend, &p, &svc->src_pkt, &svc->src_byte,
+			  &now)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_RATELIMIT;
+		goto out;
+	}
+	if ((flags & PP_SVC_GLOBAL_LIMIT) &&
+	    !pp_global_admit(cfg, svc, &p, &now)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_GLOBAL_RATELIMIT;
+	}
+	goto out;
+
+invalid:
+	v.action = XDP_DROP;
+	v.reason = PP_REASON_INVALID;
+out:
+	reason = v.reason;
+	rc = bpf_map_lookup_elem(&pp_reason_ctrs, &reason);
+	if (rc) {
+		rc->packets += 1;
+		rc->bytes += p.len;
+	}
+	if (v.backend) {
+		bc = bpf_map_lookup_elem(&pp_backend_ctrs, &v.backend);
+		if (bc) {
+			bc->rx_packets += 1;
+			bc->rx_bytes += p.len;
+			if (v.action == XDP_DROP) {
+				bc->drop_packets += 1;
+				bc->drop_bytes += p.len;
+			} else {
+				bc->pass_packets += 1;
+				bc->pass_bytes += p.len;
+			}
+		}
+	}
+	if (logged && rs)
+		pp_log_rules(rs, &p, &v, logged);
+	if (v.action == XDP_DROP && cfg && cfg->sample_rate &&
+	    bpf_get_prandom_u32() % cfg->sample_rate == 0)
+		pp_event(&p, &v, PP_EVENT_SAMPLE);
+	return v.action;
+}
+
+char LICENSE[] SEC("license") = "GPL";

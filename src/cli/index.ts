@@ -1,0 +1,6 @@
+// Every command of the executable, in the order --help lists them.
+import type { Command } from "./command.ts";
+import { CORE_COMMANDS } from "./commands.ts";
+import { IP_COMMANDS } from "./ip.ts";
+
+export const COMMANDS: Command[] = [...CORE_COMMANDS, ...IP_COMMANDS];

@@ -1,0 +1,401 @@
+// Backends: protected services with listeners, origins and protection settings.
+// Listener and protection changes bump the 'services' revision the data plane follows.
+import type { Database } from "bun:sqlite";
+import type { EventBus } from "../../events.ts";
+import { AddressError, parseAddress } from "../../net/cidr.ts";
+import type { Actor, Permission } from "../actor.ts";
+import type { AuditService } from "../audit/service.ts";
+import { Conflict, Forbidden, NotFound, ValidationError } from "../errors.ts";
+import { newId, nowIso } from "../ids.ts";
+import { bumpRevision } from "../revisions.ts";
+import { check } from "../validate.ts";
+import {
+	type Backend,
+	BackendCreate,
+	BackendUpdate,
+	DEFAULT_LISTENERS,
+	type Listener,
+	type Origin,
+	type OriginInput,
+	ProtectionLevel,
+} from "./model.ts";
+
+interface BackendRow {
+	id: string;
+	organization_id: string;
+	dp_index: number;
+	sandbox: number;
+	name: string;
+	type: Backend["type"];
+	protection: string;
+	load_balancer: string;
+	health_check: string;
+	domains: string;
+	created_at: string;
+	updated_at: string;
+}
+
+interface OriginRow {
+	id: string;
+	name: string;
+	address: string;
+	port: number;
+	weight: number;
+	priority: number;
+	enabled: number;
+	settings: string;
+}
+
+export interface BackendQuery {
+	page?: number;
+	pageSize?: number;
+	type?: string;
+	search?: string;
+}
+
+function require(actor: Actor, permission: Permission) {
+	if (!actor.permissions.includes(permission)) throw new Forbidden(`requires the '${permission}' permission`);
+}
+
+export class BackendService {
+	constructor(
+		private readonly db: Database,
+		private readonly audit: AuditService,
+		private readonly bus: EventBus,
+	) {}
+
+	create(actor: Actor, input: unknown): Backend {
+		require(actor, "write");
+		check(BackendCreate, input);
+		const listeners = this.listenersFor(input.type, input.listeners);
+		this.checkOrigins(input.origins ?? []);
+		const sandbox = actor.sandbox ? 1 : 0;
+		const backend = this.db.transaction(() => {
+			this.ensureNameFree(actor, input.name, null);
+			this.ensureListenersFree(listeners, null);
+			const id = newId("bk");
+			const now = nowIso();
+			// The smallest free index keeps the data plane's per-backend arrays dense.
+			const dpIndex =
+				this.db
+					.query<{ n: number }, []>(
+						`SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM backends WHERE dp_index = 1) THEN 1
+							ELSE (SELECT MIN(b.dp_index) + 1 FROM backends b
+								WHERE NOT EXISTS (SELECT 1 FROM backends c WHERE c.dp_index = b.dp_index + 1)) END AS n`,
+					)
+					.get()?.n ?? 1;
+			this.db
+				.prepare(
+					`INSERT INTO backends (id, organization_id, dp_index, sandbox, name, type, protection, load_balancer,
+						health_check, domains, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				)
+				.run(
+					id,
+					actor.organizationId,
+					dpIndex,
+					sandbox,
+					input.name,
+					input.type,
+					JSON.stringify({ enabled: true, level: "MEDIUM", ...input.protection }),
+					JSON.stringify(input.loadBalancer ?? { algorithm: "ROUND_ROBIN", stickySessions: false }),
+					JSON.stringify(
+						input.healthCheck ?? {
+							enabled: true,
+							intervalSeconds: 30,
+							timeoutSeconds: 10,
+							healthyThreshold: 2,
+							unhealthyThreshold: 3,
+						},
+					),
+					JSON.stringify(normalizeDomains(input.domains ?? [])),
+					now,
+					now,
+				);
+			this.writeListeners(id, listeners);
+			for (const o of input.origins ?? []) this.insertOrigin(id, o, now);
+			if (!sandbox) bumpRevision(this.db, "services");
+			this.audit.record(actor, {
+				action: "backend.created",
+				resourceType: "backend",
+				resourceId: id,
+				description: `Created backend '${input.name}'`,
+				metadata: { backendName: input.name, backendType: input.type },
+			});
+			return this.load(actor, id);
+		})();
+		this.bus.publish({ type: "backend.created", organizationId: actor.organizationId, resourceId: backend.id });
+		return backend;
+	}
+
+	get(actor: Actor, id: string): Backend {
+		require(actor, "read");
+		return this.load(actor, id);
+	}
+
+	list(actor: Actor, query: BackendQuery = {}) {
+		require(actor, "read");
+		const page = Math.max(1, query.page ?? 1);
+		const pageSize = Math.min(100, Math.max(1, query.pageSize ?? 20));
+		const where = ["organization_id = ?", "sandbox = ?"];
+		const params: Array<string | number> = [actor.organizationId, actor.sandbox ? 1 : 0];
+		if (query.type) {
+			where.push("type = ?");
+			params.push(query.type);
+		}
+		if (query.search) {
+			where.push("(name LIKE ? OR domains LIKE ?)");
+			params.push(`%${query.search}%`, `%${query.search}%`);
+		}
+		const clause = where.join(" AND ");
+		const totalCount =
+			this.db.query<{ n: number }, typeof params>(`SELECT COUNT(*) AS n FROM backends WHERE ${clause}`).get(...params)
+				?.n ?? 0;
+		const ids = this.db
+			.query<{ id: string }, typeof params>(
+				`SELECT id FROM backends WHERE ${clause} ORDER BY created_at, id LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
+			)
+			.all(...params);
+		return {
+			data: ids.map((r) => this.load(actor, r.id)),
+			pagination: { page, pageSize, totalCount, hasNext: page * pageSize < totalCount },
+		};
+	}
+
+	/** Partial update: fields present replace, nested protection settings merge. */
+	update(actor: Actor, id: string, input: unknown): Backend {
+		require(actor, "write");
+		check(BackendUpdate, input);
+		const current = this.load(actor, id);
+		const type = input.type ?? current.type;
+		const listeners = input.listeners
+			? this.listenersFor(type, input.listeners)
+			: input.type && input.type !== current.type
+				? this.listenersFor(type, undefined)
+				: null;
+		const backend = this.db.transaction(() => {
+			if (input.name !== undefined) this.ensureNameFree(actor, input.name, id);
+			if (listeners) this.ensureListenersFree(listeners, id);
+			const now = nowIso();
+			this.db
+				.prepare(
+					`UPDATE backends SET name = ?, type = ?, protection = ?, load_balancer = ?, health_check = ?, domains = ?,
+						updated_at = ? WHERE id = ?`,
+				)
+				.run(
+					input.name ?? current.name,
+					type,
+					JSON.stringify({ ...current.protection, ...input.protection }),
+					JSON.stringify(input.loadBalancer ?? current.loadBalancer),
+					JSON.stringify(input.healthCheck ?? current.healthCheck),
+					JSON.stringify(input.domains ? normalizeDomains(input.domains) : current.domains),
+					now,
+					id,
+				);
+			if (listeners) this.writeListeners(id, listeners);
+			if (input.origins) {
+				this.checkOrigins(input.origins);
+				this.db.prepare("DELETE FROM origins WHERE backend_id = ?").run(id);
+				for (const o of input.origins) this.insertOrigin(id, o, now);
+			}
+			if (!actor.sandbox) bumpRevision(this.db, "services");
+			this.audit.record(actor, {
+				action: "backend.updated",
+				resourceType: "backend",
+				resourceId: id,
+				description: `Updated backend '${input.name ?? current.name}'`,
+				metadata: { fields: Object.keys(input as object) },
+			});
+			return this.load(actor, id);
+		})();
+		this.bus.publish({ type: "backend.updated", organizationId: actor.organizationId, resourceId: id });
+		return backend;
+	}
+
+	setProtectionLevel(actor: Actor, id: string, level: unknown): Backend {
+		require(actor, "write");
+		if (
+			typeof level !== "string" ||
+			!(ProtectionLevel.anyOf as Array<{ const: string }>).some((l) => l.const === level)
+		)
+			throw ValidationError.field("level", "invalid_enum", "must be one of OFF, LOW, MEDIUM, HIGH, UNDER_ATTACK");
+		const current = this.load(actor, id);
+		const backend = this.db.transaction(() => {
+			this.db
+				.prepare("UPDATE backends SET protection = ?, updated_at = ? WHERE id = ?")
+				.run(JSON.stringify({ ...current.protection, level }), nowIso(), id);
+			if (!actor.sandbox) bumpRevision(this.db, "services");
+			this.audit.record(actor, {
+				action: "backend.protection_changed",
+				resourceType: "backend",
+				resourceId: id,
+				description: `Set protection level of '${current.name}' to ${level}`,
+				metadata: { from: current.protection.level, to: level },
+			});
+			return this.load(actor, id);
+		})();
+		this.bus.publish({
+			type: "backend.updated",
+			organizationId: actor.organizationId,
+			resourceId: id,
+			data: { level },
+		});
+		return backend;
+	}
+
+	delete(actor: Actor, id: string): void {
+		require(actor, "delete");
+		const current = this.load(actor, id);
+		this.db.transaction(() => {
+			this.db.prepare("DELETE FROM backends WHERE id = ?").run(id);
+			if (!actor.sandbox) {
+				bumpRevision(this.db, "services");
+				bumpRevision(this.db, "rules");
+				bumpRevision(this.db, "lists");
+			}
+			this.audit.record(actor, {
+				action: "backend.deleted",
+				resourceType: "backend",
+				resourceId: id,
+				description: `Deleted backend '${current.name}'`,
+				metadata: { backendName: current.name },
+			});
+		})();
+		this.bus.publish({ type: "backend.deleted", organizationId: actor.organizationId, resourceId: id });
+	}
+
+	private load(actor: Actor, id: string): Backend {
+		const row = this.db
+			.query<BackendRow, [string, string, number]>(
+				"SELECT * FROM backends WHERE id = ? AND organization_id = ? AND sandbox = ?",
+			)
+			.get(id, actor.organizationId, actor.sandbox ? 1 : 0);
+		if (!row) throw new NotFound("backend", id);
+		const origins = this.db
+			.query<OriginRow, [string]>("SELECT * FROM origins WHERE backend_id = ? ORDER BY priority, created_at, id")
+			.all(id)
+			.map(
+				(o): Origin => ({
+					id: o.id,
+					name: o.name,
+					address: o.address,
+					port: o.port,
+					weight: o.weight,
+					priority: o.priority,
+					enabled: o.enabled === 1,
+					healthStatus: "UNKNOWN",
+					settings: JSON.parse(o.settings),
+				}),
+			);
+		const listeners = this.db
+			.query<{ address: string; port: number; protocol: "TCP" | "UDP" }, [string]>(
+				"SELECT address, port, protocol FROM backend_listeners WHERE backend_id = ? ORDER BY port, protocol, address",
+			)
+			.all(id);
+		return {
+			id: row.id,
+			organizationId: row.organization_id,
+			name: row.name,
+			type: row.type,
+			listeners,
+			origins,
+			loadBalancer: JSON.parse(row.load_balancer),
+			healthCheck: JSON.parse(row.health_check),
+			protection: JSON.parse(row.protection),
+			domains: JSON.parse(row.domains),
+			createdAt: row.created_at,
+			updatedAt: row.updated_at,
+		};
+	}
+
+	private listenersFor(type: Backend["type"], given: Listener[] | undefined): Backend["listeners"] {
+		const listeners = given ?? DEFAULT_LISTENERS[type];
+		if (!listeners)
+			throw ValidationError.field(
+				"listeners",
+				"required",
+				`a ${type} backend needs at least one listener (port and protocol)`,
+			);
+		const out = listeners.map((l, i) => {
+			const address = (l.address ?? "").trim();
+			if (address !== "") {
+				try {
+					parseAddress(address);
+				} catch (err) {
+					if (err instanceof AddressError)
+						throw ValidationError.field(`listeners[${i}].address`, "invalid_ip", err.message);
+					throw err;
+				}
+			}
+			return { address, port: l.port, protocol: l.protocol };
+		});
+		const keys = out.map((l) => `${l.address}|${l.port}|${l.protocol}`);
+		if (new Set(keys).size !== keys.length) throw ValidationError.field("listeners", "duplicate", "listeners repeat");
+		return out;
+	}
+
+	private checkOrigins(origins: OriginInput[]): void {
+		const names = origins.map((o) => o.name);
+		const dup = names.find((n, i) => names.indexOf(n) !== i);
+		if (dup) throw ValidationError.field("origins", "duplicate_name", `origin name '${dup}' repeats`);
+	}
+
+	private ensureNameFree(actor: Actor, name: string, self: string | null): void {
+		const clash = this.db
+			.query<{ id: string }, [string, number, string]>(
+				"SELECT id FROM backends WHERE organization_id = ? AND sandbox = ? AND name = ?",
+			)
+			.get(actor.organizationId, actor.sandbox ? 1 : 0, name);
+		if (clash && clash.id !== self) throw new Conflict("duplicate_name", `a backend named '${name}' already exists`);
+	}
+
+	/** Two backends may not take the same port and protocol on overlapping addresses. */
+	private ensureListenersFree(listeners: Backend["listeners"], self: string | null): void {
+		for (const l of listeners) {
+			const clash = this.db
+				.query<{ backend_id: string; address: string }, [number, string, string, string, string]>(
+					`SELECT l.backend_id, l.address FROM backend_listeners l JOIN backends b ON b.id = l.backend_id
+					 WHERE l.port = ? AND l.protocol = ? AND b.sandbox = 0 AND l.backend_id != ?
+					 AND (l.address = '' OR ? = '' OR l.address = ?)`,
+				)
+				.get(l.port, l.protocol, self ?? "", l.address, l.address);
+			if (clash)
+				throw new Conflict(
+					"port_in_use",
+					`${l.protocol} port ${l.port}${l.address ? ` on ${l.address}` : ""} is already used by another backend`,
+				);
+		}
+	}
+
+	private writeListeners(id: string, listeners: Backend["listeners"]): void {
+		this.db.prepare("DELETE FROM backend_listeners WHERE backend_id = ?").run(id);
+		const insert = this.db.prepare(
+			"INSERT INTO backend_listeners (backend_id, address, port, protocol) VALUES (?, ?, ?, ?)",
+		);
+		for (const l of listeners) insert.run(id, l.address, l.port, l.protocol);
+	}
+
+	private insertOrigin(backendId: string, o: OriginInput, now: string): void {
+		this.db
+			.prepare(
+				`INSERT INTO origins (id, backend_id, name, address, port, weight, priority, enabled, settings, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			)
+			.run(
+				newId("or"),
+				backendId,
+				o.name,
+				o.address,
+				o.port,
+				o.weight ?? 100,
+				o.priority ?? 1,
+				o.enabled === false ? 0 : 1,
+				JSON.stringify(o.settings ?? {}),
+				now,
+				now,
+			);
+	}
+}
+
+function normalizeDomains(domains: string[]): string[] {
+	return [...new Set(domains.map((d) => d.toLowerCase().replace(/\.$/, "")))];
+}
