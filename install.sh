@@ -415,10 +415,6 @@ ensure_config() {
 
 # --- Build ---
 
-pinned_bun_version() {
-	sed -n 's/.*"packageManager":[[:space:]]*"bun@\([^"]*\)".*/\1/p' "$SRC_DIR/package.json"
-}
-
 install_deps() {
 	if [ "$SKIP_DEPS" -eq 1 ]; then
 		return 0
@@ -430,7 +426,7 @@ install_deps() {
 	pp_install_runtime_deps
 	if [ -z "$BINARY_SRC" ]; then
 		pp_install_build_deps
-		pp_install_bun "$(pinned_bun_version)"
+		pp_install_bun "$(pp_pinned_bun_version)"
 	fi
 }
 

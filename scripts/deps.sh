@@ -6,8 +6,9 @@
 #   . scripts/deps.sh
 #   pp_install_runtime_deps     what the installed daemon needs
 #   pp_install_build_deps       what `bun run build` needs (BPF objects, Bun through npm)
-#   pp_install_test_deps        what the whole test suite needs on top of the two above
-#   pp_install_bun 1.4.5        the pinned Bun, through npm, when `bun --version` differs
+#   pp_install_test_deps        what the whole test suite needs (runtime deps included)
+#   pp_install_bun [VERSION]    Bun through npm when `bun --version` differs; the version
+#                               defaults to package.json's "packageManager": "bun@…"
 
 # libbpf1: the daemon loads the XDP program through libbpf (FFI). iproute2: `ip` for
 # interfaces and XDP state. openssl: the self-signed certificate at first start. curl: the
@@ -63,14 +64,26 @@ pp_install_build_deps() {
 	fi
 }
 
+# The suites run the daemon, so the runtime packages come along.
 pp_install_test_deps() {
-	pp_apt_install "${PP_TEST_PACKAGES[@]}"
+	pp_apt_install "${PP_RUNTIME_PACKAGES[@]}" "${PP_TEST_PACKAGES[@]}"
 }
 
-# pp_install_bun VERSION: installs bun@VERSION globally through npm unless that version is
-# already the `bun` on PATH.
+# The Bun version package.json pins ("packageManager": "bun@1.4.5").
+pp_pinned_bun_version() {
+	local package_json
+	package_json="$(dirname "${BASH_SOURCE[0]}")/../package.json"
+	sed -n 's/.*"packageManager":[[:space:]]*"bun@\([^"]*\)".*/\1/p' "$package_json"
+}
+
+# pp_install_bun [VERSION]: installs bun@VERSION (default: the pinned one) globally through
+# npm unless that version is already the `bun` on PATH.
 pp_install_bun() {
-	local want="$1" have=""
+	local want="${1:-$(pp_pinned_bun_version)}" have=""
+	if [ -z "$want" ]; then
+		pp_deps_log "no bun version given and none pinned in package.json"
+		return 1
+	fi
 	if command -v bun >/dev/null 2>&1; then
 		have="$(bun --version 2>/dev/null || true)"
 	fi

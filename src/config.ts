@@ -21,7 +21,7 @@ export const ConfigSchema = T.Object(
 	{
 		server: T.Object(
 			{
-				https_listen: listen("API and web UI over TLS; empty disables it"),
+				https_listen: listen("API and web UI over TLS"),
 				http_listen: listen("plain HTTP for local scripts; keep it on loopback"),
 				grpc_listen: listen("gRPC API"),
 				https_enabled: T.Boolean({ description: "serve the HTTPS listener" }),
@@ -77,6 +77,7 @@ export const ConfigSchema = T.Object(
 						allowlist: size(16, 1_000_000, "allow-list prefixes per family"),
 						bans: size(16, 4_000_000, "dynamic bans"),
 						services: size(1, 65_536, "services (listener address, port, protocol)"),
+						backends: size(2, 65_536, "backends (counters, buckets and rule sets per backend)"),
 						rules: size(1, 65_536, "compiled filter rules"),
 						source_sets: size(16, 4_000_000, "source-set prefixes per family"),
 						rate_limit_sources: size(1024, 16_000_000, "tracked sources for rate limits"),
@@ -115,6 +116,7 @@ export const DEFAULTS: Config = {
 			allowlist: 16_384,
 			bans: 131_072,
 			services: 1024,
+			backends: 1024,
 			rules: 4096,
 			source_sets: 262_144,
 			rate_limit_sources: 262_144,

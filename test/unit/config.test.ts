@@ -104,3 +104,13 @@ describe("configuration", () => {
 		expect(errorOf(() => loadConfig(undefined, { PP_SERVER_TLS_CERT: "/x.pem" })).key).toBe("server.tls_key");
 	});
 });
+
+describe("the README's configuration reference", () => {
+	test("names every configuration key and its environment variable", async () => {
+		const { configKeys } = await import("../../src/config.ts");
+		const readme = await Bun.file(`${import.meta.dir}/../../README.md`).text();
+		for (const { key } of configKeys()) {
+			expect(readme).toContain(`| \`${key}\` | \`${envName(key)}\` |`);
+		}
+	});
+});

@@ -1,0 +1,781 @@
+// Mirror of bpf/pp_abi.h: sizes, offsets, enum values, map names, and the encoders and
+// decoders user space uses to read and write the data plane's maps. test/bpf/abi.test.ts
+// compares LAYOUT and the enums below with the BTF of build/bpf/pp_xdp.o.
+// Byte order follows the header: addresses network order (IPv4 v4-mapped in 16 bytes),
+// everything else little-endian host order.
+
+export const MAX_RULES = 64;
+export const RULE_PORT_RANGES = 4;
+export const MAX_SOURCE_SETS = 64;
+export const MGMT_PORTS = 8;
+export const PROTO_CLASSES = 4;
+export const REASON_SLOTS = 32;
+export const NO_RULESET = 0xffffffff;
+export const NO_RULE = 0xffffffff;
+export const TOKEN_SCALE = 1_000_000_000n;
+
+/** max_entries compiled into the object; the loader overrides them from configuration. */
+export const DEFAULT_MAX_ENTRIES = {
+	backends: 1024,
+	rulesets: 2048,
+	ruleSlots: 65536,
+	listEntries: 262144,
+	bans: 65536,
+	srcsetEntries: 262144,
+	services: 4096,
+	srcLimits: 131072,
+	mgmtEntries: 256,
+	eventsBytes: 256 * 1024,
+} as const;
+
+export const MAP_NAMES = [
+	"pp_config",
+	"pp_mgmt_v4",
+	"pp_mgmt_v6",
+	"pp_allow_v4",
+	"pp_allow_v6",
+	"pp_block_v4",
+	"pp_block_v6",
+	"pp_bans",
+	"pp_srcset_v4",
+	"pp_srcset_v6",
+	"pp_services",
+	"pp_rulesets",
+	"pp_src_limits",
+	"pp_global_bkt",
+	"pp_reason_ctrs",
+	"pp_rule_ctrs",
+	"pp_backend_ctrs",
+	"pp_reflect_ports",
+	"pp_events",
+	"pp_event_ctrs",
+] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+
+export const PROGRAM_NAME = "pp_xdp";
+
+export const Reason = {
+	PASS: 0,
+	NO_SERVICE: 1,
+	NON_IP: 2,
+	MGMT: 3,
+	ALLOW: 4,
+	BAN: 5,
+	BLOCK: 6,
+	RULE_ALLOW: 7,
+	RULE_DROP: 8,
+	RULE_RATELIMIT: 9,
+	RATELIMIT: 10,
+	GLOBAL_RATELIMIT: 11,
+	INVALID: 12,
+	FRAGMENT: 13,
+	REFLECTION: 14,
+	CHALLENGE: 15,
+	REDIRECT: 16,
+	MC_HANDSHAKE: 17,
+	RAKNET: 18,
+	QUIC: 19,
+	SYN_COOKIE: 20,
+	CONN_RATELIMIT: 21,
+	COUNT: 22,
+} as const;
+export type ReasonName = Exclude<keyof typeof Reason, "COUNT">;
+export const REASON_NAMES: ReasonName[] = (Object.keys(Reason) as (keyof typeof Reason)[]).filter(
+	(k): k is ReasonName => k !== "COUNT",
+);
+
+export const Level = { OFF: 0, LOW: 1, MEDIUM: 2, HIGH: 3, UNDER_ATTACK: 4 } as const;
+export type LevelName = keyof typeof Level;
+
+export const SvcFlag = {
+	SRC_LIMIT: 1 << 0,
+	GLOBAL_LIMIT: 1 << 1,
+	DROP_INVALID: 1 << 2,
+	DROP_FRAGMENTS: 1 << 3,
+	DROP_REFLECTION: 1 << 4,
+	L7_VALIDATE: 1 << 5,
+	SYN_COOKIES: 1 << 6,
+	CONN_LIMIT: 1 << 7,
+	VERIFIED_ONLY: 1 << 8,
+	CHALLENGE_NEW: 1 << 9,
+	SCOPED_ALLOW: 1 << 16,
+	SCOPED_BLOCK: 1 << 17,
+} as const;
+
+export const L7 = { NONE: 0, MINECRAFT_JAVA: 1, RAKNET: 2, QUIC: 3, HTTP: 4 } as const;
+
+export const PClass = { TCP: 0, UDP: 1, ICMP: 2, OTHER: 3 } as const;
+
+export const ProtoBit = {
+	TCP: 1 << PClass.TCP,
+	UDP: 1 << PClass.UDP,
+	ICMP: 1 << PClass.ICMP,
+	OTHER: 1 << PClass.OTHER,
+} as const;
+
+export const Action = {
+	NONE: 0,
+	ALLOW: 1,
+	DROP: 2,
+	RATE_LIMIT: 3,
+	LOG: 4,
+	CHALLENGE: 5,
+	REDIRECT: 6,
+} as const;
+
+export const RuleFlag = { TCP_FLAGS: 1 << 0 } as const;
+export const RulesetFlag = { NEEDS_SOURCE: 1 << 0 } as const;
+export const EventKind = { SAMPLE: 1, LOG: 2 } as const;
+export const Scope = { GLOBAL: 0, RULE: 0x80000000 } as const;
+
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+
+/** Enums as they appear in BTF (name → C constant → value), for the ABI test. */
+export const BTF_ENUMS: Record<string, { size: number; values: Record<string, number> }> = {
+	pp_reason: { size: 1, values: prefixed("PP_REASON_", Reason) },
+	pp_level: { size: 1, values: prefixed("PP_LEVEL_", Level) },
+	pp_svc_flag: { size: 4, values: prefixed("PP_SVC_", SvcFlag) },
+	pp_l7: { size: 1, values: prefixed("PP_L7_", L7) },
+	pp_proto_bit: { size: 1, values: prefixed("PP_PROTO_", ProtoBit) },
+	pp_action: { size: 1, values: prefixed("PP_ACT_", Action) },
+	pp_rule_flag: { size: 1, values: prefixed("PP_RULE_", RuleFlag) },
+	pp_ruleset_flag: { size: 1, values: prefixed("PP_RS_", RulesetFlag) },
+	pp_event_kind: { size: 1, values: prefixed("PP_EVENT_", EventKind) },
+	pp_scope: { size: 4, values: prefixed("PP_SCOPE_", Scope) },
+};
+
+function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
+	return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k, v]));
+}
+
+/** Members as [offset, size] in bytes; arrays give the whole array's size. */
+export const LAYOUT = {
+	pp_addr: { size: 16, members: { words: [0, 16] } },
+	pp_lpm_v4_key: { size: 12, members: { prefixlen: [0, 4], scope: [4, 4], addr: [8, 4] } },
+	pp_lpm_v6_key: { size: 24, members: { prefixlen: [0, 4], scope: [4, 4], addr: [8, 16] } },
+	pp_list_entry: { size: 16, members: { expires_ns: [0, 8], reason: [8, 4], entry_id: [12, 4] } },
+	pp_limit: { size: 8, members: { rate: [0, 4], burst: [4, 4] } },
+	pp_service_key: { size: 20, members: { addr: [0, 16], port: [16, 2], proto: [18, 1], pad: [19, 1] } },
+	pp_service: {
+		size: 48,
+		members: {
+			backend: [0, 4],
+			flags: [4, 4],
+			ruleset: [8, 4],
+			level: [12, 1],
+			l7: [13, 1],
+			pad: [14, 2],
+			src_pkt: [16, 8],
+			src_byte: [24, 8],
+			glob_pkt: [32, 8],
+			glob_byte: [40, 8],
+		},
+	},
+	pp_port_range: { size: 4, members: { lo: [0, 2], hi: [2, 2] } },
+	pp_rule: {
+		size: 56,
+		members: {
+			src_any: [0, 8],
+			src_none: [8, 8],
+			dports: [16, 16],
+			stats_slot: [32, 4],
+			limit: [36, 8],
+			action: [44, 1],
+			protos: [45, 1],
+			nr_dports: [46, 1],
+			flags: [47, 1],
+			tcp_flags_mask: [48, 1],
+			tcp_flags_value: [49, 1],
+			pad: [50, 6],
+		},
+	},
+	pp_ruleset: {
+		size: 4144,
+		members: {
+			count: [0, 4],
+			flags: [4, 1],
+			pad: [5, 3],
+			unsourced: [8, 8],
+			by_proto: [16, 32],
+			by_set: [48, 512],
+			rules: [560, 3584],
+		},
+	},
+	pp_config: { size: 28, members: { sample_rate: [0, 4], nr_cpus: [4, 4], nr_mgmt_ports: [8, 4], mgmt_ports: [12, 16] } },
+	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
+	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
+	pp_src_state: { size: 48, members: { bucket: [0, 24], packets: [24, 8], bytes: [32, 8], drops: [40, 8] } },
+	pp_ctr: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
+	pp_rule_ctr: { size: 24, members: { packets: [0, 8], bytes: [8, 8], last_match_ns: [16, 8] } },
+	pp_event_ctr: { size: 16, members: { emitted: [0, 8], lost: [8, 8] } },
+	pp_backend_ctr: {
+		size: 48,
+		members: {
+			rx_packets: [0, 8],
+			rx_bytes: [8, 8],
+			pass_packets: [16, 8],
+			pass_bytes: [24, 8],
+			drop_packets: [32, 8],
+			drop_bytes: [40, 8],
+		},
+	},
+	pp_event: {
+		size: 64,
+		members: {
+			ts_ns: [0, 8],
+			src: [8, 16],
+			dst: [24, 16],
+			backend: [40, 4],
+			rule_slot: [44, 4],
+			pkt_len: [48, 4],
+			sport: [52, 2],
+			dport: [54, 2],
+			proto: [56, 1],
+			verdict: [57, 1],
+			reason: [58, 1],
+			kind: [59, 1],
+			vlan: [60, 2],
+			pad: [62, 2],
+		},
+	},
+} as const satisfies Record<string, { size: number; members: Record<string, readonly [number, number]> }>;
+
+type StructName = keyof typeof LAYOUT;
+function off<S extends StructName>(s: S, m: keyof (typeof LAYOUT)[S]["members"]): number {
+	const members = LAYOUT[s].members as Record<string, readonly [number, number]>;
+	return (members[m as string] as readonly [number, number])[0];
+}
+
+function view(size: number): [Uint8Array, DataView] {
+	const buf = new Uint8Array(size);
+	return [buf, new DataView(buf.buffer)];
+}
+
+function dv(buf: Uint8Array): DataView {
+	return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+// ---- addresses -------------------------------------------------------------------------
+
+export type Family = 4 | 6;
+
+export interface Cidr {
+	family: Family;
+	/** 4 or 16 bytes, network order, host bits cleared. */
+	addr: Uint8Array;
+	prefix: number;
+}
+
+function parseIpv4(s: string): Uint8Array | null {
+	const parts = s.split(".");
+	if (parts.length !== 4) return null;
+	const out = new Uint8Array(4);
+	for (let i = 0; i < 4; i++) {
+		const p = parts[i] as string;
+		if (!/^\d{1,3}$/.test(p)) return null;
+		const n = Number(p);
+		if (n > 255) return null;
+		out[i] = n;
+	}
+	return out;
+}
+
+function parseIpv6(s: string): Uint8Array | null {
+	if (!s.includes(":")) return null;
+	let text = s;
+	let tail: Uint8Array | null = null;
+	const lastColon = text.lastIndexOf(":");
+	if (text.slice(lastColon + 1).includes(".")) {
+		tail = parseIpv4(text.slice(lastColon + 1));
+		if (tail === null) return null;
+		text = `${text.slice(0, lastColon + 1)}0:0`;
+	}
+	const halves = text.split("::");
+	if (halves.length > 2) return null;
+	const groups = (h: string) => (h === "" ? [] : h.split(":"));
+	const head = groups(halves[0] as string);
+	const rest = halves.length === 2 ? groups(halves[1] as string) : [];
+	const missing = 8 - head.length - rest.length;
+	if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+	const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...rest];
+	const out = new Uint8Array(16);
+	for (let i = 0; i < 8; i++) {
+		const g = all[i] as string;
+		if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+		const n = Number.parseInt(g, 16);
+		out[i * 2] = n >> 8;
+		out[i * 2 + 1] = n & 0xff;
+	}
+	if (tail !== null) out.set(tail, 12);
+	return out;
+}
+
+export function parseIp(s: string): { family: Family; addr: Uint8Array } {
+	const v4 = parseIpv4(s);
+	if (v4 !== null) return { family: 4, addr: v4 };
+	const v6 = parseIpv6(s);
+	if (v6 !== null) return { family: 6, addr: v6 };
+	throw new RangeError(`not an IP address: ${s}`);
+}
+
+export function parseCidr(s: string): Cidr {
+	const [ip, len, extra] = s.split("/");
+	if (extra !== undefined || ip === undefined) throw new RangeError(`not a CIDR: ${s}`);
+	const { family, addr } = parseIp(ip);
+	const max = family === 4 ? 32 : 128;
+	const prefix = len === undefined ? max : Number(len);
+	if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (len !== undefined && !/^\d+$/.test(len))) {
+		throw new RangeError(`bad prefix length: ${s}`);
+	}
+	for (let bit = prefix; bit < max; bit++) addr[bit >> 3] = (addr[bit >> 3] as number) & ~(0x80 >> (bit & 7));
+	return { family, addr, prefix };
+}
+
+/** The 16-byte form the kernel keys bans and services with (IPv4 as ::ffff:a.b.c.d). */
+export function addr16(ip: string | Uint8Array): Uint8Array {
+	const raw = typeof ip === "string" ? parseIp(ip).addr : ip;
+	if (raw.length === 16) return new Uint8Array(raw);
+	const out = new Uint8Array(16);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	out.set(raw, 12);
+	return out;
+}
+
+export function formatAddr16(a: Uint8Array): string {
+	const isMapped = a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff;
+	if (isMapped) return Array.from(a.subarray(12, 16)).join(".");
+	const groups: string[] = [];
+	for (let i = 0; i < 16; i += 2) groups.push((((a[i] as number) << 8) | (a[i + 1] as number)).toString(16));
+	let best = -1;
+	let bestLen = 1;
+	for (let i = 0; i < 8; ) {
+		let j = i;
+		while (j < 8 && groups[j] === "0") j++;
+		if (j - i > bestLen) {
+			best = i;
+			bestLen = j - i;
+		}
+		i = j === i ? i + 1 : j;
+	}
+	if (best < 0) return groups.join(":");
+	return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+}
+
+// ---- keys and values -------------------------------------------------------------------
+
+/** LPM key for a prefix; scope 0 = global, else a backend index. Choose the _v4/_v6 map by family. */
+export function encodeLpmKey(cidr: Cidr | string, scope = 0): Uint8Array {
+	const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
+	const [buf, v] = view(c.family === 4 ? LAYOUT.pp_lpm_v4_key.size : LAYOUT.pp_lpm_v6_key.size);
+	v.setUint32(off("pp_lpm_v4_key", "prefixlen"), 32 + c.prefix, true);
+	v.setUint32(off("pp_lpm_v4_key", "scope"), scope, true);
+	buf.set(c.addr, off("pp_lpm_v4_key", "addr"));
+	return buf;
+}
+
+export function decodeLpmKey(buf: Uint8Array): { cidr: Cidr; scope: number } {
+	const v = dv(buf);
+	const family: Family = buf.length === LAYOUT.pp_lpm_v4_key.size ? 4 : 6;
+	const a = off("pp_lpm_v4_key", "addr");
+	return {
+		cidr: { family, addr: buf.slice(a, a + (family === 4 ? 4 : 16)), prefix: v.getUint32(0, true) - 32 },
+		scope: v.getUint32(off("pp_lpm_v4_key", "scope"), true),
+	};
+}
+
+export interface ListEntry {
+	/** CLOCK_MONOTONIC ns (monotonicNowNs), 0n = never. */
+	expiresNs: bigint;
+	reason: number;
+	entryId: number;
+}
+
+export function encodeListEntry(e: ListEntry): Uint8Array {
+	const [buf, v] = view(LAYOUT.pp_list_entry.size);
+	v.setBigUint64(off("pp_list_entry", "expires_ns"), e.expiresNs, true);
+	v.setUint32(off("pp_list_entry", "reason"), e.reason, true);
+	v.setUint32(off("pp_list_entry", "entry_id"), e.entryId, true);
+	return buf;
+}
+
+export function decodeListEntry(buf: Uint8Array): ListEntry {
+	const v = dv(buf);
+	return {
+		expiresNs: v.getBigUint64(off("pp_list_entry", "expires_ns"), true),
+		reason: v.getUint32(off("pp_list_entry", "reason"), true),
+		entryId: v.getUint32(off("pp_list_entry", "entry_id"), true),
+	};
+}
+
+/** Value of the management tries. */
+export function encodeMgmtValue(): Uint8Array {
+	return u32(1);
+}
+
+/** pp_bans key: the exact source. */
+export function encodeBanKey(ip: string | Uint8Array): Uint8Array {
+	return addr16(ip);
+}
+
+export function u32(n: number): Uint8Array {
+	const [buf, v] = view(4);
+	v.setUint32(0, n, true);
+	return buf;
+}
+
+export function u64(n: bigint): Uint8Array {
+	const [buf, v] = view(8);
+	v.setBigUint64(0, n, true);
+	return buf;
+}
+
+export function readU64(buf: Uint8Array, offset = 0): bigint {
+	return dv(buf).getBigUint64(offset, true);
+}
+
+/** Source-set mask (pp_srcset_*): bit s set = the prefix belongs to set s. */
+export function encodeSetMask(sets: number[]): Uint8Array {
+	let mask = 0n;
+	for (const s of sets) {
+		if (!Number.isInteger(s) || s < 0 || s >= MAX_SOURCE_SETS) throw new RangeError(`source set ${s} out of range`);
+		mask |= 1n << BigInt(s);
+	}
+	return u64(mask);
+}
+
+export interface ServiceKey {
+	/** null = any local address. */
+	addr: string | Uint8Array | null;
+	/** 0 = the host entry consulted by packets without ports. */
+	port: number;
+	proto: number;
+}
+
+export function encodeServiceKey(k: ServiceKey): Uint8Array {
+	const [buf, v] = view(LAYOUT.pp_service_key.size);
+	if (k.addr !== null) buf.set(addr16(k.addr), off("pp_service_key", "addr"));
+	v.setUint16(off("pp_service_key", "port"), k.port, true);
+	v.setUint8(off("pp_service_key", "proto"), k.proto);
+	return buf;
+}
+
+export interface Limit {
+	/** Per second; 0 = unlimited. */
+	rate: number;
+	/** Bucket depth; 0 = one second of rate. */
+	burst: number;
+}
+
+export interface ServiceValue {
+	backend: number;
+	flags: number;
+	ruleset: number;
+	level: number;
+	l7: number;
+	srcPkt: Limit;
+	srcByte: Limit;
+	globPkt: Limit;
+	globByte: Limit;
+}
+
+function setLimit(v: DataView, at: number, l: Limit): void {
+	v.setUint32(at, l.rate, true);
+	v.setUint32(at + 4, l.burst, true);
+}
+
+function getLimit(v: DataView, at: number): Limit {
+	return { rate: v.getUint32(at, true), burst: v.getUint32(at + 4, true) };
+}
+
+export function encodeService(s: ServiceValue): Uint8Array {
+	const [buf, v] = view(LAYOUT.pp_service.size);
+	v.setUint32(off("pp_service", "backend"), s.backend, true);
+	v.setUint32(off("pp_service", "flags"), s.flags, true);
+	v.setUint32(off("pp_service", "ruleset"), s.ruleset, true);
+	v.setUint8(off("pp_service", "level"), s.level);
+	v.setUint8(off("pp_service", "l7"), s.l7);
+	setLimit(v, off("pp_service", "src_pkt"), s.srcPkt);
+	setLimit(v, off("pp_service", "src_byte"), s.srcByte);
+	setLimit(v, off("pp_service", "glob_pkt"), s.globPkt);
+	setLimit(v, off("pp_service", "glob_byte"), s.globByte);
+	return buf;
+}
+
+export function decodeService(buf: Uint8Array): ServiceValue {
+	const v = dv(buf);
+	return {
+		backend: v.getUint32(off("pp_service", "backend"), true),
+		flags: v.getUint32(off("pp_service", "flags"), true),
+		ruleset: v.getUint32(off("pp_service", "ruleset"), true),
+		level: v.getUint8(off("pp_service", "level")),
+		l7: v.getUint8(off("pp_service", "l7")),
+		srcPkt: getLimit(v, off("pp_service", "src_pkt")),
+		srcByte: getLimit(v, off("pp_service", "src_byte")),
+		globPkt: getLimit(v, off("pp_service", "glob_pkt")),
+		globByte: getLimit(v, off("pp_service", "glob_byte")),
+	};
+}
+
+export interface CompiledRule {
+	/** Source must be in one of these sets (bit = set index); 0n = any source. */
+	srcAny: bigint;
+	/** ...and in none of these. */
+	srcNone: bigint;
+	/** Destination port ranges, inclusive; empty = any port. At most RULE_PORT_RANGES. */
+	dports: { lo: number; hi: number }[];
+	/** Index into pp_rule_ctrs, stable for the rule's lifetime. */
+	statsSlot: number;
+	action: number;
+	/** Mask of ProtoBit; 0 = any protocol. */
+	protos: number;
+	/** RATE_LIMIT: packets/s per source. */
+	limit?: Limit;
+	/** Match (tcp flags byte & mask) == value; TCP only. */
+	tcpFlags?: { mask: number; value: number };
+}
+
+function encodeRule(v: DataView, at: number, r: CompiledRule): void {
+	if (r.dports.length > RULE_PORT_RANGES) throw new RangeError(`at most ${RULE_PORT_RANGES} port ranges per rule`);
+	const o = (m: keyof (typeof LAYOUT)["pp_rule"]["members"]) => at + off("pp_rule", m);
+	v.setBigUint64(o("src_any"), r.srcAny, true);
+	v.setBigUint64(o("src_none"), r.srcNone, true);
+	r.dports.forEach((p, i) => {
+		v.setUint16(o("dports") + i * LAYOUT.pp_port_range.size + off("pp_port_range", "lo"), p.lo, true);
+		v.setUint16(o("dports") + i * LAYOUT.pp_port_range.size + off("pp_port_range", "hi"), p.hi, true);
+	});
+	v.setUint32(o("stats_slot"), r.statsSlot, true);
+	setLimit(v, o("limit"), r.limit ?? { rate: 0, burst: 0 });
+	v.setUint8(o("action"), r.action);
+	v.setUint8(o("protos"), r.protos);
+	v.setUint8(o("nr_dports"), r.dports.length);
+	v.setUint8(o("flags"), r.tcpFlags ? RuleFlag.TCP_FLAGS : 0);
+	v.setUint8(o("tcp_flags_mask"), r.tcpFlags?.mask ?? 0);
+	v.setUint8(o("tcp_flags_value"), r.tcpFlags?.value ?? 0);
+}
+
+/**
+ * One backend's rules in priority order (first = highest), with the prefilter masks the
+ * program uses to skip rules that cannot match. Write it to a spare pp_rulesets slot and
+ * then point the services at it, so the program never sees a half-written set.
+ */
+export function encodeRuleset(rules: CompiledRule[]): Uint8Array {
+	if (rules.length > MAX_RULES) throw new RangeError(`at most ${MAX_RULES} rules per backend`);
+	const [buf, v] = view(LAYOUT.pp_ruleset.size);
+	let unsourced = 0n;
+	let needsSource = false;
+	const byProto = Array<bigint>(PROTO_CLASSES).fill(0n);
+	const bySet = Array<bigint>(MAX_SOURCE_SETS).fill(0n);
+	rules.forEach((r, i) => {
+		const bit = 1n << BigInt(i);
+		if (r.srcAny === 0n) unsourced |= bit;
+		if (r.srcAny !== 0n || r.srcNone !== 0n) needsSource = true;
+		for (let c = 0; c < PROTO_CLASSES; c++) if (r.protos === 0 || r.protos & (1 << c)) byProto[c] = (byProto[c] as bigint) | bit;
+		for (let s = 0; s < MAX_SOURCE_SETS; s++) if ((r.srcAny >> BigInt(s)) & 1n) bySet[s] = (bySet[s] as bigint) | bit;
+		encodeRule(v, off("pp_ruleset", "rules") + i * LAYOUT.pp_rule.size, r);
+	});
+	v.setUint32(off("pp_ruleset", "count"), rules.length, true);
+	v.setUint8(off("pp_ruleset", "flags"), needsSource ? RulesetFlag.NEEDS_SOURCE : 0);
+	v.setBigUint64(off("pp_ruleset", "unsourced"), unsourced, true);
+	byProto.forEach((m, c) => {
+		v.setBigUint64(off("pp_ruleset", "by_proto") + c * 8, m, true);
+	});
+	bySet.forEach((m, s) => {
+		v.setBigUint64(off("pp_ruleset", "by_set") + s * 8, m, true);
+	});
+	return buf;
+}
+
+export interface Config {
+	/** 1 in N drops become events; 0 = none. */
+	sampleRate: number;
+	/** CPUs sharing the per-CPU backend buckets (the online CPU count). */
+	nrCpus: number;
+	/** Management TCP ports (SSH, API/UI), at most MGMT_PORTS. */
+	mgmtPorts: number[];
+}
+
+export function encodeConfig(c: Config): Uint8Array {
+	if (c.mgmtPorts.length > MGMT_PORTS) throw new RangeError(`at most ${MGMT_PORTS} management ports`);
+	const [buf, v] = view(LAYOUT.pp_config.size);
+	v.setUint32(off("pp_config", "sample_rate"), c.sampleRate, true);
+	v.setUint32(off("pp_config", "nr_cpus"), c.nrCpus, true);
+	v.setUint32(off("pp_config", "nr_mgmt_ports"), c.mgmtPorts.length, true);
+	c.mgmtPorts.forEach((p, i) => {
+		v.setUint16(off("pp_config", "mgmt_ports") + i * 2, p, true);
+	});
+	return buf;
+}
+
+/** pp_src_limits key: scope is a backend index, or Scope.RULE | a rule's stats slot. */
+export function encodeSrcKey(scope: number, ip: string | Uint8Array): Uint8Array {
+	const [buf, v] = view(LAYOUT.pp_src_key.size);
+	v.setUint32(off("pp_src_key", "scope"), scope >>> 0, true);
+	buf.set(addr16(ip), off("pp_src_key", "addr"));
+	return buf;
+}
+
+export function decodeSrcKey(buf: Uint8Array): { scope: number; addr: string } {
+	const a = off("pp_src_key", "addr");
+	return { scope: dv(buf).getUint32(off("pp_src_key", "scope"), true), addr: formatAddr16(buf.subarray(a, a + 16)) };
+}
+
+export interface SrcState {
+	pktTokens: bigint;
+	byteTokens: bigint;
+	lastNs: bigint;
+	packets: bigint;
+	bytes: bigint;
+	drops: bigint;
+}
+
+export function decodeSrcState(buf: Uint8Array): SrcState {
+	const v = dv(buf);
+	const b = off("pp_src_state", "bucket");
+	return {
+		pktTokens: v.getBigUint64(b + off("pp_bucket", "pkt_tokens"), true),
+		byteTokens: v.getBigUint64(b + off("pp_bucket", "byte_tokens"), true),
+		lastNs: v.getBigUint64(b + off("pp_bucket", "last_ns"), true),
+		packets: v.getBigUint64(off("pp_src_state", "packets"), true),
+		bytes: v.getBigUint64(off("pp_src_state", "bytes"), true),
+		drops: v.getBigUint64(off("pp_src_state", "drops"), true),
+	};
+}
+
+// ---- counters (per-CPU values are summed by the caller with sumPerCpu) -------------------
+
+export interface Ctr {
+	packets: bigint;
+	bytes: bigint;
+}
+
+export function decodeCtr(buf: Uint8Array): Ctr {
+	const v = dv(buf);
+	return { packets: v.getBigUint64(off("pp_ctr", "packets"), true), bytes: v.getBigUint64(off("pp_ctr", "bytes"), true) };
+}
+
+export interface RuleCtr {
+	packets: bigint;
+	bytes: bigint;
+	lastMatchNs: bigint;
+}
+
+export function decodeRuleCtr(buf: Uint8Array): RuleCtr {
+	const v = dv(buf);
+	return {
+		packets: v.getBigUint64(off("pp_rule_ctr", "packets"), true),
+		bytes: v.getBigUint64(off("pp_rule_ctr", "bytes"), true),
+		lastMatchNs: v.getBigUint64(off("pp_rule_ctr", "last_match_ns"), true),
+	};
+}
+
+export interface BackendCtr {
+	rxPackets: bigint;
+	rxBytes: bigint;
+	passPackets: bigint;
+	passBytes: bigint;
+	dropPackets: bigint;
+	dropBytes: bigint;
+}
+
+export function decodeBackendCtr(buf: Uint8Array): BackendCtr {
+	const v = dv(buf);
+	const g = (m: keyof (typeof LAYOUT)["pp_backend_ctr"]["members"]) => v.getBigUint64(off("pp_backend_ctr", m), true);
+	return {
+		rxPackets: g("rx_packets"),
+		rxBytes: g("rx_bytes"),
+		passPackets: g("pass_packets"),
+		passBytes: g("pass_bytes"),
+		dropPackets: g("drop_packets"),
+		dropBytes: g("drop_bytes"),
+	};
+}
+
+export interface EventCtr {
+	emitted: bigint;
+	lost: bigint;
+}
+
+export function decodeEventCtr(buf: Uint8Array): EventCtr {
+	const v = dv(buf);
+	return { emitted: v.getBigUint64(off("pp_event_ctr", "emitted"), true), lost: v.getBigUint64(off("pp_event_ctr", "lost"), true) };
+}
+
+/** Sums per-CPU values field by field (every field a bigint counter; max-like fields take the max). */
+export function sumPerCpu<T extends object>(values: T[], maxFields: (keyof T)[] = []): T {
+	const out = { ...(values[0] as T) };
+	for (const v of values.slice(1)) {
+		for (const k of Object.keys(v) as (keyof T)[]) {
+			const a = out[k] as unknown as bigint;
+			const b = v[k] as unknown as bigint;
+			(out[k] as unknown as bigint) = maxFields.includes(k) ? (a > b ? a : b) : a + b;
+		}
+	}
+	return out;
+}
+
+export interface PpEvent {
+	tsNs: bigint;
+	src: string;
+	dst: string;
+	backend: number;
+	ruleSlot: number;
+	pktLen: number;
+	sport: number;
+	dport: number;
+	proto: number;
+	verdict: number;
+	reason: number;
+	kind: number;
+	vlan: number;
+}
+
+export function decodeEvent(buf: Uint8Array): PpEvent {
+	const v = dv(buf);
+	const o = (m: keyof (typeof LAYOUT)["pp_event"]["members"]) => off("pp_event", m);
+	return {
+		tsNs: v.getBigUint64(o("ts_ns"), true),
+		src: formatAddr16(buf.subarray(o("src"), o("src") + 16)),
+		dst: formatAddr16(buf.subarray(o("dst"), o("dst") + 16)),
+		backend: v.getUint32(o("backend"), true),
+		ruleSlot: v.getUint32(o("rule_slot"), true),
+		pktLen: v.getUint32(o("pkt_len"), true),
+		sport: v.getUint16(o("sport"), true),
+		dport: v.getUint16(o("dport"), true),
+		proto: v.getUint8(o("proto")),
+		verdict: v.getUint8(o("verdict")),
+		reason: v.getUint8(o("reason")),
+		kind: v.getUint8(o("kind")),
+		vlan: v.getUint16(o("vlan"), true),
+	};
+}
+
+/**
+ * UDP source ports of well-known reflection/amplification protocols; the loader writes
+ * them to pp_reflect_ports. A game port never legitimately receives from these.
+ */
+export const REFLECTION_SOURCE_PORTS: readonly number[] = [
+	17, // QOTD
+	19, // chargen
+	53, // DNS
+	69, // TFTP
+	111, // portmap
+	123, // NTP
+	137, // NetBIOS name service
+	161, // SNMP
+	389, // CLDAP
+	427, // SLP
+	520, // RIP
+	623, // IPMI/RMCP
+	1434, // MS-SQL browser
+	1900, // SSDP
+	3283, // Apple Remote Desktop
+	3702, // WS-Discovery
+	5353, // mDNS
+	5683, // CoAP
+	10001, // Ubiquiti discovery
+	11211, // memcached
+	32414, // Plex GDM
+	33848, // Jenkins discovery
+	37810, // DVR DHCPDiscover
+];
