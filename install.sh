@@ -181,12 +181,13 @@ fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# Runs an installed (or candidate) binary with a clean environment, as systemd would: PP_*
-# variables of the caller's shell must not redirect it to another config or data dir.
+# Runs an installed (or candidate) binary with a clean environment and umask, as systemd
+# would: PP_* variables of the caller's shell must not redirect it to another config or data
+# dir, and the database it may create is root's alone.
 run_pp() {
 	local binary="$1"
 	shift
-	env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 "$binary" "$@"
+	(umask 077 && exec env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 "$binary" "$@")
 }
 
 confirm() {
@@ -420,7 +421,7 @@ install_deps() {
 		return 0
 	fi
 	command -v apt-get >/dev/null || die "apt-get not found: install.sh supports Debian and Ubuntu (or use --skip-deps)"
-	# shellcheck source=scripts/deps.sh
+	# shellcheck source=scripts/deps.sh disable=SC1091
 	. "$SRC_DIR/scripts/deps.sh"
 	log "checking packages"
 	pp_install_runtime_deps
@@ -470,15 +471,16 @@ ensure_admin() {
 	esac
 }
 
-install_file_if_changed() {
-	local mode="$1" src="$2" dest="$3"
-	if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
-		[ "$(stat -c %a "$dest")" = "$mode" ] || chmod "$mode" "$dest"
-		return 1
-	fi
-	# Write beside, then rename: a running daemon keeps its (old) file; no ETXTBSY.
-	install -D -m "$mode" "$src" "$dest.new"
-	mv -f "$dest.new" "$dest"
+# Byte comparison decides every "changed?": a rebuild of the same tree gives the same bytes.
+same_file() {
+	[ -f "$2" ] && cmp -s "$1" "$2"
+}
+
+# replace_file MODE SRC DEST: writes beside, then renames, so a running daemon keeps its
+# (old) file and no reader sees half a file.
+replace_file() {
+	install -D -m "$1" "$2" "$3.new"
+	mv -f "$3.new" "$3"
 }
 
 do_install() {
@@ -501,18 +503,12 @@ do_install() {
 	install -d -m 0750 "$DATA_DIR"
 	ensure_config "$candidate"
 
-	local binary_changed=0
-	if ! { [ -f "$BIN" ] && cmp -s "$candidate" "$BIN"; }; then
+	local binary_changed=0 unit_changed=0
+	if ! same_file "$candidate" "$BIN"; then
 		binary_changed=1
 		[ ! -x "$BIN" ] || old_version="$(run_pp "$BIN" version 2>/dev/null || echo "an unknown version")"
 	fi
-
-	local unit_changed=0
-	if [ -f "$UNIT" ] && cmp -s "$SRC_DIR/systemd/$SERVICE.service" "$UNIT"; then
-		:
-	else
-		unit_changed=1
-	fi
+	same_file "$SRC_DIR/systemd/$SERVICE.service" "$UNIT" || unit_changed=1
 
 	local was_running=0
 	if daemon_running; then
@@ -531,7 +527,7 @@ do_install() {
 	fi
 
 	if [ "$binary_changed" -eq 1 ]; then
-		install_file_if_changed 755 "$candidate" "$BIN" || true
+		replace_file 0755 "$candidate" "$BIN"
 		if [ -n "$old_version" ]; then
 			changed "upgraded $BIN: $old_version -> $new_version"
 		else
@@ -540,7 +536,7 @@ do_install() {
 	fi
 
 	if [ "$unit_changed" -eq 1 ]; then
-		install_file_if_changed 644 "$SRC_DIR/systemd/$SERVICE.service" "$UNIT" || true
+		replace_file 0644 "$SRC_DIR/systemd/$SERVICE.service" "$UNIT"
 		changed "installed $UNIT"
 		[ "$USE_SYSTEMD" -eq 0 ] || systemctl daemon-reload
 	fi
@@ -559,7 +555,8 @@ do_install() {
 	elif [ "$was_running" -eq 0 ]; then
 		start_daemon
 		changed "started the daemon (pid $DAEMON_PID)"
-	else
+	fi
+	if [ -z "$DAEMON_PID" ] && daemon_running; then
 		if [ "$USE_SYSTEMD" -eq 1 ]; then
 			DAEMON_PID="$(systemctl show -p MainPID --value "$SERVICE")"
 		else
@@ -600,7 +597,17 @@ summary() {
 			note "         (systemd does not run this host, so no unit was started; rerun install.sh after a reboot)"
 		fi
 	fi
-	[ -z "$HEALTH_URL" ] || note "health:  $HEALTH_URL"
+	if [ -n "$HEALTH_URL" ]; then
+		note "health:  $HEALTH_URL"
+	elif daemon_running; then
+		local address
+		address="$(health_address)"
+		if curl -fsS --max-time 2 -o /dev/null "http://$address/healthz" 2>/dev/null; then
+			note "health:  http://$address/healthz"
+		else
+			warn "the daemon runs but does not answer http://$address/healthz"
+		fi
+	fi
 
 	interfaces="$(toml_get interfaces "$CONF")"
 	echo
@@ -615,7 +622,7 @@ summary() {
 		else
 			note "    (kill \$(cat $PID_FILE); ./install.sh${ROOT:+ --root $ROOT})."
 		fi
-		note "Interfaces on this host: $(ip -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); printf "%s ", $2}')"
+		note "Interfaces on this host: $(ip -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); printf "%s%s", sep, $2; sep = " "}')"
 	else
 		log "protected interfaces: $interfaces"
 	fi
@@ -642,16 +649,19 @@ do_uninstall() {
 
 	# The data plane is fail-static: the program stays attached after the daemon stops,
 	# so detach it and remove the pins explicitly.
-	if [ -x "$BIN" ] && [ -f "$CONF" ]; then
-		if run_pp "$BIN" dataplane detach --help >/dev/null 2>&1; then
-			run_pp "$BIN" dataplane detach --config "$CONF" || die "'$SERVICE dataplane detach' failed"
-			changed "detached the XDP program and removed its pins"
-		else
-			warn "the installed $SERVICE has no 'dataplane detach' command; nothing was detached."
-			warn "if it attached XDP: ip link set dev IFACE xdp off (for each of $(toml_get interfaces "$CONF")); rm -r $(toml_get pin_path "$CONF")"
+	if [ -x "$BIN" ] && [ -f "$CONF" ] && run_pp "$BIN" dataplane detach --help >/dev/null 2>&1; then
+		run_pp "$BIN" dataplane detach --config "$CONF" || die "'$SERVICE dataplane detach' failed"
+		changed "detached the XDP program and removed its pins"
+	elif [ -f "$CONF" ]; then
+		local interfaces pin_path
+		interfaces="$(toml_get interfaces "$CONF")"
+		pin_path="$(toml_get pin_path "$CONF" | tr -d '"')"
+		if [ -x "$BIN" ]; then
+			warn "the installed $SERVICE has no 'dataplane detach' command: nothing was detached"
+			[ "$interfaces" = "[]" ] ||
+				warn "check $interfaces with 'ip -d link show dev IFACE'; detach with 'ip link set dev IFACE xdp off'"
 		fi
-	elif [ -e "$BIN" ] || [ -e "$CONF" ]; then
-		warn "no binary or no config: skipped detaching XDP"
+		[ ! -e "$pin_path" ] || warn "pins remain in $pin_path; remove them with 'rm -r $pin_path'"
 	fi
 
 	if [ -e "$BIN" ]; then

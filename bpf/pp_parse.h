@@ -161,8 +161,9 @@ static __always_inline int parse_ip6_ext(struct pp_cursor *c, void *end,
 
 	*hdr = NULL;
 	*frag = PP_FRAG_NONE;
+	/* One more round than headers allowed: the last may only find L4. */
 #pragma unroll
-	for (i = 0; i < PP_MAX_IPV6_EXT; i++) {
+	for (i = 0; i <= PP_MAX_IPV6_EXT; i++) {
 		switch (nexthdr) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:

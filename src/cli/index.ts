@@ -1,6 +1,7 @@
 // Every command of the executable, in the order --help lists them.
 import type { Command } from "./command.ts";
 import { CORE_COMMANDS } from "./commands.ts";
+import { DATAPLANE_COMMANDS } from "./dataplane.ts";
 import { IP_COMMANDS } from "./ip.ts";
 
-export const COMMANDS: Command[] = [...CORE_COMMANDS, ...IP_COMMANDS];
+export const COMMANDS: Command[] = [...CORE_COMMANDS, ...IP_COMMANDS, ...DATAPLANE_COMMANDS];

@@ -52,6 +52,30 @@ export const MAP_NAMES = [
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
+/** Key and value C types of each map (ring buffers have neither). */
+export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> = {
+	pp_config: { key: "__u32", value: "pp_config" },
+	pp_mgmt_v4: { key: "pp_lpm_v4_key", value: "__u32" },
+	pp_mgmt_v6: { key: "pp_lpm_v6_key", value: "__u32" },
+	pp_allow_v4: { key: "pp_lpm_v4_key", value: "pp_list_entry" },
+	pp_allow_v6: { key: "pp_lpm_v6_key", value: "pp_list_entry" },
+	pp_block_v4: { key: "pp_lpm_v4_key", value: "pp_list_entry" },
+	pp_block_v6: { key: "pp_lpm_v6_key", value: "pp_list_entry" },
+	pp_bans: { key: "pp_addr", value: "__u64" },
+	pp_srcset_v4: { key: "pp_lpm_v4_key", value: "__u64" },
+	pp_srcset_v6: { key: "pp_lpm_v6_key", value: "__u64" },
+	pp_services: { key: "pp_service_key", value: "pp_service" },
+	pp_rulesets: { key: "__u32", value: "pp_ruleset" },
+	pp_src_limits: { key: "pp_src_key", value: "pp_src_state" },
+	pp_global_bkt: { key: "__u32", value: "pp_bucket" },
+	pp_reason_ctrs: { key: "__u32", value: "pp_ctr" },
+	pp_rule_ctrs: { key: "__u32", value: "pp_rule_ctr" },
+	pp_backend_ctrs: { key: "__u32", value: "pp_backend_ctr" },
+	pp_reflect_ports: { key: "__u32", value: "__u8" },
+	pp_events: null,
+	pp_event_ctrs: { key: "__u32", value: "pp_event_ctr" },
+};
+
 export const PROGRAM_NAME = "pp_xdp";
 
 export const Reason = {

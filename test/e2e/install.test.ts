@@ -76,7 +76,7 @@ describe.skipIf(!IS_ROOT)(
 		const ports = { http: 0, https: 0, grpc: 0 };
 		let healthUrl = "";
 		let firstPid = 0;
-		let firstHashes = { binary: "", config: "", unit: "" };
+		let installedHashes = { binary: "", config: "", unit: "" };
 		let apiKey = "";
 
 		const install = async (args: string[] = []): Promise<Result> => {
@@ -157,7 +157,7 @@ describe.skipIf(!IS_ROOT)(
 			expect(config).toContain(`pin_path = "${pinPath}"`);
 			expect(config).toContain("interfaces = []");
 			expect(readFileSync(staging.paths.logFile, "utf8")).toContain(`"msg":"listening","http":${ports.http}`);
-			firstHashes = installed();
+			installedHashes = installed();
 		});
 
 		test("the unit passes systemd-analyze verify against the built binary", () => {
@@ -178,7 +178,7 @@ describe.skipIf(!IS_ROOT)(
 			expect(result.stdout).not.toContain("started the daemon");
 			expect(readPid(staging)).toBe(firstPid);
 			expect(processAlive(firstPid)).toBe(true);
-			expect(installed()).toEqual(firstHashes);
+			expect(installed()).toEqual(installedHashes);
 			expect(statSync(staging.paths.config).mtimeMs).toBe(configMtime);
 			expect((await httpGet(healthUrl))?.status).toBe(200);
 		});
@@ -198,7 +198,7 @@ describe.skipIf(!IS_ROOT)(
 			expect(processAlive(firstPid)).toBe(false);
 			expect(processAlive(pid)).toBe(true);
 			expect((await httpGet(healthUrl))?.status).toBe(200);
-			firstHashes = installed();
+			installedHashes = installed();
 		});
 
 		test("an older installation is upgraded: binary replaced, daemon restarted, config and data kept", async () => {
@@ -228,8 +228,8 @@ describe.skipIf(!IS_ROOT)(
 			const result = await install(["--skip-deps"]);
 			expect(result.stdout).toMatch(/upgraded .*: pistonprotection 0\.0\.1-older .*-> pistonprotection /);
 			expect(result.stdout).not.toContain("password:");
-			expect(sha256(staging.paths.bin)).toBe(firstHashes.binary);
-			expect(sha256(staging.paths.config)).toBe(firstHashes.config);
+			expect(sha256(staging.paths.bin)).toBe(installedHashes.binary);
+			expect(sha256(staging.paths.config)).toBe(installedHashes.config);
 
 			const pid = readPid(staging);
 			expect(pid).not.toBe(olderPid);
@@ -253,7 +253,7 @@ describe.skipIf(!IS_ROOT)(
 
 			expect(existsSync(staging.paths.bin)).toBe(false);
 			expect(existsSync(staging.paths.unit)).toBe(false);
-			expect(sha256(staging.paths.config)).toBe(firstHashes.config);
+			expect(sha256(staging.paths.config)).toBe(installedHashes.config);
 			expect(existsSync(join(staging.paths.dataDir, "pistonprotection.db"))).toBe(true);
 			expect(result.stdout).toContain("--uninstall --purge");
 		});

@@ -7,7 +7,7 @@ import { newId, nowIso } from "../ids.ts";
 import type { Organization, OrganizationService } from "../organizations/service.ts";
 
 export const MIN_PASSWORD_LENGTH = 12;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export interface User {
 	id: string;

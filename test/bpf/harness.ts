@@ -1,0 +1,241 @@
+// Test harness for the XDP program: loads build/bpf/pp_xdp.o privately (no pinning, so
+// nothing under /sys/fs/bpf is touched), seeds maps the way the reconciler will, runs
+// packets through BPF_PROG_TEST_RUN and reads the per-CPU counters back summed.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+	type CompiledRule,
+	type Config,
+	type Ctr,
+	decodeBackendCtr,
+	decodeCtr,
+	decodeEventCtr,
+	decodeRuleCtr,
+	decodeSrcState,
+	encodeBanKey,
+	encodeConfig,
+	encodeListEntry,
+	encodeLpmKey,
+	encodeMgmtValue,
+	encodeRuleset,
+	encodeService,
+	encodeServiceKey,
+	encodeSetMask,
+	encodeSrcKey,
+	type LevelName,
+	MAP_NAMES,
+	type MapName,
+	NO_RULESET,
+	parseCidr,
+	REASON_NAMES,
+	REFLECTION_SOURCE_PORTS,
+	Reason,
+	type ReasonName,
+	type SrcState,
+	sumPerCpu,
+	u32,
+	u64,
+} from "../../src/dataplane/abi.ts";
+import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
+import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const OBJ_PATH = join(ROOT, "build", "bpf", "pp_xdp.o");
+export const TRIVIAL_PATH = join(ROOT, "build", "bpf", "pp_trivial.o");
+
+/** Why BPF tests cannot run here, or null when they can. */
+export function skipReason(): string | null {
+	if (process.getuid?.() !== 0) return "needs root for BPF_PROG_TEST_RUN";
+	if (!existsSync(OBJ_PATH)) return "build/bpf/pp_xdp.o missing: run `bun run build:bpf`";
+	return null;
+}
+
+export const MGMT_PORTS = [22, 8443];
+export const DEFAULT_CONFIG: Config = { sampleRate: 0, nrCpus: 1, mgmtPorts: MGMT_PORTS };
+
+export interface ServiceSpec {
+	/** null = any local address. */
+	addr: string | null;
+	port: number;
+	proto: number;
+	backend: number;
+	level: LevelName;
+	overrides?: LevelOverrides;
+	ruleset?: number;
+	/** Extra flag bits, e.g. SvcFlag.SCOPED_ALLOW, which the reconciler derives from the lists. */
+	extraFlags?: number;
+	/** Numbers to use instead of the level's (tests of the buckets themselves). */
+	limits?: Partial<Pick<ServiceLimits, "srcPkt" | "srcByte" | "globPkt" | "globByte">>;
+}
+
+function zeroPerCpu(map: BpfMap, key: Uint8Array): void {
+	map.update(key, new Uint8Array(map.valueBytes));
+}
+
+export class Dataplane {
+	readonly obj: BpfObject;
+	readonly prog: BpfProgram;
+	private readonly maps = new Map<MapName, BpfMap>();
+	private readonly touchedBackends = new Set<number>();
+	private readonly touchedSlots = new Set<number>();
+
+	private constructor(obj: BpfObject) {
+		this.obj = obj;
+		this.prog = obj.program("pp_xdp");
+		for (const name of MAP_NAMES) this.maps.set(name, obj.map(name));
+	}
+
+	static open(config: Config = DEFAULT_CONFIG): Dataplane {
+		const obj = BpfObject.openMem(readFileSync(OBJ_PATH), { noPinning: true });
+		try {
+			obj.load();
+		} catch (err) {
+			obj.close();
+			throw err;
+		}
+		const dp = new Dataplane(obj);
+		dp.setConfig(config);
+		const one = new Uint8Array([1]);
+		for (const port of REFLECTION_SOURCE_PORTS) dp.map("pp_reflect_ports").update(u32(port), one);
+		return dp;
+	}
+
+	map(name: MapName): BpfMap {
+		const m = this.maps.get(name);
+		if (m === undefined) throw new Error(`no map ${name}`);
+		return m;
+	}
+
+	setConfig(c: Config): void {
+		this.map("pp_config").update(u32(0), encodeConfig(c));
+	}
+
+	/** Writes the service and its port-0 host entry, as the reconciler does. */
+	addService(s: ServiceSpec): void {
+		const lim = { ...serviceLimits(s.level, s.overrides), ...s.limits };
+		const value = encodeService({
+			backend: s.backend,
+			flags: lim.flags | (s.extraFlags ?? 0),
+			ruleset: s.ruleset ?? NO_RULESET,
+			level: lim.level,
+			l7: 0,
+			srcPkt: lim.srcPkt,
+			srcByte: lim.srcByte,
+			globPkt: lim.globPkt,
+			globByte: lim.globByte,
+		});
+		this.map("pp_services").update(encodeServiceKey({ addr: s.addr, port: s.port, proto: s.proto }), value);
+		this.map("pp_services").update(encodeServiceKey({ addr: s.addr, port: 0, proto: s.proto }), value);
+		this.touchedBackends.add(s.backend);
+	}
+
+	private lpm(base: "pp_allow" | "pp_block" | "pp_mgmt" | "pp_srcset", cidr: string): BpfMap {
+		return this.map(`${base}_v${parseCidr(cidr).family}` as MapName);
+	}
+
+	allow(cidr: string, scope = 0, expiresNs = 0n): void {
+		this.lpm("pp_allow", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 0, entryId: 1 }));
+	}
+
+	block(cidr: string, scope = 0, expiresNs = 0n): void {
+		this.lpm("pp_block", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 7, entryId: 2 }));
+	}
+
+	mgmt(cidr: string): void {
+		this.lpm("pp_mgmt", cidr).update(encodeLpmKey(cidr, 0), encodeMgmtValue());
+	}
+
+	ban(ip: string, expiresNs = 0n): void {
+		this.map("pp_bans").update(encodeBanKey(ip), u64(expiresNs));
+	}
+
+	sourceSets(cidr: string, sets: number[]): void {
+		this.lpm("pp_srcset", cidr).update(encodeLpmKey(cidr, 0), encodeSetMask(sets));
+	}
+
+	setRules(slot: number, rules: CompiledRule[]): void {
+		this.map("pp_rulesets").update(u32(slot), encodeRuleset(rules));
+		for (const r of rules) this.touchedSlots.add(r.statsSlot);
+	}
+
+	run(pkt: Uint8Array): number {
+		return this.prog.testRun(pkt).retval;
+	}
+
+	reasons(): Record<ReasonName, Ctr> {
+		const out = {} as Record<ReasonName, Ctr>;
+		const m = this.map("pp_reason_ctrs");
+		for (const name of REASON_NAMES) {
+			const per = m.lookupPerCpu(u32(Reason[name])) ?? [];
+			out[name] = sumPerCpu(per.map(decodeCtr));
+		}
+		return out;
+	}
+
+	/** Packets per reason, only the non-zero ones. */
+	reasonPackets(): Partial<Record<ReasonName, number>> {
+		const out: Partial<Record<ReasonName, number>> = {};
+		for (const [name, c] of Object.entries(this.reasons()) as [ReasonName, Ctr][]) {
+			if (c.packets > 0n) out[name] = Number(c.packets);
+		}
+		return out;
+	}
+
+	backendCtr(backend: number) {
+		const per = this.map("pp_backend_ctrs").lookupPerCpu(u32(backend)) ?? [];
+		return sumPerCpu(per.map(decodeBackendCtr));
+	}
+
+	ruleCtr(slot: number) {
+		const per = this.map("pp_rule_ctrs").lookupPerCpu(u32(slot)) ?? [];
+		return sumPerCpu(per.map(decodeRuleCtr), ["lastMatchNs"]);
+	}
+
+	eventCtr() {
+		const per = this.map("pp_event_ctrs").lookupPerCpu(u32(0)) ?? [];
+		return sumPerCpu(per.map(decodeEventCtr));
+	}
+
+	srcState(scope: number, ip: string): SrcState | null {
+		const v = this.map("pp_src_limits").lookup(encodeSrcKey(scope, ip));
+		return v === null ? null : decodeSrcState(v);
+	}
+
+	/** Empties every table and counter so the next test starts from nothing. */
+	reset(config: Config = DEFAULT_CONFIG): void {
+		for (const name of [
+			"pp_mgmt_v4",
+			"pp_mgmt_v6",
+			"pp_allow_v4",
+			"pp_allow_v6",
+			"pp_block_v4",
+			"pp_block_v6",
+			"pp_bans",
+			"pp_srcset_v4",
+			"pp_srcset_v6",
+			"pp_services",
+			"pp_src_limits",
+		] as const) {
+			const m = this.map(name);
+			for (const k of [...m.keys()]) m.delete(k);
+		}
+		for (let r = 0; r < Reason.COUNT; r++) zeroPerCpu(this.map("pp_reason_ctrs"), u32(r));
+		for (const b of this.touchedBackends) {
+			zeroPerCpu(this.map("pp_backend_ctrs"), u32(b));
+			zeroPerCpu(this.map("pp_global_bkt"), u32(b));
+		}
+		for (const s of this.touchedSlots) zeroPerCpu(this.map("pp_rule_ctrs"), u32(s));
+		zeroPerCpu(this.map("pp_event_ctrs"), u32(0));
+		this.touchedBackends.clear();
+		this.touchedSlots.clear();
+		this.setConfig(config);
+	}
+
+	close(): void {
+		this.obj.close();
+	}
+}
+
+export function cpus(): number {
+	return numPossibleCpus();
+}

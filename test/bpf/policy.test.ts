@@ -1,0 +1,289 @@
+// Protection levels, compiled rules and rate limits of pp_xdp through BPF_PROG_TEST_RUN.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { Action, type CompiledRule, IPPROTO, type LevelName, ProtoBit, Scope } from "../../src/dataplane/abi.ts";
+import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
+import { buildPacket, type L4, type PacketSpec, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from "../helpers/packets.ts";
+import { cpus, DEFAULT_CONFIG, Dataplane, skipReason } from "./harness.ts";
+
+const skip = skipReason();
+if (skip) console.warn(`skipping test/bpf/policy.test.ts: ${skip}`);
+const suite = skip ? describe.skip : describe;
+
+const SERVER = "192.0.2.10";
+const SERVER6 = "2001:db8::10";
+const CLIENT = "198.51.100.7";
+const JAVA = 25565;
+const BEDROCK = 19132;
+const LEVELS: LevelName[] = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"];
+
+let dp: Dataplane;
+
+function pkt(l4: L4, over: Partial<PacketSpec> = {}): Uint8Array {
+	return buildPacket({ src: CLIENT, dst: SERVER, l4, payload: 16, ...over });
+}
+const tcp = (dport = JAVA, flags = TCP_SYN, sport = 40000): L4 => ({ proto: "tcp", sport, dport, flags });
+const udp = (dport = BEDROCK, sport = 40001): L4 => ({ proto: "udp", sport, dport });
+
+function rule(r: Partial<CompiledRule> & { action: number; statsSlot: number }): CompiledRule {
+	return { srcAny: 0n, srcNone: 0n, dports: [], protos: 0, ...r };
+}
+
+function serveWithRules(rules: CompiledRule[], level: LevelName = "OFF"): void {
+	for (const [port, proto] of [
+		[JAVA, IPPROTO.TCP],
+		[BEDROCK, IPPROTO.UDP],
+	] as const) {
+		dp.addService({ addr: SERVER, port, proto, backend: 1, level, ruleset: 7 });
+	}
+	dp.setRules(7, rules);
+}
+
+suite("pp_xdp policy", () => {
+	beforeAll(() => {
+		dp = Dataplane.open();
+	});
+	afterAll(() => dp?.close());
+	beforeEach(() => dp.reset());
+
+	describe("protection levels", () => {
+		// [level, fragments dropped, reflection dropped, bogus dropped, per-source limit on]
+		const table: [LevelName, boolean, boolean, boolean, boolean][] = [
+			["OFF", false, false, false, false],
+			["LOW", false, false, true, true],
+			["MEDIUM", true, true, true, true],
+			["HIGH", true, true, true, true],
+			["UNDER_ATTACK", true, true, true, true],
+		];
+		for (const [level, frag, refl, bogus, srcLimit] of table) {
+			test(`${level}: fragments ${frag ? "drop" : "pass"}, reflection ${refl ? "drops" : "passes"}, bogus headers ${bogus ? "drop" : "pass"}`, () => {
+				dp.addService({ addr: SERVER, port: BEDROCK, proto: IPPROTO.UDP, backend: 2, level });
+				dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level });
+				const verdict = (drop: boolean) => (drop ? XDP_DROP : XDP_PASS);
+				expect(dp.run(pkt(udp(), { ipv4: { more: true } }))).toBe(verdict(frag));
+				expect(dp.run(pkt({ proto: "raw", number: IPPROTO.UDP }, { ipv4: { fragOffset8: 3 } }))).toBe(verdict(frag));
+				expect(dp.run(pkt(udp(BEDROCK, 1900)))).toBe(verdict(refl));
+				expect(dp.run(pkt(udp(BEDROCK, 11211), { src: "2001:db8:1::7", dst: SERVER6 }))).toBe(XDP_PASS);
+				expect(dp.run(pkt(tcp(JAVA, TCP_SYN | TCP_FIN)))).toBe(verdict(bogus));
+				expect(dp.run(pkt(udp(BEDROCK, 40001), { src: "127.0.0.1" }))).toBe(verdict(bogus));
+				expect(dp.run(pkt(udp(BEDROCK, 40002)))).toBe(XDP_PASS);
+				const counts = dp.reasonPackets();
+				expect(counts.FRAGMENT ?? 0).toBe(frag ? 2 : 0);
+				expect(counts.REFLECTION ?? 0).toBe(refl ? 1 : 0);
+				expect(counts.INVALID ?? 0).toBe(bogus ? 2 : 0);
+				// The IPv6 packet has no service on SERVER6, so it is NO_SERVICE at every level.
+				expect(counts.NO_SERVICE).toBe(1);
+				expect(dp.srcState(2, CLIENT) !== null).toBe(srcLimit);
+			});
+		}
+
+		test("impossible TCP flag combinations and port 0 are invalid from LOW up", () => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
+			const bad = [0, TCP_SYN | TCP_FIN, TCP_SYN | TCP_RST, TCP_FIN, TCP_FIN | TCP_PSH | TCP_URG, TCP_PSH];
+			for (const flags of bad) expect(dp.run(pkt(tcp(JAVA, flags)))).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(JAVA, TCP_SYN, 0)))).toBe(XDP_DROP);
+			const good = [TCP_SYN, TCP_ACK, TCP_SYN | TCP_ACK, TCP_FIN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK, TCP_PSH | TCP_ACK];
+			for (const flags of good) expect(dp.run(pkt(tcp(JAVA, flags)))).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ INVALID: bad.length + 1, PASS: good.length });
+		});
+	});
+
+	describe("rules", () => {
+		test("the first matching rule decides, and reordering changes the outcome", () => {
+			dp.sourceSets("198.51.100.0/24", [3]);
+			const allowSet3 = rule({ action: Action.ALLOW, statsSlot: 10, srcAny: 1n << 3n });
+			const dropAll = rule({ action: Action.DROP, statsSlot: 11 });
+			serveWithRules([allowSet3, dropAll]);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
+			expect(dp.run(pkt(tcp(), { src: "203.0.113.9" }))).toBe(XDP_DROP);
+			expect(dp.ruleCtr(10).packets).toBe(1n);
+			expect(dp.ruleCtr(11).packets).toBe(1n);
+
+			dp.setRules(7, [dropAll, allowSet3]);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_DROP);
+			expect(dp.ruleCtr(10).packets).toBe(1n);
+			expect(dp.ruleCtr(11).packets).toBe(2n);
+			expect(dp.reasonPackets()).toEqual({ RULE_ALLOW: 1, RULE_DROP: 2 });
+		});
+
+		test("a rule matches destination port ranges, protocols and TCP flags", () => {
+			serveWithRules([
+				rule({ action: Action.DROP, statsSlot: 1, protos: ProtoBit.UDP, dports: [{ lo: 19000, hi: 19200 }] }),
+				rule({ action: Action.DROP, statsSlot: 2, protos: ProtoBit.TCP, tcpFlags: { mask: TCP_SYN | TCP_ACK, value: TCP_SYN } }),
+				rule({ action: Action.ALLOW, statsSlot: 3, dports: [{ lo: 1, hi: 100 }, { lo: JAVA, hi: JAVA }] }),
+			]);
+			expect(dp.run(pkt(udp()))).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(JAVA, TCP_SYN)))).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
+			expect(dp.ruleCtr(1).packets).toBe(1n);
+			expect(dp.ruleCtr(2).packets).toBe(1n);
+			expect(dp.ruleCtr(3).packets).toBe(1n);
+			expect(dp.reasonPackets()).toEqual({ RULE_DROP: 2, RULE_ALLOW: 1 });
+		});
+
+		test("a negated source set excludes sources from a rule", () => {
+			dp.sourceSets("198.51.100.0/24", [0]);
+			dp.sourceSets("198.51.100.128/25", [0, 9]);
+			serveWithRules([rule({ action: Action.DROP, statsSlot: 1, srcAny: 1n, srcNone: 1n << 9n })]);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(), { src: "198.51.100.200" }))).toBe(XDP_PASS);
+			expect(dp.run(pkt(tcp(), { src: "203.0.113.1" }))).toBe(XDP_PASS);
+		});
+
+		test("a rule on a high source set (bit 63) matches", () => {
+			dp.sourceSets("2001:db8:1::/48", [63]);
+			dp.addService({ addr: SERVER6, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF", ruleset: 7 });
+			dp.setRules(7, [rule({ action: Action.DROP, statsSlot: 1, srcAny: 1n << 63n })]);
+			expect(dp.run(pkt(tcp(), { src: "2001:db8:1::7", dst: SERVER6 }))).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(), { src: "2001:db8:2::7", dst: SERVER6 }))).toBe(XDP_PASS);
+		});
+
+		test("the 64th rule is evaluated", () => {
+			const rules = Array.from({ length: 63 }, (_, i) => rule({ action: Action.DROP, statsSlot: i, dports: [{ lo: 1, hi: 1 }] }));
+			rules.push(rule({ action: Action.DROP, statsSlot: 63 }));
+			serveWithRules(rules);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_DROP);
+			expect(dp.ruleCtr(63).packets).toBe(1n);
+		});
+
+		test("LOG records an event and the next rule still decides", () => {
+			dp.setConfig({ ...DEFAULT_CONFIG });
+			serveWithRules([rule({ action: Action.LOG, statsSlot: 1 }), rule({ action: Action.DROP, statsSlot: 2, protos: ProtoBit.UDP })]);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
+			expect(dp.run(pkt(udp()))).toBe(XDP_DROP);
+			expect(dp.ruleCtr(1).packets).toBe(2n);
+			expect(dp.ruleCtr(2).packets).toBe(1n);
+			expect(dp.ruleCtr(1).lastMatchNs).toBeGreaterThan(0n);
+			expect(dp.ruleCtr(1).lastMatchNs).toBeLessThanOrEqual(monotonicNowNs());
+			expect(dp.eventCtr()).toEqual({ emitted: 2n, lost: 0n });
+			expect(dp.reasonPackets()).toEqual({ PASS: 1, RULE_DROP: 1 });
+		});
+
+		test("RATE_LIMIT drops a source over the rule's rate and keeps other sources apart", () => {
+			serveWithRules([rule({ action: Action.RATE_LIMIT, statsSlot: 4, limit: { rate: 1, burst: 3 } })]);
+			const results = Array.from({ length: 6 }, () => dp.run(pkt(tcp())));
+			expect(results.slice(0, 3)).toEqual([XDP_PASS, XDP_PASS, XDP_PASS]);
+			expect(results.filter((r) => r === XDP_DROP).length).toBeGreaterThanOrEqual(2);
+			expect(dp.run(pkt(tcp(), { src: "198.51.100.99" }))).toBe(XDP_PASS);
+			const st = dp.srcState(Scope.RULE | 4, CLIENT);
+			expect(st?.packets).toBe(6n);
+			expect(st?.drops).toBe(BigInt(results.filter((r) => r === XDP_DROP).length));
+		});
+
+		test("an ALLOW rule skips the rate limits", () => {
+			serveWithRules([rule({ action: Action.ALLOW, statsSlot: 1 })], "UNDER_ATTACK");
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				ruleset: 7,
+				overrides: { perIpRateLimit: { requestsPerSecond: 1, burstSize: 1 } },
+			});
+			for (let i = 0; i < 10; i++) expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ RULE_ALLOW: 10 });
+		});
+	});
+
+	describe("rate limits", () => {
+		test("the per-source bucket drops after the burst, per source", () => {
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				overrides: { perIpRateLimit: { requestsPerSecond: 1, burstSize: 5 } },
+			});
+			const res = Array.from({ length: 12 }, () => dp.run(pkt(tcp(JAVA, TCP_ACK))));
+			expect(res.slice(0, 5).every((r) => r === XDP_PASS)).toBe(true);
+			const dropped = res.filter((r) => r === XDP_DROP).length;
+			expect(dropped).toBeGreaterThanOrEqual(6);
+			expect(dp.run(pkt(tcp(JAVA, TCP_ACK), { src: "198.51.100.8" }))).toBe(XDP_PASS);
+			const st = dp.srcState(1, CLIENT);
+			expect(st?.packets).toBe(12n);
+			expect(st?.drops).toBe(BigInt(dropped));
+			expect(st?.bytes).toBe(BigInt(12 * pkt(tcp()).length));
+			expect(dp.reasonPackets().RATELIMIT).toBe(dropped);
+			const b = dp.backendCtr(1);
+			expect(b.dropPackets).toBe(BigInt(dropped));
+			expect(b.passPackets).toBe(BigInt(13 - dropped));
+		});
+
+		test("the per-source byte bucket drops large packets", () => {
+			dp.addService({
+				addr: SERVER,
+				port: BEDROCK,
+				proto: IPPROTO.UDP,
+				backend: 2,
+				level: "LOW",
+				limits: { srcPkt: { rate: 1_000_000, burst: 1_000_000 }, srcByte: { rate: 1, burst: 10_000 } },
+			});
+			const big = pkt(udp(), { payload: 1400 });
+			const small = pkt(udp());
+			const res = Array.from({ length: 10 }, () => dp.run(big));
+			const fits = Math.floor(10_000 / big.length);
+			expect(res.slice(0, fits).every((r) => r === XDP_PASS)).toBe(true);
+			expect(res.slice(fits).every((r) => r === XDP_DROP)).toBe(true);
+			// What is left in the bucket still admits a small packet.
+			expect(dp.run(small)).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ PASS: fits + 1, RATELIMIT: 10 - fits });
+		});
+
+		test("the backend bucket drops after its burst, whatever the sources", () => {
+			dp.setConfig({ ...DEFAULT_CONFIG, nrCpus: 1 });
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				overrides: { globalRateLimit: { requestsPerSecond: 1, burstSize: 4 } },
+			});
+			let passed = 0;
+			const n = 20;
+			for (let i = 0; i < n; i++) {
+				if (dp.run(pkt(tcp(JAVA, TCP_ACK), { src: `198.51.100.${i + 1}` })) === XDP_PASS) passed++;
+			}
+			// Buckets are per CPU; the test thread may run on any CPU.
+			expect(passed).toBeGreaterThanOrEqual(4);
+			expect(passed).toBeLessThanOrEqual(4 * cpus() + 1);
+			expect(dp.reasonPackets().GLOBAL_RATELIMIT).toBe(n - passed);
+		});
+
+		test("OFF ignores rate-limit overrides", () => {
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "OFF",
+				overrides: { perIpRateLimit: { requestsPerSecond: 1, burstSize: 1 }, globalRateLimit: { requestsPerSecond: 1, burstSize: 1 } },
+			});
+			for (let i = 0; i < 10; i++) expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
+		});
+
+		for (const level of LEVELS) {
+			test(`${level}: a source within the default limits passes`, () => {
+				dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level });
+				for (let i = 0; i < 50; i++) expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
+			});
+		}
+	});
+
+	describe("events", () => {
+		test("drops are sampled to the ring buffer at the configured rate", () => {
+			dp.setConfig({ ...DEFAULT_CONFIG, sampleRate: 1 });
+			dp.ban(CLIENT);
+			for (let i = 0; i < 5; i++) dp.run(pkt(tcp()));
+			dp.run(pkt(tcp(), { src: "198.51.100.1" }));
+			expect(dp.eventCtr()).toEqual({ emitted: 5n, lost: 0n });
+		});
+
+		test("no events when sampling is off", () => {
+			dp.ban(CLIENT);
+			for (let i = 0; i < 5; i++) dp.run(pkt(tcp()));
+			expect(dp.eventCtr()).toEqual({ emitted: 0n, lost: 0n });
+		});
+	});
+});
