@@ -11,6 +11,13 @@
  * rates and times are host byte order. Times are CLOCK_MONOTONIC
  * nanoseconds (bpf_ktime_get_ns), 0 meaning "never expires".
  *
+ * List generation: the program caches, per (backend, source), what the
+ * allow-list, bans, block-list and source sets said about that source.
+ * After changing pp_allow_*, pp_bans, pp_block_* or pp_srcset_*, user space
+ * must increment pp_config.list_gen; cached answers from an older
+ * generation are recomputed on the source's next packet. Expiries need no
+ * bump: a cached answer never outlives the entries it came from.
+ *
  * Enums that name flag bits or indexes are used as the BTF type of the field
  * or map key they describe, so they reach the object's BTF and are checked.
  * One-byte enums are packed so they fit u8 fields.
@@ -146,6 +153,14 @@ enum PP_PACKED_ENUM pp_event_kind {
 	PP_EVENT_LOG = 2,	/* LOG rule matched */
 };
 
+/* pp_src_state.cache: the cached list verdict for the source. */
+enum pp_cache_flag {
+	PP_CACHE_VALID = 1u << 0,
+	PP_CACHE_ALLOW = 1u << 1,
+	PP_CACHE_BAN = 1u << 2,
+	PP_CACHE_BLOCK = 1u << 3,
+};
+
 /* pp_src_key.scope: a backend index, or a rule's stats slot | RULE. */
 enum pp_scope {
 	PP_SCOPE_GLOBAL = 0,
@@ -236,6 +251,7 @@ struct pp_ruleset {
 struct pp_config {
 	__u32 sample_rate;	/* 1 in N drops become events; 0 = none */
 	__u32 nr_cpus;		/* global buckets are per CPU: rate / nr_cpus */
+	__u32 list_gen;		/* bumped by user space after list changes */
 	__u32 nr_mgmt_ports;
 	__u16 mgmt_ports[PP_MGMT_PORTS];	/* TCP destination ports */
 };
@@ -252,12 +268,19 @@ struct pp_src_key {
 	struct pp_addr addr;
 };
 
-/* Per-source state; counters are approximate under concurrency. */
+/* Per-source state; counters are approximate under concurrency. For a
+ * backend scope, packets/bytes count every packet of the source to the
+ * backend and drops the rate-limit drops; for a rule scope, the packets
+ * the rule's bucket saw and dropped. */
 struct pp_src_state {
 	struct pp_bucket bucket;
 	__u64 packets;
 	__u64 bytes;
 	__u64 drops;
+	__u64 src_sets;		/* cached pp_srcset mask */
+	__u64 cache_until_ns;	/* cached verdict expires; 0 = with list_gen */
+	__u32 list_gen;		/* pp_config.list_gen the cache belongs to */
+	enum pp_cache_flag cache;
 };
 
 struct pp_ctr {
@@ -312,10 +335,10 @@ _Static_assert(sizeof(struct pp_service) == 48, "pp_service");
 _Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
 _Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
 _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
-_Static_assert(sizeof(struct pp_config) == 28, "pp_config");
+_Static_assert(sizeof(struct pp_config) == 32, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
-_Static_assert(sizeof(struct pp_src_state) == 48, "pp_src_state");
+_Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");
 _Static_assert(sizeof(struct pp_rule_ctr) == 24, "pp_rule_ctr");
 _Static_assert(sizeof(struct pp_backend_ctr) == 48, "pp_backend_ctr");

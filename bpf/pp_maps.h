@@ -132,9 +132,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_rulesets SEC(".maps");
 
-/* key: struct pp_src_key, value: struct pp_src_state */
+/* key: struct pp_src_key, value: struct pp_src_state. Per-CPU LRU lists:
+ * a flood of new spoofed sources must not serialise CPUs on one lock. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, PP_DEF_SRC_LIMITS);
 	__type(key, struct pp_src_key);
 	__type(value, struct pp_src_state);

@@ -36,6 +36,7 @@ struct pp_pkt {
 	__u8 frag;
 	__u8 is_v6;
 	__u8 has_ports;
+	__u64 src_sets;		/* pp_srcset mask, for service traffic */
 };
 
 struct pp_verdict {
@@ -43,6 +44,11 @@ struct pp_verdict {
 	__u32 reason;
 	__u32 backend;
 	__u32 rule_slot;
+};
+
+struct pp_list_result {
+	__u64 until_ns;		/* earliest expiry of the deciding entries */
+	__u64 src_sets;
 };
 
 /* Static subprogram rather than inline so the event layout reaches BTF
@@ -85,16 +91,28 @@ static __always_inline void pp_event(const struct pp_pkt *p,
 	pp_emit_event(&ev);
 }
 
+/* The coarse clock (one tick of resolution) is a fraction of the cost of
+ * bpf_ktime_get_ns and is CLOCK_MONOTONIC too; buckets refilled per tick and
+ * expiries late by a tick are fine. Read at most once per packet. */
 static __always_inline __u64 pp_now(__u64 *now)
 {
 	if (!*now)
-		*now = bpf_ktime_get_ns();
+		*now = bpf_ktime_get_coarse_ns();
 	return *now;
 }
 
-static __always_inline int pp_live(__u64 expires_ns, __u64 *now)
+/* Whether an entry expiring at expires_ns still applies; *until keeps the
+ * earliest expiry of the entries that applied. */
+static __always_inline int pp_applies(__u64 expires_ns, __u64 *now,
+				      __u64 *until)
 {
-	return !expires_ns || expires_ns > pp_now(now);
+	if (!expires_ns)
+		return 1;
+	if (expires_ns <= pp_now(now))
+		return 0;
+	if (!*until || expires_ns < *until)
+		*until = expires_ns;
+	return 1;
 }
 
 /* Longest-prefix lookup of the source in a v4/v6 pair of tries. */
@@ -121,11 +139,83 @@ static __always_inline void *pp_lpm_src(void *map4, void *map6,
 
 static __always_inline int pp_list_hit(void *map4, void *map6,
 				       const struct pp_pkt *p, __u32 scope,
-				       __u64 *now)
+				       __u64 *now, __u64 *until)
 {
 	struct pp_list_entry *e = pp_lpm_src(map4, map6, p, scope);
 
-	return e && pp_live(e->expires_ns, now);
+	return e && pp_applies(e->expires_ns, now, until);
+}
+
+/* What the allow-list, bans and block-list say about the source, as one
+ * PP_CACHE_* verdict bit (0 = nothing), in pipeline order: allow, ban,
+ * block. backend 0 means traffic for no service: global entries only, and
+ * no source sets. A global function, verified once for all its callers. */
+__noinline int pp_lists(const struct pp_pkt *p, __u32 backend,
+			__u32 svc_flags, __u64 *now, struct pp_list_result *r)
+{
+	__u64 *ban, *sets;
+
+	if (!p || !now || !r)
+		return 0;
+	r->until_ns = 0;
+	r->src_sets = 0;
+	if (backend) {
+		sets = pp_lpm_src(&pp_srcset_v4, &pp_srcset_v6, p, 0);
+		if (sets)
+			r->src_sets = *sets;
+	}
+	if (pp_list_hit(&pp_allow_v4, &pp_allow_v6, p, PP_SCOPE_GLOBAL, now,
+			&r->until_ns))
+		return PP_CACHE_ALLOW;
+	if (backend && (svc_flags & PP_SVC_SCOPED_ALLOW) &&
+	    pp_list_hit(&pp_allow_v4, &pp_allow_v6, p, backend, now,
+			&r->until_ns))
+		return PP_CACHE_ALLOW;
+	ban = bpf_map_lookup_elem(&pp_bans, &p->src);
+	if (ban && pp_applies(*ban, now, &r->until_ns))
+		return PP_CACHE_BAN;
+	if (pp_list_hit(&pp_block_v4, &pp_block_v6, p, PP_SCOPE_GLOBAL, now,
+			&r->until_ns))
+		return PP_CACHE_BLOCK;
+	if (backend && (svc_flags & PP_SVC_SCOPED_BLOCK) &&
+	    pp_list_hit(&pp_block_v4, &pp_block_v6, p, backend, now,
+			&r->until_ns))
+		return PP_CACHE_BLOCK;
+	return 0;
+}
+
+/* The source's state for a backend, with a list verdict that is current:
+ * one LRU lookup replaces the list and source-set lookups for every packet
+ * after a source's first, until the lists change (list_gen) or a deciding
+ * entry expires. NULL only if the LRU could not take a new entry. */
+static __always_inline struct pp_src_state *
+pp_src_entry(const struct pp_service *svc, const struct pp_pkt *p, __u32 gen,
+	     __u64 *now)
+{
+	struct pp_src_key key = { .scope = svc->backend, .addr = p->src };
+	struct pp_list_result r;
+	struct pp_src_state *st;
+	struct pp_src_state init = {};
+
+	st = bpf_map_lookup_elem(&pp_src_limits, &key);
+	if (st) {
+		if ((st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
+		    (!st->cache_until_ns || st->cache_until_ns > pp_now(now)))
+			return st;
+		st->cache = PP_CACHE_VALID |
+			    pp_lists(p, svc->backend, svc->flags, now, &r);
+		st->cache_until_ns = r.until_ns;
+		st->src_sets = r.src_sets;
+		st->list_gen = gen;
+		return st;
+	}
+	init.cache = PP_CACHE_VALID |
+		     pp_lists(p, svc->backend, svc->flags, now, &r);
+	init.cache_until_ns = r.until_ns;
+	init.src_sets = r.src_sets;
+	init.list_gen = gen;
+	bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&pp_src_limits, &key);
 }
 
 static __always_inline int pp_is_mgmt_port(const struct pp_config *cfg,
@@ -271,7 +361,7 @@ enum pp_rules_outcome {
 
 /* Evaluates the backend's rules in priority order. Only rules whose
  * protocol and source-set masks admit the packet are looked at, so a
- * packet no rule can match costs one LPM lookup and a few ALU ops.
+ * packet no rule can match costs a few ALU ops.
  * LOG rules only set their bit in *logged; the caller emits their events
  * with the final verdict.
  * A global function: the verifier checks it once, on its own, instead of
@@ -282,19 +372,15 @@ __noinline int pp_run_rules(const struct pp_ruleset *rs,
 {
 	struct pp_limit limit = {}, none = {};
 	const struct pp_rule *r;
-	__u64 src_bits = 0, cand, *m;
+	__u64 src_bits, cand;
 	__u32 count, action = PP_ACT_NONE, slot = PP_NO_RULE;
 	int i, s;
 
 	if (!rs || !p || !v || !logged || !now)
 		return PP_RULES_CONTINUE;
 	count = rs->count;
+	src_bits = p->src_sets;
 
-	if (rs->flags & PP_RS_NEEDS_SOURCE) {
-		m = pp_lpm_src(&pp_srcset_v4, &pp_srcset_v6, p, 0);
-		if (m)
-			src_bits = *m;
-	}
 	cand = rs->unsourced;
 	for (s = 0; s < PP_MAX_SOURCE_SETS; s++) {
 		if (!(src_bits >> s))
@@ -309,6 +395,11 @@ __noinline int pp_run_rules(const struct pp_ruleset *rs,
 	for (i = 0; i < PP_MAX_RULES; i++) {
 		if (!(cand >> i))
 			break;
+		/* Skip a byte of non-candidates at once. */
+		if (!((cand >> i) & 0xff)) {
+			i += 7;
+			continue;
+		}
 		if (!((cand >> i) & 1))
 			continue;
 		r = &rs->rules[i];
@@ -412,8 +503,10 @@ int pp_xdp(struct xdp_md *ctx)
 	struct icmp6hdr *icmp6h;
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
-	__u32 key0 = 0, l4_len, flags, rkey, reason;
-	__u64 now = 0, logged = 0, *ban_exp;
+	struct pp_src_state *st = NULL;
+	struct pp_list_result lr;
+	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
+	__u64 now = 0, logged = 0;
 	int eth_type, proto;
 	__u8 *refl;
 
@@ -509,8 +602,13 @@ int pp_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	/* Looked up before the lists because backend-scoped entries need the
-	 * backend; the verdict order is still allow, ban, block, service. */
+	/* Read before any list lookup: a cached verdict is stamped with the
+	 * generation it was computed against, never a newer one. */
+	gen = cfg->list_gen;
+
+	/* Looked up before the lists because backend-scoped entries and the
+	 * per-source cache need the backend; verdicts keep the order allow,
+	 * ban, block, service. */
 	sk.addr = p.dst;
 	sk.port = p.dport;
 	sk.proto = p.proto;
@@ -519,28 +617,33 @@ int pp_xdp(struct xdp_md *ctx)
 		__builtin_memset(&sk.addr, 0, sizeof(sk.addr));
 		svc = bpf_map_lookup_elem(&pp_services, &sk);
 	}
-	if (svc)
-		v.backend = svc->backend;
 
-	if (pp_list_hit(&pp_allow_v4, &pp_allow_v6, &p, PP_SCOPE_GLOBAL,
-			&now) ||
-	    (svc && (svc->flags & PP_SVC_SCOPED_ALLOW) &&
-	     pp_list_hit(&pp_allow_v4, &pp_allow_v6, &p, svc->backend, &now))) {
+	if (svc) {
+		v.backend = svc->backend;
+		st = pp_src_entry(svc, &p, gen, &now);
+		if (st) {
+			st->packets += 1;
+			st->bytes += p.len;
+			lists = st->cache;
+			p.src_sets = st->src_sets;
+		} else {
+			lists = pp_lists(&p, svc->backend, svc->flags, &now, &lr);
+			p.src_sets = lr.src_sets;
+		}
+	} else {
+		lists = pp_lists(&p, 0, 0, &now, &lr);
+	}
+
+	if (lists & PP_CACHE_ALLOW) {
 		v.reason = PP_REASON_ALLOW;
 		goto out;
 	}
-
-	ban_exp = bpf_map_lookup_elem(&pp_bans, &p.src);
-	if (ban_exp && pp_live(*ban_exp, &now)) {
+	if (lists & PP_CACHE_BAN) {
 		v.action = XDP_DROP;
 		v.reason = PP_REASON_BAN;
 		goto out;
 	}
-
-	if (pp_list_hit(&pp_block_v4, &pp_block_v6, &p, PP_SCOPE_GLOBAL,
-			&now) ||
-	    (svc && (svc->flags & PP_SVC_SCOPED_BLOCK) &&
-	     pp_list_hit(&pp_block_v4, &pp_block_v6, &p, svc->backend, &now))) {
+	if (lists & PP_CACHE_BLOCK) {
 		v.action = XDP_DROP;
 		v.reason = PP_REASON_BLOCK;
 		goto out;
@@ -582,12 +685,19 @@ int pp_xdp(struct xdp_md *ctx)
 	v.action = XDP_PASS;
 	v.reason = PP_REASON_PASS;
 
-	if ((flags & PP_SVC_SRC_LIMIT) &&
-	    !pp_src_admit(svc->backend, &p, &svc->src_pkt, &svc->src_byte,
-			  &now)) {
-		v.action = XDP_DROP;
-		v.reason = PP_REASON_RATELIMIT;
-		goto out;
+	/* A bucket is filled when first used, so a source first seen while
+	 * the level had no per-source limit does not start empty. */
+	if ((flags & PP_SVC_SRC_LIMIT) && st) {
+		if (!st->bucket.last_ns)
+			pp_bucket_fill(&st->bucket, pp_now(&now), &svc->src_pkt,
+				       &svc->src_byte);
+		if (!pp_bucket_admit(&st->bucket, pp_now(&now), p.len,
+				     &svc->src_pkt, &svc->src_byte)) {
+			st->drops += 1;
+			v.action = XDP_DROP;
+			v.reason = PP_REASON_RATELIMIT;
+			goto out;
+		}
 	}
 	if ((flags & PP_SVC_GLOBAL_LIMIT) &&
 	    !pp_global_admit(cfg, svc, &p, &now)) {

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import type { Server } from "bun";
 import { type Config, type LoadedConfig, parseListen } from "./config.ts";
 import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
+import { DataPlane } from "./dataplane/index.ts";
 import { type GrpcListener, startGrpc } from "./grpc/server.ts";
 import { buildHttpApp, recordPeer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
@@ -11,6 +12,7 @@ import { ensureCertificate } from "./tls.ts";
 
 export interface Appliance {
 	services: Services;
+	dataplane: DataPlane;
 	ports: { http: number; https: number | null; grpc: number };
 	reload(next: LoadedConfig): Promise<void>;
 	stop(): Promise<void>;
@@ -33,6 +35,9 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 	const { db, applied } = openDataStore(config);
 	for (const m of applied) log.info("migration applied", { version: m.version, name: m.name });
 	const services = createServices(db, config, log);
+	const dataplane = new DataPlane(services, config.dataplane, log.child({ component: "dataplane" }));
+	services.setDataPlaneReadiness(() => dataplane.readiness());
+	await dataplane.start();
 	const app = buildHttpApp(services).compile();
 	const fetch = (request: Request, server: Server<undefined>) => {
 		recordPeer(request, server.requestIP(request)?.address);
@@ -69,15 +74,18 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		const grpcListener = grpc;
 		return {
 			services,
+			dataplane,
 			ports,
 			async reload(next) {
 				config = next.config;
 				log.setLevel(config.log.level);
+				dataplane.reload(config.dataplane);
 				log.info("configuration reloaded", { configPath: next.path });
 			},
 			async stop() {
 				for (const s of servers) s.stop(true);
 				await grpcListener.stop();
+				dataplane.stop();
 				db.close();
 				log.info("stopped");
 			},
@@ -85,6 +93,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 	} catch (err) {
 		for (const s of servers) s.stop(true);
 		await grpc?.stop();
+		dataplane.stop();
 		db.close();
 		throw err;
 	}

@@ -49,6 +49,38 @@ export const ConfigSchema = T.Object(
 			},
 			{ additionalProperties: false },
 		),
+		api: T.Object(
+			{
+				body_limit_bytes: size(1024, 64 * 1024 * 1024, "largest accepted request body; larger ones answer 400"),
+				anonymous_tier: T.Union([T.Literal("FREE"), T.Literal("PRO"), T.Literal("BUSINESS"), T.Literal("ENTERPRISE")], {
+					description: "rate-limit tier applied per source address to requests without credentials",
+				}),
+			},
+			{ additionalProperties: false },
+		),
+		auth: T.Object(
+			{
+				refresh_token_ttl_seconds: size(300, 365 * 86_400, "lifetime of a refresh token (each use rotates it)"),
+				session_ttl_seconds: size(300, 30 * 86_400, "lifetime of a web UI session cookie"),
+				login_slow_after: size(1, 1000, "failed logins (per account and address) before each answer is delayed"),
+				login_max_failures: size(1, 1000, "failed logins per account and address before that address is refused"),
+				address_max_failures: size(1, 100_000, "failed logins from one address (any account) before it is refused"),
+				login_lockout_seconds: size(1, 86_400, "how long a refused account/address stays refused"),
+				invitation_ttl_seconds: size(300, 90 * 86_400, "lifetime of an invitation token"),
+				oauth_code_ttl_seconds: size(10, 600, "lifetime of an OAuth authorization code"),
+			},
+			{ additionalProperties: false },
+		),
+		limits: T.Object(
+			{
+				max_backends: size(0, 1_000_000, "backends per organization"),
+				max_domains_per_backend: size(0, 10_000, "domains per backend"),
+				max_filter_rules: size(0, 1_000_000, "filter rules per organization"),
+				max_bandwidth_bytes: T.Integer({ minimum: 0, description: "protected bytes per organization and month" }),
+				max_requests: T.Integer({ minimum: 0, description: "protected requests per organization and month" }),
+			},
+			{ additionalProperties: false },
+		),
 		dataplane: T.Object(
 			{
 				enabled: T.Boolean({
@@ -104,6 +136,24 @@ export const DEFAULTS: Config = {
 	},
 	storage: { data_dir: "./data" },
 	log: { level: "info" },
+	api: { body_limit_bytes: 1_048_576, anonymous_tier: "FREE" },
+	auth: {
+		refresh_token_ttl_seconds: 30 * 86_400,
+		session_ttl_seconds: 12 * 3600,
+		login_slow_after: 3,
+		login_max_failures: 10,
+		address_max_failures: 100,
+		login_lockout_seconds: 900,
+		invitation_ttl_seconds: 7 * 86_400,
+		oauth_code_ttl_seconds: 60,
+	},
+	limits: {
+		max_backends: 10,
+		max_domains_per_backend: 5,
+		max_filter_rules: 100,
+		max_bandwidth_bytes: 10_995_116_277_760,
+		max_requests: 1_000_000_000,
+	},
 	dataplane: {
 		enabled: true,
 		interfaces: [],

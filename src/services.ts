@@ -6,6 +6,7 @@ import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
 import { BackendService } from "./domain/backends/service.ts";
 import { IpListService } from "./domain/iplists/service.ts";
+import { FilterRuleService } from "./domain/rules/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
 import { UserService } from "./domain/users/service.ts";
 import { EventBus } from "./events.ts";
@@ -30,8 +31,9 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const organizations = new OrganizationService(db);
 	const users = new UserService(db, organizations, audit);
 	const apiKeys = new ApiKeyService(db, audit);
-	const backends = new BackendService(db, audit, bus);
+	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends);
 	const ipLists = new IpListService(db, config, audit, bus);
+	const rules = new FilterRuleService(db, audit, bus);
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -48,6 +50,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		apiKeys,
 		backends,
 		ipLists,
+		rules,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
 			dataplane = fn;

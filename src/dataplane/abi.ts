@@ -151,6 +151,7 @@ export const RuleFlag = { TCP_FLAGS: 1 << 0 } as const;
 export const RulesetFlag = { NEEDS_SOURCE: 1 << 0 } as const;
 export const EventKind = { SAMPLE: 1, LOG: 2 } as const;
 export const Scope = { GLOBAL: 0, RULE: 0x80000000 } as const;
+export const CacheFlag = { VALID: 1 << 0, ALLOW: 1 << 1, BAN: 1 << 2, BLOCK: 1 << 3 } as const;
 
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 
@@ -166,6 +167,7 @@ export const BTF_ENUMS: Record<string, { size: number; values: Record<string, nu
 	pp_ruleset_flag: { size: 1, values: prefixed("PP_RS_", RulesetFlag) },
 	pp_event_kind: { size: 1, values: prefixed("PP_EVENT_", EventKind) },
 	pp_scope: { size: 4, values: prefixed("PP_SCOPE_", Scope) },
+	pp_cache_flag: { size: 4, values: prefixed("PP_CACHE_", CacheFlag) },
 };
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
@@ -225,10 +227,25 @@ export const LAYOUT = {
 			rules: [560, 3584],
 		},
 	},
-	pp_config: { size: 28, members: { sample_rate: [0, 4], nr_cpus: [4, 4], nr_mgmt_ports: [8, 4], mgmt_ports: [12, 16] } },
+	pp_config: {
+		size: 32,
+		members: { sample_rate: [0, 4], nr_cpus: [4, 4], list_gen: [8, 4], nr_mgmt_ports: [12, 4], mgmt_ports: [16, 16] },
+	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
-	pp_src_state: { size: 48, members: { bucket: [0, 24], packets: [24, 8], bytes: [32, 8], drops: [40, 8] } },
+	pp_src_state: {
+		size: 72,
+		members: {
+			bucket: [0, 24],
+			packets: [24, 8],
+			bytes: [32, 8],
+			drops: [40, 8],
+			src_sets: [48, 8],
+			cache_until_ns: [56, 8],
+			list_gen: [64, 4],
+			cache: [68, 4],
+		},
+	},
 	pp_ctr: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
 	pp_rule_ctr: { size: 24, members: { packets: [0, 8], bytes: [8, 8], last_match_ns: [16, 8] } },
 	pp_event_ctr: { size: 16, members: { emitted: [0, 8], lost: [8, 8] } },
@@ -615,6 +632,11 @@ export interface Config {
 	sampleRate: number;
 	/** CPUs sharing the per-CPU backend buckets (the online CPU count). */
 	nrCpus: number;
+	/**
+	 * Generation of the allow/ban/block/source-set maps. Increment (mod 2^32) after every
+	 * change to them: the program caches per-source list verdicts per generation.
+	 */
+	listGen: number;
 	/** Management TCP ports (SSH, API/UI), at most MGMT_PORTS. */
 	mgmtPorts: number[];
 }
@@ -624,6 +646,7 @@ export function encodeConfig(c: Config): Uint8Array {
 	const [buf, v] = view(LAYOUT.pp_config.size);
 	v.setUint32(off("pp_config", "sample_rate"), c.sampleRate, true);
 	v.setUint32(off("pp_config", "nr_cpus"), c.nrCpus, true);
+	v.setUint32(off("pp_config", "list_gen"), c.listGen >>> 0, true);
 	v.setUint32(off("pp_config", "nr_mgmt_ports"), c.mgmtPorts.length, true);
 	c.mgmtPorts.forEach((p, i) => {
 		v.setUint16(off("pp_config", "mgmt_ports") + i * 2, p, true);
@@ -648,9 +671,16 @@ export interface SrcState {
 	pktTokens: bigint;
 	byteTokens: bigint;
 	lastNs: bigint;
+	/** Backend scope: every packet of the source to the backend; rule scope: packets the rule's bucket saw. */
 	packets: bigint;
 	bytes: bigint;
+	/** Rate-limit drops. */
 	drops: bigint;
+	/** Cached list verdict (CacheFlag bits), its source sets, expiry and generation. */
+	cache: number;
+	srcSets: bigint;
+	cacheUntilNs: bigint;
+	listGen: number;
 }
 
 export function decodeSrcState(buf: Uint8Array): SrcState {
@@ -663,6 +693,10 @@ export function decodeSrcState(buf: Uint8Array): SrcState {
 		packets: v.getBigUint64(off("pp_src_state", "packets"), true),
 		bytes: v.getBigUint64(off("pp_src_state", "bytes"), true),
 		drops: v.getBigUint64(off("pp_src_state", "drops"), true),
+		cache: v.getUint32(off("pp_src_state", "cache"), true),
+		srcSets: v.getBigUint64(off("pp_src_state", "src_sets"), true),
+		cacheUntilNs: v.getBigUint64(off("pp_src_state", "cache_until_ns"), true),
+		listGen: v.getUint32(off("pp_src_state", "list_gen"), true),
 	};
 }
 

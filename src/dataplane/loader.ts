@@ -7,6 +7,7 @@ import { constants as osConstants } from "node:os";
 import objectPath from "../../build/bpf/pp_xdp.o" with { type: "file" };
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { PROGRAM_NAME } from "./abi.ts";
 import {
 	BpfObject,
 	closeFd,
@@ -19,7 +20,6 @@ import {
 	xdpQueryId,
 } from "./libbpf.ts";
 
-export const PROGRAM_NAME = "pp_xdp";
 const BPFFS = "/sys/fs/bpf";
 
 export class DataPlaneError extends Error {}
@@ -41,9 +41,10 @@ function mapSizes(sizes: Config["dataplane"]["map_sizes"]): Record<string, numbe
 		pp_srcset_v4: sizes.source_sets,
 		pp_srcset_v6: sizes.source_sets,
 		pp_services: sizes.services,
-		pp_rulesets: sizes.backends,
-		pp_global_bkt: sizes.backends,
-		pp_backend_ctrs: sizes.backends,
+		// Backend indexes start at 1; each backend has two rule-set slots (double buffering).
+		pp_rulesets: sizes.backends * 2 + 2,
+		pp_global_bkt: sizes.backends + 1,
+		pp_backend_ctrs: sizes.backends + 1,
 		pp_rule_ctrs: sizes.rules,
 		pp_src_limits: sizes.rate_limit_sources,
 	};
@@ -75,7 +76,9 @@ export function ensureBpffs(log: Logger): void {
 	if (bpffsMounted()) return;
 	const proc = Bun.spawnSync(["mount", "-t", "bpf", "bpf", BPFFS], { stdout: "pipe", stderr: "pipe" });
 	if (proc.exitCode !== 0)
-		throw new DataPlaneError(`bpffs is not mounted at ${BPFFS} and mounting it failed: ${proc.stderr.toString().trim()}`);
+		throw new DataPlaneError(
+			`bpffs is not mounted at ${BPFFS} and mounting it failed: ${proc.stderr.toString().trim()}`,
+		);
 	log.info("mounted bpffs", { path: BPFFS });
 }
 
@@ -113,7 +116,8 @@ export class Loader {
 		try {
 			this.object = this.open(image);
 		} catch (err) {
-			if (!(err instanceof LibbpfError) || err.errno !== osConstants.errno.EINVAL || !existsSync(this.config.pin_path)) throw err;
+			if (!(err instanceof LibbpfError) || err.errno !== osConstants.errno.EINVAL || !existsSync(this.config.pin_path))
+				throw err;
 			this.log.warn("pinned maps do not match this program; recreating them", { pinPath: this.config.pin_path });
 			rmSync(this.config.pin_path, { recursive: true, force: true });
 			mkdirSync(this.config.pin_path, { recursive: true, mode: 0o700 });
@@ -124,7 +128,8 @@ export class Loader {
 	private open(image: Uint8Array): BpfObject {
 		const obj = BpfObject.openMem(image, { objectName: "pistonprotection", pinRootPath: this.config.pin_path });
 		try {
-			for (const [name, size] of Object.entries(mapSizes(this.config.map_sizes))) obj.objectMap(name).setMaxEntries(size);
+			for (const [name, size] of Object.entries(mapSizes(this.config.map_sizes)))
+				obj.objectMap(name).setMaxEntries(size);
 			obj.load();
 			return obj;
 		} catch (err) {
@@ -143,7 +148,9 @@ export class Loader {
 			const ifindex = interfaceIndex(name);
 			const current = attachedProgram(ifindex);
 			if (current && !current.ours)
-				throw new DataPlaneError(`interface ${name} already runs another XDP program (id ${current.id}); detach it first`);
+				throw new DataPlaneError(
+					`interface ${name} already runs another XDP program (id ${current.id}); detach it first`,
+				);
 			let mode: XdpMode;
 			if (current) {
 				const oldFd = progFdById(current.id);

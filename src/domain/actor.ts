@@ -16,6 +16,8 @@ export interface Actor {
 	sandbox: boolean;
 	ipAddress: string | null;
 	userAgent: string | null;
+	/** What the actor presented: the API key, token family (login, session, OAuth grant) or OAuth client. */
+	credential?: { type: "apikey" | "token" | "session" | "client"; id: string };
 }
 
 export const ROLE_PERMISSIONS: Record<Role, Permission[]> = {

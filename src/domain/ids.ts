@@ -1,7 +1,21 @@
 // Resource IDs carry a type prefix (bk_, org_, usr_ …) followed by 12 random base-36 characters.
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-export type IdPrefix = "org" | "usr" | "key" | "al" | "bk" | "or" | "fr" | "ip" | "evt" | "atk" | "wh" | "cl";
+export type IdPrefix =
+	| "org"
+	| "usr"
+	| "key"
+	| "al"
+	| "bk"
+	| "or"
+	| "fr"
+	| "ip"
+	| "evt"
+	| "atk"
+	| "wh"
+	| "cl"
+	| "ses"
+	| "inv";
 
 export function newId(prefix: IdPrefix, length = 12): string {
 	return `${prefix}_${randomString(length, ALPHABET)}`;

@@ -19,7 +19,7 @@ interface BtfType {
 }
 
 /** Types the program uses internally; they reach BTF through its subprograms, not the ABI. */
-const INTERNAL = new Set(["pp_pkt", "pp_verdict", "pp_cursor", "pp_vlan_hdr", "pp_ipv6_opt_hdr", "pp_ipv6_frag_hdr"]);
+const INTERNAL = new Set(["pp_pkt", "pp_verdict", "pp_list_result", "pp_cursor", "pp_vlan_hdr", "pp_ipv6_opt_hdr", "pp_ipv6_frag_hdr"]);
 
 function bpftool(): string | null {
 	return Bun.which("bpftool") ?? (existsSync("/usr/sbin/bpftool") ? "/usr/sbin/bpftool" : null);

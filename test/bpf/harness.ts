@@ -40,7 +40,8 @@ import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../sr
 import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
-export const OBJ_PATH = join(ROOT, "build", "bpf", "pp_xdp.o");
+/** PP_XDP_OBJ runs the suite against another build of the program. */
+export const OBJ_PATH = process.env.PP_XDP_OBJ ?? join(ROOT, "build", "bpf", "pp_xdp.o");
 export const TRIVIAL_PATH = join(ROOT, "build", "bpf", "pp_trivial.o");
 
 /** Why BPF tests cannot run here, or null when they can. */
@@ -51,7 +52,7 @@ export function skipReason(): string | null {
 }
 
 export const MGMT_PORTS = [22, 8443];
-export const DEFAULT_CONFIG: Config = { sampleRate: 0, nrCpus: 1, mgmtPorts: MGMT_PORTS };
+export const DEFAULT_CONFIG: Config = { sampleRate: 0, nrCpus: 1, listGen: 0, mgmtPorts: MGMT_PORTS };
 
 export interface ServiceSpec {
 	/** null = any local address. */
@@ -78,6 +79,9 @@ export class Dataplane {
 	private readonly maps = new Map<MapName, BpfMap>();
 	private readonly touchedBackends = new Set<number>();
 	private readonly touchedSlots = new Set<number>();
+	private config: Config = DEFAULT_CONFIG;
+	/** When false, list writes leave list_gen alone (to test the cache contract). */
+	autoBumpGen = true;
 
 	private constructor(obj: BpfObject) {
 		this.obj = obj;
@@ -107,7 +111,17 @@ export class Dataplane {
 	}
 
 	setConfig(c: Config): void {
+		this.config = c;
 		this.map("pp_config").update(u32(0), encodeConfig(c));
+	}
+
+	/** Increments pp_config.list_gen, as user space must after changing a list. */
+	bumpListGen(): void {
+		this.setConfig({ ...this.config, listGen: (this.config.listGen + 1) >>> 0 });
+	}
+
+	private listsChanged(): void {
+		if (this.autoBumpGen) this.bumpListGen();
 	}
 
 	/** Writes the service and its port-0 host entry, as the reconciler does. */
@@ -135,10 +149,12 @@ export class Dataplane {
 
 	allow(cidr: string, scope = 0, expiresNs = 0n): void {
 		this.lpm("pp_allow", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 0, entryId: 1 }));
+		this.listsChanged();
 	}
 
 	block(cidr: string, scope = 0, expiresNs = 0n): void {
 		this.lpm("pp_block", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 7, entryId: 2 }));
+		this.listsChanged();
 	}
 
 	mgmt(cidr: string): void {
@@ -147,10 +163,17 @@ export class Dataplane {
 
 	ban(ip: string, expiresNs = 0n): void {
 		this.map("pp_bans").update(encodeBanKey(ip), u64(expiresNs));
+		this.listsChanged();
+	}
+
+	unban(ip: string): void {
+		this.map("pp_bans").delete(encodeBanKey(ip));
+		this.listsChanged();
 	}
 
 	sourceSets(cidr: string, sets: number[]): void {
 		this.lpm("pp_srcset", cidr).update(encodeLpmKey(cidr, 0), encodeSetMask(sets));
+		this.listsChanged();
 	}
 
 	setRules(slot: number, rules: CompiledRule[]): void {
@@ -228,6 +251,7 @@ export class Dataplane {
 		zeroPerCpu(this.map("pp_event_ctrs"), u32(0));
 		this.touchedBackends.clear();
 		this.touchedSlots.clear();
+		this.autoBumpGen = true;
 		this.setConfig(config);
 	}
 

@@ -72,7 +72,9 @@ suite("pp_xdp policy", () => {
 				expect(counts.INVALID ?? 0).toBe(bogus ? 2 : 0);
 				// The IPv6 packet has no service on SERVER6, so it is NO_SERVICE at every level.
 				expect(counts.NO_SERVICE).toBe(1);
-				expect(dp.srcState(2, CLIENT) !== null).toBe(srcLimit);
+				// Every service source gets an entry (it caches the list verdict); only a level with
+				// per-source limits puts its bucket to use.
+				expect((dp.srcState(2, CLIENT)?.lastNs ?? 0n) > 0n).toBe(srcLimit);
 			});
 		}
 
@@ -269,6 +271,66 @@ suite("pp_xdp policy", () => {
 				for (let i = 0; i < 50; i++) expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
 			});
 		}
+	});
+
+	describe("per-source list verdict cache", () => {
+		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
+		const send = () => dp.run(pkt(tcp(JAVA, TCP_ACK)));
+
+		test("a ban written with a list_gen bump applies to a source already cached as clean", () => {
+			svc();
+			expect(send()).toBe(XDP_PASS);
+			dp.ban(CLIENT);
+			expect(send()).toBe(XDP_DROP);
+			dp.unban(CLIENT);
+			expect(send()).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ PASS: 2, BAN: 1 });
+		});
+
+		test("without a list_gen bump the cached verdict stands (the contract user space keeps)", () => {
+			svc();
+			expect(send()).toBe(XDP_PASS);
+			dp.autoBumpGen = false;
+			dp.ban(CLIENT);
+			expect(send()).toBe(XDP_PASS);
+			dp.bumpListGen();
+			expect(send()).toBe(XDP_DROP);
+		});
+
+		test("a cached ban ends when the ban expires, with no bump", async () => {
+			svc();
+			dp.ban(CLIENT, monotonicNowNs() + 60_000_000n);
+			expect(send()).toBe(XDP_DROP);
+			expect(dp.srcState(1, CLIENT)?.cacheUntilNs).toBeGreaterThan(0n);
+			await Bun.sleep(100);
+			expect(send()).toBe(XDP_PASS);
+		});
+
+		test("a cached allow ends when the allow entry expires, with no bump", async () => {
+			svc();
+			dp.block("198.51.100.0/24");
+			dp.allow(`${CLIENT}/32`, 0, monotonicNowNs() + 60_000_000n);
+			expect(send()).toBe(XDP_PASS);
+			await Bun.sleep(100);
+			expect(send()).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ ALLOW: 1, BLOCK: 1 });
+		});
+
+		test("changed source sets reach the rules after a bump", () => {
+			serveWithRules([rule({ action: Action.DROP, statsSlot: 1, srcAny: 1n << 2n })]);
+			expect(send()).toBe(XDP_PASS);
+			dp.sourceSets("198.51.100.0/24", [2]);
+			expect(send()).toBe(XDP_DROP);
+			expect(dp.srcState(1, CLIENT)?.srcSets).toBe(1n << 2n);
+		});
+
+		test("the source entry counts every packet of the source to the backend", () => {
+			svc();
+			dp.ban(CLIENT);
+			for (let i = 0; i < 3; i++) send();
+			expect(dp.srcState(1, CLIENT)?.packets).toBe(3n);
+			expect(dp.srcState(1, CLIENT)?.drops).toBe(0n);
+		});
 	});
 
 	describe("events", () => {

@@ -14,8 +14,12 @@ export interface Topology {
 	peerV4: string[];
 	peerV6: string[];
 	/** Runs a command inside the namespace. */
-	exec(args: string[], opts?: { timeoutMs?: number; stdin?: string }): { exitCode: number; stdout: string; stderr: string };
-	spawn(args: string[]): ReturnType<typeof Bun.spawn>;
+	exec(
+		args: string[],
+		opts?: { timeoutMs?: number; stdin?: string },
+	): { exitCode: number; stdout: string; stderr: string };
+	/** Runs a command inside the namespace without blocking this process (servers here keep answering). */
+	run(args: string[], timeoutMs?: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 	destroy(): void;
 }
 
@@ -45,7 +49,10 @@ export function createTopology(index = 0, extraSources = 3): Topology {
 	const hostV4 = `198.18.${index}.1`;
 	const hostV6 = `2001:2:0:${index.toString(16)}::1`;
 	const peerV4 = Array.from({ length: 1 + extraSources }, (_, i) => `198.18.${index}.${i + 2}`);
-	const peerV6 = Array.from({ length: 1 + extraSources }, (_, i) => `2001:2:0:${index.toString(16)}::${(i + 2).toString(16)}`);
+	const peerV6 = Array.from(
+		{ length: 1 + extraSources },
+		(_, i) => `2001:2:0:${index.toString(16)}::${(i + 2).toString(16)}`,
+	);
 	const topo: Topology = {
 		ns,
 		hostIf,
@@ -55,15 +62,23 @@ export function createTopology(index = 0, extraSources = 3): Topology {
 		peerV4,
 		peerV6,
 		exec(args, opts = {}) {
-			const p = Bun.spawnSync(["timeout", String(Math.ceil((opts.timeoutMs ?? 20_000) / 1000)), "ip", "netns", "exec", ns, ...args], {
-				stdout: "pipe",
-				stderr: "pipe",
-				stdin: opts.stdin !== undefined ? Buffer.from(opts.stdin) : "ignore",
-			});
+			const p = Bun.spawnSync(
+				["timeout", String(Math.ceil((opts.timeoutMs ?? 20_000) / 1000)), "ip", "netns", "exec", ns, ...args],
+				{
+					stdout: "pipe",
+					stderr: "pipe",
+					stdin: opts.stdin !== undefined ? Buffer.from(opts.stdin) : "ignore",
+				},
+			);
 			return { exitCode: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 		},
-		spawn(args) {
-			return Bun.spawn(["ip", "netns", "exec", ns, ...args], { stdout: "pipe", stderr: "pipe" });
+		async run(args, timeoutMs = 20_000) {
+			const p = Bun.spawn(["timeout", String(Math.ceil(timeoutMs / 1000)), "ip", "netns", "exec", ns, ...args], {
+				stdout: "pipe",
+				stderr: "pipe",
+			});
+			const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+			return { exitCode: await p.exited, stdout, stderr };
 		},
 		destroy() {
 			sh(["ip", "link", "del", hostIf], true);

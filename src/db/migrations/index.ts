@@ -1,6 +1,7 @@
 // Every migration, in order. Embedded in the binary as text; applied by db/migrate.ts.
 import init from "./001_init.sql" with { type: "text" };
 import protection from "./002_protection.sql" with { type: "text" };
+import accounts from "./003_accounts.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const MIGRATIONS: Migration[] = [
 	{ version: 1, name: "init", sql: init },
 	{ version: 2, name: "protection", sql: protection },
+	{ version: 3, name: "accounts", sql: accounts },
 ];

@@ -2,14 +2,20 @@
 // SHA-256 is stored (the key is high-entropy, so a fast hash is the right tool).
 import type { Database } from "bun:sqlite";
 import { timingSafeEqual } from "node:crypto";
+import { requirePermission } from "../../auth/rbac.ts";
 import { type Actor, type Permission, ROLE_PERMISSIONS, type Role } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
-import { Forbidden, ValidationError } from "../errors.ts";
+import { Conflict, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso, randomString } from "../ids.ts";
+import { type Page, paginate } from "../pagination.ts";
+import { check } from "../validate.ts";
+import { ApiKeyCreate } from "./model.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const KEY_PATTERN = /^pp_(live|test)_[0-9A-Za-z]{40}$/;
 export const PERMISSIONS: Permission[] = ["read", "write", "delete", "admin"];
+/** last_used_at is written at most this often per key, so a busy key does not write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 export interface ApiKey {
 	id: string;
@@ -55,10 +61,66 @@ export function hashKey(key: string): string {
 }
 
 export class ApiKeyService {
+	private readonly byHash;
+	private readonly touch;
+
 	constructor(
 		private readonly db: Database,
 		private readonly audit: AuditService,
-	) {}
+	) {
+		this.byHash = db.query<ApiKeyRow & { role: Role | null; email: string | null }, [string]>(
+			`SELECT k.*, m.role AS role, u.email AS email FROM api_keys k
+			 LEFT JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.created_by
+			 LEFT JOIN users u ON u.id = k.created_by
+			 WHERE k.key_hash = ?`,
+		);
+		this.touch = db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+	}
+
+	/** POST /v1/api-keys: validates untrusted input, then create(). */
+	createFrom(actor: Actor, input: unknown): { key: string; apiKey: ApiKey } {
+		requirePermission(actor, "write");
+		check(ApiKeyCreate, input);
+		return this.create(actor, input);
+	}
+
+	/** GET /v1/api-keys: the organization's keys (admins) or the actor's own keys; never secrets. */
+	list(actor: Actor, page?: number, pageSize?: number): Page<ApiKey> {
+		requirePermission(actor, "read");
+		const rows = actor.permissions.includes("admin")
+			? this.db
+					.query<ApiKeyRow, [string]>("SELECT * FROM api_keys WHERE organization_id = ? ORDER BY created_at DESC, id")
+					.all(actor.organizationId)
+			: this.db
+					.query<ApiKeyRow, [string, string]>(
+						"SELECT * FROM api_keys WHERE organization_id = ? AND created_by = ? ORDER BY created_at DESC, id",
+					)
+					.all(actor.organizationId, actor.userId ?? "");
+		return paginate(rows.map(toApiKey), page, pageSize);
+	}
+
+	/** DELETE /v1/api-keys/{id}: the creator may revoke their key, admins any key of the organization. */
+	revoke(actor: Actor, id: string): ApiKey {
+		const row = this.db
+			.query<ApiKeyRow, [string, string]>("SELECT * FROM api_keys WHERE id = ? AND organization_id = ?")
+			.get(id, actor.organizationId);
+		if (!row) throw new NotFound("api key", id);
+		if (
+			!(actor.permissions.includes("admin") || (row.created_by === actor.userId && actor.permissions.includes("write")))
+		)
+			throw new Forbidden("only the key's creator or an admin may revoke it");
+		if (row.revoked_at) throw new Conflict("already_revoked", "the key is already revoked");
+		return this.db.transaction(() => {
+			this.db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").run(nowIso(), id);
+			this.audit.record(actor, {
+				action: "apikey.revoked",
+				resourceType: "api_key",
+				resourceId: id,
+				description: `Revoked API key '${row.name}'`,
+			});
+			return toApiKey(this.db.query<ApiKeyRow, [string]>("SELECT * FROM api_keys WHERE id = ?").get(id) as ApiKeyRow);
+		})();
+	}
 
 	/** Creates a key within the actor's organization and permissions; returns the secret once. */
 	create(
@@ -146,20 +208,15 @@ export class ApiKeyService {
 	authenticate(presented: string, context: { ipAddress: string | null; userAgent: string | null }): Actor | null {
 		if (!KEY_PATTERN.test(presented)) return null;
 		const hash = hashKey(presented);
-		const row = this.db
-			.query<ApiKeyRow & { role: Role | null; email: string | null }, [string]>(
-				`SELECT k.*, m.role AS role, u.email AS email FROM api_keys k
-				 LEFT JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.created_by
-				 LEFT JOIN users u ON u.id = k.created_by
-				 WHERE k.key_hash = ?`,
-			)
-			.get(hash);
+		const row = this.byHash.get(hash);
 		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
 		if (row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= Date.now())) return null;
 		// A key dies with its creator's membership: it never outlives or exceeds them.
 		const role = row.role;
 		if (!role) return null;
-		this.db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(nowIso(), row.id);
+		const now = Date.now();
+		if (!row.last_used_at || now - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS)
+			this.touch.run(new Date(now).toISOString(), row.id);
 		const keyPermissions: Permission[] = JSON.parse(row.permissions);
 		return {
 			kind: "apikey",
@@ -171,6 +228,7 @@ export class ApiKeyService {
 			sandbox: row.environment === "test",
 			ipAddress: context.ipAddress,
 			userAgent: context.userAgent,
+			credential: { type: "apikey", id: row.id },
 		};
 	}
 }

@@ -62,6 +62,8 @@ export class BackendService {
 		private readonly db: Database,
 		private readonly audit: AuditService,
 		private readonly bus: EventBus,
+		/** dataplane.map_sizes.backends: the data plane's per-backend arrays hold this many. */
+		private readonly maxBackends: number,
 	) {}
 
 	create(actor: Actor, input: unknown): Backend {
@@ -84,6 +86,12 @@ export class BackendService {
 								WHERE NOT EXISTS (SELECT 1 FROM backends c WHERE c.dp_index = b.dp_index + 1)) END AS n`,
 					)
 					.get()?.n ?? 1;
+			if (dpIndex > this.maxBackends)
+				throw ValidationError.field(
+					"name",
+					"limit_exceeded",
+					`the data plane holds ${this.maxBackends} backends (dataplane.map_sizes.backends)`,
+				);
 			this.db
 				.prepare(
 					`INSERT INTO backends (id, organization_id, dp_index, sandbox, name, type, protection, load_balancer,

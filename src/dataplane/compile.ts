@@ -1,0 +1,366 @@
+// Desired state → map contents. Pure functions of the database (and the config): the same
+// rows always compile to the same bytes, which is what lets a full resync at start and a
+// series of incremental updates converge on identical maps.
+import type { Database } from "bun:sqlite";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import type { Config } from "../config.ts";
+import type { RuleMatch } from "../domain/rules/model.ts";
+import { sourceSetKey } from "../domain/rules/service.ts";
+import { type Prefix, parsePrefix, toMapped16 } from "../net/cidr.ts";
+import {
+	Action,
+	type CompiledRule,
+	encodeConfig,
+	encodeListEntry,
+	encodeLpmKey,
+	encodeMgmtValue,
+	encodeRuleset,
+	encodeServiceKey,
+	IPPROTO,
+	L7,
+	type LevelName,
+	type MapName,
+	NO_RULESET,
+	ProtoBit,
+	REFLECTION_SOURCE_PORTS,
+	type ServiceValue,
+	SvcFlag,
+	u32,
+	u64,
+} from "./abi.ts";
+import { serviceLimits } from "./levels.ts";
+
+export interface Entry {
+	key: Uint8Array;
+	value: Uint8Array;
+}
+/** A map's desired contents, keyed by the hex of the key bytes. */
+export type Contents = Map<string, Entry>;
+export type MapContents = Map<MapName, Contents>;
+
+export interface CompiledService {
+	key: Uint8Array;
+	/** ruleset is filled in by the reconciler (double-buffered slot). */
+	value: ServiceValue;
+}
+
+export interface Compiled {
+	static: MapContents;
+	lists: MapContents;
+	srcsets: MapContents;
+	services: Map<string, CompiledService>;
+	/** Backend index → encoded pp_ruleset, for backends with at least one active rule. */
+	rulesets: Map<number, Uint8Array>;
+}
+
+export class CompileError extends Error {}
+
+export const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+
+function put(contents: MapContents, map: MapName, key: Uint8Array, value: Uint8Array): void {
+	let m = contents.get(map);
+	if (!m) {
+		m = new Map();
+		contents.set(map, m);
+	}
+	m.set(hex(key), { key, value });
+}
+
+function emptyContents(...maps: MapName[]): MapContents {
+	return new Map(maps.map((m) => [m, new Map()]));
+}
+
+const lpmKey = (p: Prefix, scope: number) =>
+	encodeLpmKey({ family: p.family, addr: p.bytes, prefix: p.prefixLength }, scope);
+
+/**
+ * Wall-clock expiry → the kernel's CLOCK_MONOTONIC. Boot time (whole seconds, from /proc/stat)
+ * is the same for every process, so every daemon computes the same value for the same row.
+ */
+export function bootTimeMs(): number {
+	const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
+	if (!m) throw new CompileError("/proc/stat has no btime");
+	return Number(m[1]) * 1000;
+}
+
+export function toMonotonicNs(expiresAt: string | null, bootMs: number): bigint {
+	if (expiresAt === null) return 0n;
+	return BigInt(Math.max(1, Date.parse(expiresAt) - bootMs)) * 1_000_000n;
+}
+
+/** Config-derived maps: the config map, the management allow-list, the reflection ports. */
+export function compileStatic(config: Config["dataplane"]): MapContents {
+	const out = emptyContents("pp_config", "pp_mgmt_v4", "pp_mgmt_v6", "pp_reflect_ports");
+	put(
+		out,
+		"pp_config",
+		u32(0),
+		encodeConfig({ sampleRate: 64, nrCpus: Math.max(1, cpus().length), mgmtPorts: config.management_ports }),
+	);
+	for (const net of config.admin_networks) {
+		const p = parsePrefix(net);
+		put(out, p.family === 4 ? "pp_mgmt_v4" : "pp_mgmt_v6", lpmKey(p, 0), encodeMgmtValue());
+	}
+	for (const port of REFLECTION_SOURCE_PORTS) put(out, "pp_reflect_ports", u32(port), Uint8Array.of(1));
+	return out;
+}
+
+interface ListRow {
+	rowid: number;
+	organization_id: string;
+	list: "block" | "allow" | "ban";
+	cidr: string;
+	backend_id: string | null;
+	expires_at: string | null;
+}
+
+/** The organization whose unscoped entries apply to all traffic: the first owner's. */
+function operatorOrganization(db: Database): string | null {
+	return (
+		db
+			.query<{ organization_id: string }, []>(
+				"SELECT organization_id FROM memberships WHERE role = 'OWNER' ORDER BY created_at LIMIT 1",
+			)
+			.get()?.organization_id ?? null
+	);
+}
+
+/**
+ * Block list, allow list and bans. An entry scoped to a backend goes into that backend's scope;
+ * an unscoped entry of the operator's organization is global; an unscoped entry of any other
+ * organization applies to each of that organization's backends, never to other tenants' traffic.
+ */
+export function compileLists(db: Database, now = new Date(), bootMs = bootTimeMs()): MapContents {
+	const out = emptyContents("pp_allow_v4", "pp_allow_v6", "pp_block_v4", "pp_block_v6", "pp_bans");
+	const operator = operatorOrganization(db);
+	const backendsOf = new Map<string, number[]>();
+	for (const b of db
+		.query<{ organization_id: string; dp_index: number }, []>(
+			"SELECT organization_id, dp_index FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+		)
+		.all()) {
+		backendsOf.set(b.organization_id, [...(backendsOf.get(b.organization_id) ?? []), b.dp_index]);
+	}
+	const index = new Map(
+		db
+			.query<{ id: string; dp_index: number }, []>("SELECT id, dp_index FROM backends WHERE sandbox = 0")
+			.all()
+			.map((b) => [b.id, b.dp_index]),
+	);
+	const rows = db
+		.query<ListRow, [string]>(
+			`SELECT rowid, organization_id, list, cidr, backend_id, expires_at FROM ip_entries
+			 WHERE sandbox = 0 AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid`,
+		)
+		.all(now.toISOString());
+	for (const row of rows) {
+		const p = parsePrefix(row.cidr);
+		const expiresNs = toMonotonicNs(row.expires_at, bootMs);
+		if (row.list === "ban") {
+			put(out, "pp_bans", toMapped16(p.bytes), u64(expiresNs));
+			continue;
+		}
+		const scopes =
+			row.backend_id !== null
+				? [index.get(row.backend_id)].filter((s): s is number => s !== undefined)
+				: row.organization_id === operator
+					? [0]
+					: (backendsOf.get(row.organization_id) ?? []);
+		const map: MapName = `pp_${row.list}_v${p.family}` as MapName;
+		const value = encodeListEntry({ expiresNs, reason: 0, entryId: row.rowid });
+		for (const scope of scopes) put(out, map, lpmKey(p, scope), value);
+	}
+	return out;
+}
+
+interface BackendRow {
+	id: string;
+	dp_index: number;
+	type: string;
+	protection: string;
+}
+
+const L7_OF: Record<string, number> = {
+	MINECRAFT_JAVA: L7.MINECRAFT_JAVA,
+	MINECRAFT_BEDROCK: L7.RAKNET,
+	QUIC: L7.QUIC,
+	HTTP: L7.HTTP,
+	HTTPS: L7.HTTP,
+	TCP: L7.NONE,
+	UDP: L7.NONE,
+};
+
+interface Protection {
+	enabled?: boolean;
+	level?: LevelName;
+	perIpRateLimit?: { requestsPerSecond: number; burstSize?: number };
+	globalRateLimit?: { requestsPerSecond: number; burstSize?: number };
+}
+
+const withBurst = (r: { requestsPerSecond: number; burstSize?: number } | undefined) =>
+	r ? { requestsPerSecond: r.requestsPerSecond, burstSize: r.burstSize ?? r.requestsPerSecond * 2 } : undefined;
+
+/** Services (one per listener, plus ICMP host entries) and each backend's compiled rule set. */
+export function compileServices(
+	db: Database,
+	now = new Date(),
+): { services: Map<string, CompiledService>; rulesets: Map<number, Uint8Array>; srcsets: MapContents } {
+	const services = new Map<string, CompiledService>();
+	const scoped = new Map<string, number>();
+	for (const r of db
+		.query<{ backend_id: string; list: string }, [string]>(
+			`SELECT DISTINCT backend_id, list FROM ip_entries WHERE backend_id IS NOT NULL AND sandbox = 0
+			 AND (expires_at IS NULL OR expires_at > ?)`,
+		)
+		.all(now.toISOString())) {
+		scoped.set(
+			r.backend_id,
+			(scoped.get(r.backend_id) ?? 0) | (r.list === "allow" ? SvcFlag.SCOPED_ALLOW : SvcFlag.SCOPED_BLOCK),
+		);
+	}
+	const { rulesets, srcsets } = compileRules(db, now);
+	const backends = db
+		.query<BackendRow, []>("SELECT id, dp_index, type, protection FROM backends WHERE sandbox = 0 ORDER BY dp_index")
+		.all();
+	for (const b of backends) {
+		const protection = JSON.parse(b.protection) as Protection;
+		const level: LevelName = protection.enabled === false ? "OFF" : (protection.level ?? "MEDIUM");
+		const limits = serviceLimits(level, {
+			perIpRateLimit: withBurst(protection.perIpRateLimit),
+			globalRateLimit: withBurst(protection.globalRateLimit),
+		});
+		const value: ServiceValue = {
+			backend: b.dp_index,
+			flags: limits.flags | (scoped.get(b.id) ?? 0),
+			ruleset: NO_RULESET,
+			level: limits.level,
+			l7: L7_OF[b.type] ?? L7.NONE,
+			srcPkt: limits.srcPkt,
+			srcByte: limits.srcByte,
+			globPkt: limits.globPkt,
+			globByte: limits.globByte,
+		};
+		const listeners = db
+			.query<{ address: string; port: number; protocol: "TCP" | "UDP" }, [string]>(
+				"SELECT address, port, protocol FROM backend_listeners WHERE backend_id = ? ORDER BY address, port, protocol",
+			)
+			.all(b.id);
+		const add = (addr: string, port: number, proto: number, l7 = value.l7) => {
+			const key = encodeServiceKey({ addr: addr === "" ? null : addr, port, proto });
+			const k = hex(key);
+			// Two backends never share a listener; ICMP host entries go to the lowest index.
+			if (!services.has(k)) services.set(k, { key, value: { ...value, l7 } });
+		};
+		for (const l of listeners) add(l.address, l.port, l.protocol === "TCP" ? IPPROTO.TCP : IPPROTO.UDP);
+		for (const address of new Set(listeners.map((l) => l.address))) {
+			const v6 = address.includes(":");
+			if (!v6) add(address, 0, IPPROTO.ICMP, L7.NONE);
+			if (v6 || address === "") add(address, 0, IPPROTO.ICMPV6, L7.NONE);
+		}
+	}
+	return { services, rulesets, srcsets };
+}
+
+interface RuleRow {
+	backend_dp: number;
+	backend_type: string;
+	stats_slot: number;
+	match: string;
+	action: keyof typeof Action;
+	rate_limit: string | null;
+}
+
+function inTimeWindow(match: RuleMatch, now: Date): boolean {
+	const t = match.timeMatch;
+	if (!t) return true;
+	if (t.daysOfWeek?.length && !t.daysOfWeek.includes(now.getUTCDay())) return false;
+	if (!t.timeRanges?.length) return true;
+	const minute = now.getUTCHours() * 60 + now.getUTCMinutes();
+	return t.timeRanges.some((r) =>
+		r.startMinutes <= r.endMinutes
+			? minute >= r.startMinutes && minute < r.endMinutes
+			: minute >= r.startMinutes || minute < r.endMinutes,
+	);
+}
+
+const PROTO_BITS: Record<string, number> = { TCP: ProtoBit.TCP, UDP: ProtoBit.UDP, ICMP: ProtoBit.ICMP };
+
+/**
+ * Each backend's enabled rules in priority order. Source lists become source sets: each
+ * distinct list is one bit, and every prefix in pp_srcset_* carries the bits of all the sets
+ * that contain it (so the longest-prefix match answers for the shorter ones too).
+ */
+export function compileRules(
+	db: Database,
+	now = new Date(),
+): { rulesets: Map<number, Uint8Array>; srcsets: MapContents } {
+	const rows = db
+		.query<RuleRow, []>(
+			`SELECT b.dp_index AS backend_dp, b.type AS backend_type, r.stats_slot, r.match, r.action, r.rate_limit
+			 FROM filter_rules r JOIN backends b ON b.id = r.backend_id
+			 WHERE r.enabled = 1 AND b.sandbox = 0 ORDER BY b.dp_index, r.priority, r.created_at, r.id`,
+		)
+		.all();
+	const setKeys = new Set<string>();
+	for (const r of rows) {
+		const m = JSON.parse(r.match) as RuleMatch;
+		if (m.sourceIps?.length) setKeys.add(sourceSetKey(m.sourceIps));
+		if (m.sourceIpBlacklist?.length) setKeys.add(sourceSetKey(m.sourceIpBlacklist));
+	}
+	const sortedSets = [...setKeys].sort();
+	if (sortedSets.length > 64)
+		throw new CompileError(`${sortedSets.length} distinct source lists; the data plane holds 64`);
+	const bitOf = new Map(sortedSets.map((k, i) => [k, i]));
+
+	const byBackend = new Map<number, CompiledRule[]>();
+	for (const r of rows) {
+		const m = JSON.parse(r.match) as RuleMatch;
+		if (!inTimeWindow(m, now)) continue;
+		if (
+			m.l7Protocols?.length &&
+			!m.l7Protocols.some((p) => r.backend_type === p || (p === "HTTP" && r.backend_type === "HTTPS"))
+		)
+			continue;
+		const rate = r.rate_limit ? (JSON.parse(r.rate_limit) as { requestsPerSecond: number; burstSize?: number }) : null;
+		const rule: CompiledRule = {
+			srcAny: m.sourceIps?.length ? 1n << BigInt(bitOf.get(sourceSetKey(m.sourceIps)) as number) : 0n,
+			srcNone: m.sourceIpBlacklist?.length ? 1n << BigInt(bitOf.get(sourceSetKey(m.sourceIpBlacklist)) as number) : 0n,
+			dports: (m.destinationPorts ?? []).map((p) => ({ lo: p.start, hi: p.end })),
+			statsSlot: r.stats_slot,
+			action: Action[r.action],
+			protos: (m.protocols ?? []).reduce((acc, p) => acc | (PROTO_BITS[p] ?? 0), 0),
+			limit: rate ? { rate: rate.requestsPerSecond, burst: rate.burstSize ?? rate.requestsPerSecond * 2 } : undefined,
+		};
+		byBackend.set(r.backend_dp, [...(byBackend.get(r.backend_dp) ?? []), rule]);
+	}
+	const rulesets = new Map<number, Uint8Array>();
+	for (const [backend, rules] of byBackend) rulesets.set(backend, encodeRuleset(rules));
+
+	// prefix text → (prefix, mask of the sets naming it)
+	const prefixes = new Map<string, { p: Prefix; mask: bigint }>();
+	for (const key of sortedSets) {
+		const bit = 1n << BigInt(bitOf.get(key) as number);
+		for (const text of key.split(",")) {
+			const p = parsePrefix(text);
+			const e = prefixes.get(p.text) ?? { p, mask: 0n };
+			e.mask |= bit;
+			prefixes.set(p.text, e);
+		}
+	}
+	const srcsets = emptyContents("pp_srcset_v4", "pp_srcset_v6");
+	for (const { p, mask } of prefixes.values()) {
+		let full = mask;
+		for (let len = 0; len < p.prefixLength; len++) {
+			const outer = prefixes.get(parsePrefix(`${p.text.split("/")[0]}/${len}`).text);
+			if (outer) full |= outer.mask;
+		}
+		put(srcsets, p.family === 4 ? "pp_srcset_v4" : "pp_srcset_v6", lpmKey(p, 0), u64(full));
+	}
+	return { rulesets, srcsets };
+}
+
+export function compileAll(db: Database, config: Config["dataplane"], now = new Date()): Compiled {
+	const { services, rulesets, srcsets } = compileServices(db, now);
+	return { static: compileStatic(config), lists: compileLists(db, now), srcsets, services, rulesets };
+}

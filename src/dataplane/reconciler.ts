@@ -1,0 +1,210 @@
+// Converges the kernel's maps on the compiled desired state. It keeps a shadow of what it last
+// wrote; a full resync reads the maps themselves into the shadow first, so both paths apply
+// the same diff. Capacity is checked for every map before anything is written, and writes are
+// ordered so the program never sees a half-built state: new source sets and rule sets first,
+// then services pointing at them, then list additions before list removals, deletions last.
+import type { Database } from "bun:sqlite";
+import type { Config } from "../config.ts";
+import { readRevisions, type Section } from "../domain/revisions.ts";
+import type { Logger } from "../log.ts";
+import { decodeService, encodeService, type MapName, NO_RULESET, u32 } from "./abi.ts";
+import {
+	type Compiled,
+	type CompiledService,
+	CompileError,
+	type Contents,
+	compileLists,
+	compileServices,
+	compileStatic,
+	type Entry,
+	hex,
+	type MapContents,
+} from "./compile.ts";
+import type { BpfMap } from "./libbpf.ts";
+
+export class CapacityError extends Error {}
+
+export type MapSource = (name: MapName) => BpfMap;
+
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export interface ApplyStats {
+	updated: number;
+	deleted: number;
+	ms: number;
+}
+
+export class Reconciler {
+	private shadow = new Map<MapName, Contents>();
+	/** Backend index → the pp_rulesets slot its services point at, and that slot's bytes. */
+	private slots = new Map<number, { slot: number; bytes: Uint8Array }>();
+	private compiledLists: MapContents | null = null;
+	private revisions: Record<Section, number> | null = null;
+
+	constructor(
+		private readonly db: Database,
+		private config: Config["dataplane"],
+		private readonly maps: MapSource,
+		private readonly log: Logger,
+	) {}
+
+	setConfig(config: Config["dataplane"]): void {
+		this.config = config;
+	}
+
+	/** Reads the maps as they are (e.g. pinned by an earlier daemon) into the shadow. */
+	readActual(): void {
+		this.shadow.clear();
+		this.slots.clear();
+		for (const name of [
+			"pp_config",
+			"pp_mgmt_v4",
+			"pp_mgmt_v6",
+			"pp_allow_v4",
+			"pp_allow_v6",
+			"pp_block_v4",
+			"pp_block_v6",
+			"pp_bans",
+			"pp_srcset_v4",
+			"pp_srcset_v6",
+			"pp_services",
+		] as const) {
+			const map = this.maps(name);
+			const contents: Contents = new Map();
+			for (const key of map.keys()) {
+				const value = map.lookup(key);
+				if (value) contents.set(hex(key), { key, value });
+			}
+			this.shadow.set(name, contents);
+		}
+		const rulesets = this.maps("pp_rulesets");
+		for (const { value } of this.shadow.get("pp_services")?.values() ?? []) {
+			const svc = decodeService(value);
+			if (svc.ruleset === NO_RULESET || this.slots.has(svc.backend)) continue;
+			const bytes = rulesets.lookup(u32(svc.ruleset));
+			if (bytes) this.slots.set(svc.backend, { slot: svc.ruleset, bytes });
+		}
+		this.compiledLists = null;
+		this.revisions = null;
+	}
+
+	/** Full resync: what start-up does after loading (re-adopted maps may hold anything). */
+	fullResync(now = new Date()): ApplyStats {
+		this.readActual();
+		return this.sync(now, true);
+	}
+
+	/**
+	 * Applies what changed since the last sync (by the revision counters in the database), or
+	 * everything when forced. Returns null when nothing changed.
+	 */
+	sync(now = new Date(), force = false): ApplyStats {
+		const started = performance.now();
+		const revisions = readRevisions(this.db);
+		const listsChanged = force || !this.revisions || revisions.lists !== this.revisions.lists || !this.compiledLists;
+		const lists = listsChanged ? compileLists(this.db, now) : (this.compiledLists as MapContents);
+		const { services, rulesets, srcsets } = compileServices(this.db, now);
+		const compiled: Compiled = { static: compileStatic(this.config), lists, srcsets, services, rulesets };
+		const stats = this.apply(compiled);
+		this.compiledLists = lists;
+		this.revisions = revisions;
+		return { ...stats, ms: Math.round(performance.now() - started) };
+	}
+
+	/** True when the database changed since the last sync. */
+	changed(): boolean {
+		const r = readRevisions(this.db);
+		return (
+			!this.revisions ||
+			r.lists !== this.revisions.lists ||
+			r.rules !== this.revisions.rules ||
+			r.services !== this.revisions.services
+		);
+	}
+
+	private apply(c: Compiled): Omit<ApplyStats, "ms"> {
+		this.checkCapacity(c);
+		let updated = 0;
+		let deleted = 0;
+		const upsert = (name: MapName, desired: Contents) => {
+			const map = this.maps(name);
+			const current = this.shadow.get(name) ?? new Map();
+			const changed = [...desired.entries()].filter(([k, e]) => {
+				const have = current.get(k);
+				return !have || !equal(have.value, e.value);
+			});
+			if (changed.length) {
+				map.updateMany(
+					changed.map(([, e]) => e.key),
+					changed.map(([, e]) => e.value),
+				);
+				for (const [k, e] of changed) current.set(k, e);
+				updated += changed.length;
+			}
+			this.shadow.set(name, current);
+		};
+		const prune = (name: MapName, desired: Contents) => {
+			const current = this.shadow.get(name) ?? new Map();
+			const gone = [...current.entries()].filter(([k]) => !desired.has(k));
+			if (gone.length) {
+				this.maps(name).deleteMany(gone.map(([, e]) => e.key));
+				for (const [k] of gone) current.delete(k);
+				deleted += gone.length;
+			}
+		};
+
+		for (const [name, desired] of c.static) upsert(name, desired);
+		for (const [name, desired] of c.srcsets) upsert(name, desired);
+
+		// Rule sets are double-buffered: a changed set goes to the backend's other slot, and
+		// only then do its services point there.
+		const rulesets = this.maps("pp_rulesets");
+		const slotOf = new Map<number, number>();
+		for (const [backend, bytes] of c.rulesets) {
+			const current = this.slots.get(backend);
+			if (current && equal(current.bytes, bytes)) {
+				slotOf.set(backend, current.slot);
+				continue;
+			}
+			const slot = current?.slot === backend * 2 ? backend * 2 + 1 : backend * 2;
+			rulesets.update(u32(slot), bytes);
+			this.slots.set(backend, { slot, bytes });
+			slotOf.set(backend, slot);
+			updated++;
+		}
+		for (const backend of [...this.slots.keys()]) if (!c.rulesets.has(backend)) this.slots.delete(backend);
+
+		const services: Contents = new Map();
+		for (const [k, s] of c.services) services.set(k, this.serviceEntry(s, slotOf));
+		upsert("pp_services", services);
+		for (const [name, desired] of c.lists) upsert(name, desired);
+
+		prune("pp_services", services);
+		for (const [name, desired] of c.lists) prune(name, desired);
+		for (const [name, desired] of c.srcsets) prune(name, desired);
+		for (const [name, desired] of c.static)
+			if (name !== "pp_config" && name !== "pp_reflect_ports") prune(name, desired);
+		if (updated || deleted) this.log.debug("data plane reconciled", { updated, deleted });
+		return { updated, deleted };
+	}
+
+	private serviceEntry(s: CompiledService, slotOf: Map<number, number>): Entry {
+		return { key: s.key, value: encodeService({ ...s.value, ruleset: slotOf.get(s.value.backend) ?? NO_RULESET }) };
+	}
+
+	/** Refuses the whole apply when any map would overflow: nothing is half-applied. */
+	private checkCapacity(c: Compiled): void {
+		const check = (name: MapName, count: number) => {
+			const max = this.maps(name).info.maxEntries;
+			if (count > max)
+				throw new CapacityError(`${name} would hold ${count} entries but has room for ${max} (dataplane.map_sizes)`);
+		};
+		for (const group of [c.static, c.lists, c.srcsets]) for (const [name, desired] of group) check(name, desired.size);
+		check("pp_services", c.services.size);
+		const highest = Math.max(0, ...[...c.services.values()].map((s) => s.value.backend));
+		check("pp_rulesets", highest * 2 + 2);
+		check("pp_backend_ctrs", highest + 1);
+	}
+}
+
+export { CompileError };

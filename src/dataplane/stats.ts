@@ -1,0 +1,80 @@
+// Reads the data plane's counters: per reason, per backend, per rule, and per source (the
+// rate-limit LRU). Per-CPU values are summed here; callers see plain totals.
+import {
+	type BackendCtr,
+	type Ctr,
+	decodeBackendCtr,
+	decodeCtr,
+	decodeRuleCtr,
+	decodeSrcKey,
+	decodeSrcState,
+	REASON_NAMES,
+	Reason,
+	type ReasonName,
+	type RuleCtr,
+	Scope,
+	sumPerCpu,
+	u32,
+} from "./abi.ts";
+import type { BpfMap } from "./libbpf.ts";
+
+function perCpu<T extends object>(
+	map: BpfMap,
+	index: number,
+	decode: (b: Uint8Array) => T,
+	maxFields: (keyof T)[] = [],
+): T | null {
+	const values = map.lookupPerCpu(u32(index));
+	return values ? sumPerCpu(values.map(decode), maxFields) : null;
+}
+
+export function reasonCounters(map: BpfMap): Record<ReasonName, Ctr> {
+	const out = {} as Record<ReasonName, Ctr>;
+	for (const name of REASON_NAMES) out[name] = perCpu(map, Reason[name], decodeCtr) ?? { packets: 0n, bytes: 0n };
+	return out;
+}
+
+export function backendCounters(map: BpfMap, index: number): BackendCtr {
+	return (
+		perCpu(map, index, decodeBackendCtr) ?? {
+			rxPackets: 0n,
+			rxBytes: 0n,
+			passPackets: 0n,
+			passBytes: 0n,
+			dropPackets: 0n,
+			dropBytes: 0n,
+		}
+	);
+}
+
+export function ruleCounters(map: BpfMap, slot: number): RuleCtr {
+	return perCpu(map, slot, decodeRuleCtr, ["lastMatchNs"]) ?? { packets: 0n, bytes: 0n, lastMatchNs: 0n };
+}
+
+export interface SourceStats {
+	address: string;
+	/** Backend index, or null for a rule's own bucket. */
+	backend: number | null;
+	packets: bigint;
+	bytes: bigint;
+	drops: bigint;
+}
+
+/** The busiest sources in the rate-limit LRU, by packets. */
+export function topSources(map: BpfMap, limit = 10): SourceStats[] {
+	const all: SourceStats[] = [];
+	for (const key of map.keys()) {
+		const value = map.lookup(key);
+		if (!value) continue;
+		const { scope, addr } = decodeSrcKey(key);
+		const s = decodeSrcState(value);
+		all.push({
+			address: addr,
+			backend: scope & Scope.RULE ? null : scope,
+			packets: s.packets,
+			bytes: s.bytes,
+			drops: s.drops,
+		});
+	}
+	return all.sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : 0)).slice(0, limit);
+}

@@ -1,0 +1,217 @@
+// Cost of pp_xdp per packet, by verdict path, measured with BPF_PROG_TEST_RUN
+// (repeat = 1,000,000 by default) against the trivial XDP_PASS program measured in the
+// same run. Prints a markdown table. Needs root and `bun run build:bpf`.
+//
+//   bun test/bench/dataplane-prog.ts [--repeat N] [--rounds N] [--budget-s N] [--only TEXT]
+//
+// Each path is run `rounds` times and the median kept; the whole run stops early once the
+// time budget is spent (remaining paths are reported as skipped).
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Action, type CompiledRule, IPPROTO, REASON_NAMES, type ReasonName } from "../../src/dataplane/abi.ts";
+import { BpfObject, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
+import { Dataplane, skipReason, TRIVIAL_PATH } from "../bpf/harness.ts";
+import { buildPacket, TCP_ACK } from "../helpers/packets.ts";
+
+const { values: args } = parseArgs({
+	options: {
+		repeat: { type: "string", default: "1000000" },
+		rounds: { type: "string", default: "3" },
+		"budget-s": { type: "string", default: "120" },
+		only: { type: "string" },
+	},
+});
+const REPEAT = Number(args.repeat);
+const ROUNDS = Number(args.rounds);
+const DEADLINE = performance.now() + Number(args["budget-s"]) * 1000;
+
+const skip = skipReason();
+if (skip) {
+	console.error(`dataplane-prog bench skipped: ${skip}`);
+	process.exit(0);
+}
+
+const SERVER = "192.0.2.10";
+const CLIENT = "198.51.100.7";
+const BANNED = "198.51.100.66";
+const ALLOWED = "198.51.100.77";
+const BLOCKED = "100.64.1.1";
+const RULE_HIT = "198.51.100.88";
+const JAVA = 25565;
+const PREFIXES = 100_000;
+const RULES = 64;
+const BIG: { requestsPerSecond: number; burstSize: number } = { requestsPerSecond: 4_000_000_000, burstSize: 4_000_000_000 };
+
+function pkt(src: string, dport = JAVA): Uint8Array {
+	return buildPacket({ src, dst: SERVER, l4: { proto: "tcp", sport: 40000, dport, flags: TCP_ACK }, payload: 64 });
+}
+
+/** Deterministic pseudo-random /24 and /32 prefixes outside the addresses used here. */
+function* blockPrefixes(n: number): Generator<string> {
+	let x = 0x12345678;
+	let made = 0;
+	while (made < n) {
+		x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+		const a = 1 + (x >>> 24) % 223;
+		if (a === 10 || a === 100 || a === 127 || a === 192 || a === 198 || a === 203) continue;
+		const b = (x >>> 16) & 0xff;
+		const c = (x >>> 8) & 0xff;
+		made++;
+		yield made % 4 === 0 ? `${a}.${b}.${c}.${x & 0xff}/32` : `${a}.${b}.${c}.0/24`;
+	}
+}
+
+function rules(): CompiledRule[] {
+	// Rule i drops its source set i on ports it does not share with the service, except
+	// rule 40, which drops set 40 on the service port: realistic country/ASN blocks.
+	return Array.from({ length: RULES }, (_, i) => ({
+		srcAny: 1n << BigInt(i),
+		srcNone: 0n,
+		dports: i === 40 ? [{ lo: JAVA, hi: JAVA }] : [{ lo: 1000 + i * 10, hi: 1005 + i * 10 }],
+		protos: i % 2 === 0 ? 0 : 1,
+		statsSlot: i,
+		action: Action.DROP,
+	}));
+}
+
+interface Path {
+	name: string;
+	setup: (dp: Dataplane) => void;
+	packet: Uint8Array;
+	verdict: number;
+	reason: ReasonName;
+}
+
+function service(dp: Dataplane, opts: { ruleset?: number; perIp?: typeof BIG } = {}): void {
+	dp.addService({
+		addr: SERVER,
+		port: JAVA,
+		proto: IPPROTO.TCP,
+		backend: 1,
+		level: "MEDIUM",
+		ruleset: opts.ruleset,
+		overrides: { perIpRateLimit: opts.perIp ?? BIG, globalRateLimit: BIG },
+	});
+}
+
+function fillBlocks(dp: Dataplane): void {
+	const keys = [...blockPrefixes(PREFIXES)];
+	for (const cidr of keys) dp.block(cidr);
+}
+
+function fillSets(dp: Dataplane): void {
+	for (let i = 0; i < RULES; i++) {
+		for (let j = 0; j < 100; j++) dp.sourceSets(`${20 + i}.${j}.0.0/16`, [i]);
+	}
+	dp.sourceSets("198.51.100.0/24", [5]);
+	dp.sourceSets(`${RULE_HIT}/32`, [5, 40]);
+}
+
+const baseline = (dp: Dataplane) => {
+	dp.mgmt("203.0.113.0/24");
+	dp.block(`${BLOCKED}/32`);
+};
+
+const PATHS: Path[] = [
+	{ name: "pass (service, MEDIUM, small tables)", setup: (dp) => (baseline(dp), service(dp)), packet: pkt(CLIENT), verdict: XDP_PASS, reason: "PASS" },
+	{
+		name: "no service (pass, 100k prefixes)",
+		setup: (dp) => (baseline(dp), fillBlocks(dp), service(dp)),
+		packet: pkt(CLIENT, 443),
+		verdict: XDP_PASS,
+		reason: "NO_SERVICE",
+	},
+	{
+		name: "allow hit",
+		setup: (dp) => (baseline(dp), service(dp), dp.allow(`${ALLOWED}/32`)),
+		packet: pkt(ALLOWED),
+		verdict: XDP_PASS,
+		reason: "ALLOW",
+	},
+	{ name: "ban hit", setup: (dp) => (baseline(dp), service(dp), dp.ban(BANNED)), packet: pkt(BANNED), verdict: XDP_DROP, reason: "BAN" },
+	{
+		name: "block hit (100k prefixes)",
+		setup: (dp) => (baseline(dp), fillBlocks(dp), service(dp)),
+		packet: pkt(BLOCKED),
+		verdict: XDP_DROP,
+		reason: "BLOCK",
+	},
+	{
+		name: "rule match (DROP, 64 rules)",
+		setup: (dp) => (baseline(dp), fillSets(dp), service(dp, { ruleset: 0 }), dp.setRules(0, rules())),
+		packet: pkt(RULE_HIT),
+		verdict: XDP_DROP,
+		reason: "RULE_DROP",
+	},
+	{
+		name: "rate-limit drop (per source)",
+		setup: (dp) => (baseline(dp), service(dp, { perIp: { requestsPerSecond: 1, burstSize: 1 } })),
+		packet: pkt(CLIENT),
+		verdict: XDP_DROP,
+		reason: "RATELIMIT",
+	},
+	{
+		name: "**pass, 100k prefixes + 64 rules**",
+		setup: (dp) => (baseline(dp), fillBlocks(dp), fillSets(dp), service(dp, { ruleset: 0 }), dp.setRules(0, rules())),
+		packet: pkt(CLIENT),
+		verdict: XDP_PASS,
+		reason: "PASS",
+	},
+];
+
+function median(xs: number[]): number {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.floor(s.length / 2)] as number;
+}
+
+function timeProg(run: () => number): number | null {
+	const samples: number[] = [];
+	for (let i = 0; i < ROUNDS; i++) {
+		if (performance.now() > DEADLINE) break;
+		samples.push(run());
+	}
+	return samples.length === 0 ? null : median(samples);
+}
+
+const trivialObj = BpfObject.openMem(readFileSync(TRIVIAL_PATH), { noPinning: true });
+trivialObj.load();
+const trivialPass = trivialObj.program("pp_trivial_pass");
+const trivialDrop = trivialObj.program("pp_trivial_drop");
+const probe = pkt(CLIENT);
+const trivial = timeProg(() => trivialPass.testRun(probe, { repeat: REPEAT }).durationNs) as number;
+const trivialDropNs = timeProg(() => trivialDrop.testRun(probe, { repeat: REPEAT }).durationNs) as number;
+
+const rows: string[] = [
+	"| path | ns/packet | × trivial XDP_PASS |",
+	"|---|---:|---:|",
+	`| trivial XDP_PASS | ${trivial} | 1.00 |`,
+	`| trivial XDP_DROP | ${trivialDropNs} | ${(trivialDropNs / trivial).toFixed(2)} |`,
+];
+
+const dp = Dataplane.open();
+for (const path of PATHS.filter((p) => args.only === undefined || p.name.includes(args.only))) {
+	if (performance.now() > DEADLINE) {
+		rows.push(`| ${path.name} | skipped (time budget) | |`);
+		continue;
+	}
+	dp.reset();
+	path.setup(dp);
+	// Burn the bucket so the measured repetitions all take the path being named.
+	dp.run(path.packet);
+	dp.reset();
+	path.setup(dp);
+	if (path.reason === "RATELIMIT") dp.run(path.packet);
+	const verdict = dp.run(path.packet);
+	const counts = dp.reasonPackets();
+	const reason = REASON_NAMES.find((r) => (counts[r] ?? 0) > 0 && r === path.reason);
+	if (verdict !== path.verdict || reason === undefined) {
+		throw new Error(`${path.name}: expected ${path.reason}, got verdict ${verdict} reasons ${JSON.stringify(counts)}`);
+	}
+	const ns = timeProg(() => dp.prog.testRun(path.packet, { repeat: REPEAT }).durationNs);
+	rows.push(ns === null ? `| ${path.name} | skipped (time budget) | |` : `| ${path.name} | ${ns} | ${(ns / trivial).toFixed(2)} |`);
+}
+dp.close();
+trivialObj.close();
+
+console.log(`BPF_PROG_TEST_RUN, repeat ${REPEAT.toLocaleString("en-US")}, median of ${ROUNDS}, ${PREFIXES.toLocaleString("en-US")} blocked prefixes, ${RULES} rules\n`);
+console.log(rows.join("\n"));

@@ -1,0 +1,53 @@
+// A traffic client run inside a test namespace (ip netns exec … bun netclient.ts …).
+// udp <src> <dst> <port> <count> <waitMs>: sends count datagrams from src, prints replies received.
+// tcp <src> <dst> <port> <waitMs>: connects from src, sends a line, prints "ok" if it is echoed.
+// Every loop is bounded by its count and waitMs.
+import { connect } from "node:net";
+
+const [mode, src, dst, port, a, b] = process.argv.slice(2) as [string, string, string, string, string, string];
+
+if (mode === "udp") {
+	const count = Number(a);
+	const waitMs = Number(b);
+	let replies = 0;
+	const socket = await Bun.udpSocket({
+		hostname: src,
+		socket: {
+			data() {
+				replies++;
+			},
+		},
+	});
+	const payload = Buffer.alloc(64, 0x61);
+	for (let i = 0; i < count; i++) {
+		payload.writeUInt32BE(i, 0);
+		socket.send(payload, Number(port), dst);
+	}
+	const deadline = Date.now() + waitMs;
+	while (replies < count && Date.now() < deadline) await Bun.sleep(10);
+	socket.close();
+	console.log(replies);
+} else if (mode === "tcp") {
+	const waitMs = Number(a);
+	const result = await new Promise<string>((resolve) => {
+		const timer = setTimeout(() => {
+			sock.destroy();
+			resolve("timeout");
+		}, waitMs);
+		const sock = connect({ host: dst, port: Number(port), localAddress: src }, () => sock.write("ping\n"));
+		sock.on("data", (data) => {
+			clearTimeout(timer);
+			sock.end();
+			resolve(data.toString().startsWith("ping") ? "ok" : "bad");
+		});
+		sock.on("error", () => {
+			clearTimeout(timer);
+			resolve("error");
+		});
+	});
+	console.log(result);
+	process.exit(0);
+} else {
+	console.error(`netclient: unknown mode ${mode}`);
+	process.exit(2);
+}
