@@ -12,11 +12,12 @@
  * nanoseconds (bpf_ktime_get_ns), 0 meaning "never expires".
  *
  * List generation: the program caches, per (backend, source), what the
- * allow-list, bans, block-list and source sets said about that source.
- * After changing pp_allow_*, pp_bans, pp_block_* or pp_srcset_*, user space
- * must increment pp_config.list_gen; cached answers from an older
- * generation are recomputed on the source's next packet. Expiries need no
- * bump: a cached answer never outlives the entries it came from.
+ * allow-list, bans, block-list and source sets said about that source, for
+ * at most PP_CACHE_TTL_NS. After changing pp_allow_*, pp_bans, pp_block_* or
+ * pp_srcset_*, user space increments pp_config.list_gen so the change
+ * applies from the next packet; without the bump it applies within
+ * PP_CACHE_TTL_NS. Expiries need no bump: a cached answer never outlives
+ * the entries it came from.
  *
  * Enums that name flag bits or indexes are used as the BTF type of the field
  * or map key they describe, so they reach the object's BTF and are checked.
@@ -38,6 +39,7 @@
 #define PP_REASON_SLOTS 32	/* entries of pp_reason_ctrs */
 #define PP_NO_RULESET 0xffffffffu
 #define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
+#define PP_CACHE_TTL_NS 1000000000ull	/* longest life of a cached list verdict */
 
 /* Default max_entries; the loader overrides them from configuration. */
 #define PP_DEF_BACKENDS 1024
@@ -278,7 +280,7 @@ struct pp_src_state {
 	__u64 bytes;
 	__u64 drops;
 	__u64 src_sets;		/* cached pp_srcset mask */
-	__u64 cache_until_ns;	/* cached verdict expires; 0 = with list_gen */
+	__u64 cache_until_ns;	/* when the cached verdict must be recomputed */
 	__u32 list_gen;		/* pp_config.list_gen the cache belongs to */
 	enum pp_cache_flag cache;
 };

@@ -149,14 +149,14 @@ static __always_inline int pp_list_hit(void *map4, void *map6,
 /* What the allow-list, bans and block-list say about the source, as one
  * PP_CACHE_* verdict bit (0 = nothing), in pipeline order: allow, ban,
  * block. backend 0 means traffic for no service: global entries only, and
- * no source sets. A global function, verified once for all its callers. */
-__noinline int pp_lists(const struct pp_pkt *p, __u32 backend,
-			__u32 svc_flags, __u64 *now, struct pp_list_result *r)
+ * no source sets. */
+static __always_inline int pp_lists_inline(const struct pp_pkt *p,
+					   __u32 backend, __u32 svc_flags,
+					   __u64 *now,
+					   struct pp_list_result *r)
 {
 	__u64 *ban, *sets;
 
-	if (!p || !now || !r)
-		return 0;
 	r->until_ns = 0;
 	r->src_sets = 0;
 	if (backend) {
@@ -184,10 +184,30 @@ __noinline int pp_lists(const struct pp_pkt *p, __u32 backend,
 	return 0;
 }
 
+/* pp_lists_inline for the service paths, which run once per source and
+ * list generation: a global function, verified once for all its callers.
+ * Traffic for no service inlines the checks, as it runs them per packet. */
+__noinline int pp_lists(const struct pp_pkt *p, __u32 backend,
+			__u32 svc_flags, __u64 *now, struct pp_list_result *r)
+{
+	if (!p || !now || !r)
+		return 0;
+	return pp_lists_inline(p, backend, svc_flags, now, r);
+}
+
+/* The earliest of the deciding entries' expiry and the cache TTL. */
+static __always_inline __u64 pp_cache_until(__u64 until_ns, __u64 *now)
+{
+	__u64 ttl = pp_now(now) + PP_CACHE_TTL_NS;
+
+	return until_ns && until_ns < ttl ? until_ns : ttl;
+}
+
 /* The source's state for a backend, with a list verdict that is current:
  * one LRU lookup replaces the list and source-set lookups for every packet
- * after a source's first, until the lists change (list_gen) or a deciding
- * entry expires. NULL only if the LRU could not take a new entry. */
+ * after a source's first, until the lists change (list_gen), a deciding
+ * entry expires or the TTL runs out. NULL only if the LRU could not take a
+ * new entry. */
 static __always_inline struct pp_src_state *
 pp_src_entry(const struct pp_service *svc, const struct pp_pkt *p, __u32 gen,
 	     __u64 *now)
@@ -200,18 +220,18 @@ pp_src_entry(const struct pp_service *svc, const struct pp_pkt *p, __u32 gen,
 	st = bpf_map_lookup_elem(&pp_src_limits, &key);
 	if (st) {
 		if ((st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
-		    (!st->cache_until_ns || st->cache_until_ns > pp_now(now)))
+		    st->cache_until_ns > pp_now(now))
 			return st;
 		st->cache = PP_CACHE_VALID |
 			    pp_lists(p, svc->backend, svc->flags, now, &r);
-		st->cache_until_ns = r.until_ns;
+		st->cache_until_ns = pp_cache_until(r.until_ns, now);
 		st->src_sets = r.src_sets;
 		st->list_gen = gen;
 		return st;
 	}
 	init.cache = PP_CACHE_VALID |
 		     pp_lists(p, svc->backend, svc->flags, now, &r);
-	init.cache_until_ns = r.until_ns;
+	init.cache_until_ns = pp_cache_until(r.until_ns, now);
 	init.src_sets = r.src_sets;
 	init.list_gen = gen;
 	bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_NOEXIST);
@@ -631,7 +651,7 @@ int pp_xdp(struct xdp_md *ctx)
 			p.src_sets = lr.src_sets;
 		}
 	} else {
-		lists = pp_lists(&p, 0, 0, &now, &lr);
+		lists = pp_lists_inline(&p, 0, 0, &now, &lr);
 	}
 
 	if (lists & PP_CACHE_ALLOW) {

@@ -2,10 +2,16 @@
 // Faces (REST, gRPC, UI, CLI) receive this and call into it; they hold no logic of their own.
 import type { Database } from "bun:sqlite";
 import type { Config } from "./config.ts";
+import { KeyRing } from "./auth/keys.ts";
+import { RateLimiter } from "./auth/ratelimit.ts";
+import { AuthService } from "./auth/service.ts";
+import { LoginThrottle } from "./auth/throttle.ts";
 import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
 import { BackendService } from "./domain/backends/service.ts";
+import { InvitationService } from "./domain/invitations/service.ts";
 import { IpListService } from "./domain/iplists/service.ts";
+import { OAuthService } from "./domain/oauth/service.ts";
 import { FilterRuleService } from "./domain/rules/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
 import { UserService } from "./domain/users/service.ts";
@@ -16,6 +22,8 @@ export interface DataPlaneReadiness {
 	/** disabled: deliberately off in config; idle: loaded, no interface configured. */
 	state: "disabled" | "idle" | "attached" | "failed" | "starting";
 	interfaces: Array<{ name: string; mode: string }>;
+	/** The database revisions the kernel's maps reflect (see dataplane_revisions). */
+	applied?: { services: number; rules: number; lists: number };
 	error?: string;
 }
 
@@ -28,9 +36,15 @@ export interface Readiness {
 export function createServices(db: Database, config: Config, log: Logger) {
 	const bus = new EventBus();
 	const audit = new AuditService(db);
-	const organizations = new OrganizationService(db);
+	const settings = () => config;
+	const organizations = new OrganizationService(db, settings, audit);
 	const users = new UserService(db, organizations, audit);
 	const apiKeys = new ApiKeyService(db, audit);
+	const keys = KeyRing.open(config.storage.data_dir);
+	const auth = new AuthService(db, settings, audit, apiKeys, keys, new LoginThrottle(() => config.auth));
+	const invitations = new InvitationService(db, settings, organizations, users, audit);
+	const oauth = new OAuthService(db, settings, auth, audit);
+	const rateLimiter = new RateLimiter();
 	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends);
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus);
@@ -48,6 +62,10 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		organizations,
 		users,
 		apiKeys,
+		auth,
+		invitations,
+		oauth,
+		rateLimiter,
 		backends,
 		ipLists,
 		rules,

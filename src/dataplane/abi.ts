@@ -13,6 +13,8 @@ export const REASON_SLOTS = 32;
 export const NO_RULESET = 0xffffffff;
 export const NO_RULE = 0xffffffff;
 export const TOKEN_SCALE = 1_000_000_000n;
+/** Longest life of a per-source cached list verdict (PP_CACHE_TTL_NS). */
+export const CACHE_TTL_NS = 1_000_000_000n;
 
 /** max_entries compiled into the object; the loader overrides them from configuration. */
 export const DEFAULT_MAX_ENTRIES = {
@@ -611,7 +613,8 @@ export function encodeRuleset(rules: CompiledRule[]): Uint8Array {
 		const bit = 1n << BigInt(i);
 		if (r.srcAny === 0n) unsourced |= bit;
 		if (r.srcAny !== 0n || r.srcNone !== 0n) needsSource = true;
-		for (let c = 0; c < PROTO_CLASSES; c++) if (r.protos === 0 || r.protos & (1 << c)) byProto[c] = (byProto[c] as bigint) | bit;
+		for (let c = 0; c < PROTO_CLASSES; c++)
+			if (r.protos === 0 || r.protos & (1 << c)) byProto[c] = (byProto[c] as bigint) | bit;
 		for (let s = 0; s < MAX_SOURCE_SETS; s++) if ((r.srcAny >> BigInt(s)) & 1n) bySet[s] = (bySet[s] as bigint) | bit;
 		encodeRule(v, off("pp_ruleset", "rules") + i * LAYOUT.pp_rule.size, r);
 	});
@@ -633,10 +636,11 @@ export interface Config {
 	/** CPUs sharing the per-CPU backend buckets (the online CPU count). */
 	nrCpus: number;
 	/**
-	 * Generation of the allow/ban/block/source-set maps. Increment (mod 2^32) after every
-	 * change to them: the program caches per-source list verdicts per generation.
+	 * Generation of the allow/ban/block/source-set maps (default 0). Increment it (mod 2^32)
+	 * after changing them so the change applies from the next packet; otherwise sources
+	 * already seen keep their cached verdict for up to CACHE_TTL_NS.
 	 */
-	listGen: number;
+	listGen?: number;
 	/** Management TCP ports (SSH, API/UI), at most MGMT_PORTS. */
 	mgmtPorts: number[];
 }
@@ -646,7 +650,7 @@ export function encodeConfig(c: Config): Uint8Array {
 	const [buf, v] = view(LAYOUT.pp_config.size);
 	v.setUint32(off("pp_config", "sample_rate"), c.sampleRate, true);
 	v.setUint32(off("pp_config", "nr_cpus"), c.nrCpus, true);
-	v.setUint32(off("pp_config", "list_gen"), c.listGen >>> 0, true);
+	v.setUint32(off("pp_config", "list_gen"), (c.listGen ?? 0) >>> 0, true);
 	v.setUint32(off("pp_config", "nr_mgmt_ports"), c.mgmtPorts.length, true);
 	c.mgmtPorts.forEach((p, i) => {
 		v.setUint16(off("pp_config", "mgmt_ports") + i * 2, p, true);
@@ -709,7 +713,10 @@ export interface Ctr {
 
 export function decodeCtr(buf: Uint8Array): Ctr {
 	const v = dv(buf);
-	return { packets: v.getBigUint64(off("pp_ctr", "packets"), true), bytes: v.getBigUint64(off("pp_ctr", "bytes"), true) };
+	return {
+		packets: v.getBigUint64(off("pp_ctr", "packets"), true),
+		bytes: v.getBigUint64(off("pp_ctr", "bytes"), true),
+	};
 }
 
 export interface RuleCtr {
@@ -756,7 +763,10 @@ export interface EventCtr {
 
 export function decodeEventCtr(buf: Uint8Array): EventCtr {
 	const v = dv(buf);
-	return { emitted: v.getBigUint64(off("pp_event_ctr", "emitted"), true), lost: v.getBigUint64(off("pp_event_ctr", "lost"), true) };
+	return {
+		emitted: v.getBigUint64(off("pp_event_ctr", "emitted"), true),
+		lost: v.getBigUint64(off("pp_event_ctr", "lost"), true),
+	};
 }
 
 /** Sums per-CPU values field by field (every field a bigint counter; max-like fields take the max). */
@@ -766,7 +776,8 @@ export function sumPerCpu<T extends object>(values: T[], maxFields: (keyof T)[] 
 		for (const k of Object.keys(v) as (keyof T)[]) {
 			const a = out[k] as unknown as bigint;
 			const b = v[k] as unknown as bigint;
-			(out[k] as unknown as bigint) = maxFields.includes(k) ? (a > b ? a : b) : a + b;
+			if (!maxFields.includes(k)) (out[k] as unknown as bigint) = a + b;
+			else if (b > a) (out[k] as unknown as bigint) = b;
 		}
 	}
 	return out;

@@ -30,7 +30,8 @@ export class DataPlane {
 	) {}
 
 	readiness(): DataPlaneReadiness {
-		return this.state;
+		const applied = this.reconciler?.appliedRevisions();
+		return applied ? { ...this.state, applied } : this.state;
 	}
 
 	/** Loads, attaches and resyncs. Failure is reported by readiness, not thrown: the API stays up. */

@@ -50,8 +50,7 @@ const MTU_BYTES = 1500;
 // Reserved bits (L7 validation, SYN cookies, connection limits, verified-only, challenge)
 // are set by the levels that promise them, so the kernel picks them up once issue 6 lands.
 const LOW = SvcFlag.SRC_LIMIT | SvcFlag.DROP_INVALID;
-const MEDIUM =
-	LOW | SvcFlag.GLOBAL_LIMIT | SvcFlag.DROP_FRAGMENTS | SvcFlag.DROP_REFLECTION | SvcFlag.L7_VALIDATE;
+const MEDIUM = LOW | SvcFlag.GLOBAL_LIMIT | SvcFlag.DROP_FRAGMENTS | SvcFlag.DROP_REFLECTION | SvcFlag.L7_VALIDATE;
 const HIGH = MEDIUM | SvcFlag.SYN_COOKIES | SvcFlag.CONN_LIMIT;
 const UNDER_ATTACK = HIGH | SvcFlag.VERIFIED_ONLY | SvcFlag.CHALLENGE_NEW;
 
@@ -151,21 +150,27 @@ const CHECKS: [number, string][] = [
 	[SvcFlag.VERIFIED_ONLY, "verified sources only*"],
 ];
 
+function fmtAmount(v: number, unit: "pkt" | "byte"): string {
+	if (unit === "pkt") return v.toLocaleString("en-US");
+	return v % MiB === 0 ? `${v / MiB} MiB` : `${v / 1024} KiB`;
+}
+
 function fmtRate(l: Limit, unit: "pkt" | "byte"): string {
 	if (l.rate === 0) return "—";
-	const n = (v: number) => (unit === "byte" ? `${(v / MiB).toFixed(v % MiB === 0 ? 0 : 2)} MiB` : v.toLocaleString("en-US"));
-	return `${n(l.rate)}/s (burst ${n(l.burst)})`;
+	return `${fmtAmount(l.rate, unit)}/s (burst ${fmtAmount(l.burst, unit)})`;
 }
 
 /** The README table of levels and their default numbers, generated from LEVEL_DEFAULTS. */
 export function protectionLevelsMarkdown(): string {
+	let previous = 0;
 	const rows = (Object.keys(LEVEL_DEFAULTS) as LevelName[]).map((name) => {
 		const d = LEVEL_DEFAULTS[name];
-		const checks = CHECKS.filter(([bit]) => d.flags & bit).map(([, label]) => label);
-		return `| ${name} | ${d.summary} | ${fmtRate(d.srcPkt, "pkt")} | ${fmtRate(d.srcByte, "byte")} | ${fmtRate(d.globPkt, "pkt")} | ${fmtRate(d.globByte, "byte")} | ${checks.join(", ") || "—"} |`;
+		const added = CHECKS.filter(([bit]) => d.flags & bit & ~previous).map(([, label]) => label);
+		previous = d.flags;
+		return `| ${name} | ${d.summary} | ${fmtRate(d.srcPkt, "pkt")} | ${fmtRate(d.srcByte, "byte")} | ${fmtRate(d.globPkt, "pkt")} | ${fmtRate(d.globByte, "byte")} | ${added.join(", ") || "—"} |`;
 	});
 	return [
-		"| level | meaning | per-source packets | per-source bytes | backend packets | backend bytes | checks |",
+		"| level | meaning | per-source packets | per-source bytes | backend packets | backend bytes | kernel checks added |",
 		"|---|---|---|---|---|---|---|",
 		...rows,
 		"",

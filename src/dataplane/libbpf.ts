@@ -3,15 +3,21 @@
 // Option structs are laid out exactly as /usr/include/bpf/{libbpf,bpf}.h define them for
 // libbpf 1.1 (x86_64), including the `sz` field libbpf uses for compatibility checks.
 
-import { dlopen, FFIType, type Pointer, ptr, read } from "bun:ffi";
+import { dlopen, type Pointer, ptr, read } from "bun:ffi";
 import { constants as osConstants } from "node:os";
 
-const { ptr: P, i32, u32, u64, usize, cstring } = FFIType;
+const P = "ptr";
+const i32 = "i32";
+const u32 = "u32";
+const u64 = "u64";
+const cstring = "cstring";
+// size_t on the only ABI we ship for (x86_64 Linux).
+const usize = u64;
 
 const libbpf = dlopen("libbpf.so.1", {
 	bpf_object__open_mem: { args: [P, usize, P], returns: P },
 	bpf_object__load: { args: [P], returns: i32 },
-	bpf_object__close: { args: [P], returns: FFIType.void },
+	bpf_object__close: { args: [P], returns: "void" },
 	bpf_object__find_program_by_name: { args: [P, P], returns: P },
 	bpf_object__find_map_by_name: { args: [P, P], returns: P },
 	bpf_object__next_map: { args: [P, P], returns: P },
@@ -569,7 +575,7 @@ export class BpfObject {
 		keep.push(o);
 		const handle = libbpf.symbols.bpf_object__open_mem(ptr(image), image.length, ptr(o));
 		if (handle === null) throw new LibbpfError("bpf_object__open_mem", errnoNow());
-		const obj = new BpfObject(handle, keep, logBuf);
+		const obj = new BpfObject(handle as Pointer, keep, logBuf);
 		if (opts.noPinning) {
 			try {
 				for (const name of obj.mapNames()) obj.objectMap(name).setPinPath(null);
@@ -608,7 +614,7 @@ export class BpfObject {
 		const names: string[] = [];
 		let m = libbpf.symbols.bpf_object__next_map(this.h, null);
 		while (m !== null) {
-			names.push(libbpf.symbols.bpf_map__name(m).toString());
+			names.push(String(libbpf.symbols.bpf_map__name(m)));
 			m = libbpf.symbols.bpf_object__next_map(this.h, m);
 		}
 		return names;
@@ -618,7 +624,7 @@ export class BpfObject {
 		const names: string[] = [];
 		let p = libbpf.symbols.bpf_object__next_program(this.h, null);
 		while (p !== null) {
-			names.push(libbpf.symbols.bpf_program__name(p).toString());
+			names.push(String(libbpf.symbols.bpf_program__name(p)));
 			p = libbpf.symbols.bpf_object__next_program(this.h, p);
 		}
 		return names;
@@ -627,7 +633,7 @@ export class BpfObject {
 	objectMap(name: string): BpfObjectMap {
 		const m = libbpf.symbols.bpf_object__find_map_by_name(this.h, ptr(cstr(name)));
 		if (m === null) throw new LibbpfError(`bpf_object__find_map_by_name(${name})`, osConstants.errno.ENOENT);
-		return new BpfObjectMap(m, name);
+		return new BpfObjectMap(m as Pointer, name);
 	}
 
 	/** Shorthand for objectMap(name).map() after load. */

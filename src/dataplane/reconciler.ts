@@ -111,6 +111,11 @@ export class Reconciler {
 		return { ...stats, ms: Math.round(performance.now() - started) };
 	}
 
+	/** The revisions the maps reflect, or null before the first sync. */
+	appliedRevisions(): Record<Section, number> | null {
+		return this.revisions ? { ...this.revisions } : null;
+	}
+
 	/** True when the database changed since the last sync. */
 	changed(): boolean {
 		const r = readRevisions(this.db);

@@ -1,66 +1,67 @@
 // The REST face: one Elysia app served on the HTTPS and the loopback HTTP listener.
-// Handlers are thin; everything they do is a call into a domain service.
+// One plugin per resource; handlers are thin: parse, call a domain service, render.
 import { Elysia } from "elysia";
-import type { Actor, Permission } from "../domain/actor.ts";
-import { Forbidden, Unauthorized, ValidationError } from "../domain/errors.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { fieldPath } from "../domain/validate.ts";
 import type { Services } from "../services.ts";
+import { security } from "./context.ts";
 import { problem, problemResponse, toProblem } from "./problem.ts";
+import { apiKeyRoutes } from "./routes/apikeys.ts";
+import { auditRoutes } from "./routes/audit.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { memberRoutes } from "./routes/members.ts";
+import { oauthRoutes } from "./routes/oauth.ts";
+import { organizationRoutes } from "./routes/organizations.ts";
+import { sessionRoutes } from "./routes/session.ts";
 
-/** Bun.serve knows the peer address; Elysia's handle() does not, so the server records it here. */
-const peers = new WeakMap<Request, string>();
-export function recordPeer(request: Request, address: string | undefined): void {
-	if (address) peers.set(request, address);
-}
-export function peerOf(request: Request): string | null {
-	return peers.get(request) ?? null;
-}
-
-export function authenticate(services: Services, request: Request): Actor {
-	const header = request.headers.get("authorization");
-	if (!header) throw new Unauthorized("missing Authorization header");
-	const match = /^Bearer\s+(\S+)$/i.exec(header);
-	if (!match?.[1]) throw new Unauthorized("Authorization must be 'Bearer <credential>'");
-	const actor = services.apiKeys.authenticate(match[1], {
-		ipAddress: peerOf(request),
-		userAgent: request.headers.get("user-agent"),
-	});
-	if (!actor) throw new Unauthorized("invalid, expired or revoked credential");
-	return actor;
-}
-
-export function requirePermission(actor: Actor, permission: Permission): void {
-	if (!actor.permissions.includes(permission)) throw new Forbidden(`requires the '${permission}' permission`);
-}
+export { peerOf, recordPeer } from "./context.ts";
 
 export function buildHttpApp(services: Services) {
-	return new Elysia()
-		.onError(({ error, code, request }) => {
-			const instance = new URL(request.url).pathname;
-			if (code === "VALIDATION") {
-				const errors = error.all.map((e) => ({
-					field: "path" in e && e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "body",
-					code: "invalid_value",
-					message: e.summary ?? e.message ?? "invalid",
-				}));
-				return problemResponse(toProblem(new ValidationError(errors), instance));
-			}
-			if (code === "NOT_FOUND") return problemResponse(problem("not-found", 404, "no such route", instance));
-			if (code === "PARSE") return problemResponse(problem("validation", 400, "request body is not valid", instance));
-			const p = toProblem(error, instance);
-			if (p.status >= 500) services.log.error("request failed", { path: instance, error });
-			return problemResponse(p);
-		})
-		.get("/healthz", () => ({ status: "ok" }))
-		.get("/readyz", ({ set }) => {
-			const readiness = services.readiness();
-			if (!readiness.ready) set.status = 503;
-			return readiness;
-		})
-		.get("/v1/organizations/current", ({ request }) => {
-			const actor = authenticate(services, request);
-			requirePermission(actor, "read");
-			return services.organizations.current(actor);
-		});
+	return (
+		new Elysia()
+			.onError(({ error, code, request, set }) => {
+				const instance = new URL(request.url).pathname;
+				const headers = Object.fromEntries(
+					Object.entries(set.headers).filter((e): e is [string, string] => typeof e[1] === "string"),
+				);
+				if (code === "VALIDATION") {
+					const errors = error.all.map((e) => ({
+						field: ("path" in e && e.path ? fieldPath(e.path) : "") || "body",
+						code: "invalid_value",
+						message: e.summary ?? e.message ?? "invalid",
+					}));
+					return problemResponse(toProblem(new ValidationError(errors), instance), headers);
+				}
+				if (code === "NOT_FOUND") return problemResponse(problem("not-found", 404, "no such route", instance));
+				if (code === "PARSE")
+					return problemResponse(problem("validation", 400, "request body is not valid", instance), headers);
+				const p = toProblem(error, instance);
+				if (p.status >= 500) services.log.error("request failed", { path: instance, error });
+				if (typeof p.retryAfter === "number") headers["retry-after"] = String(p.retryAfter);
+				return problemResponse(p, headers);
+			})
+			// Probes stay outside authentication and rate limits: registered before the hooks.
+			.get("/healthz", () => ({ status: "ok" }), { detail: { hide: true } })
+			.get(
+				"/readyz",
+				({ set }) => {
+					const readiness = services.readiness();
+					if (!readiness.ready) set.status = 503;
+					return readiness;
+				},
+				{ detail: { hide: true } },
+			)
+			.use(security(services))
+			.use(docsRoutes())
+			.use(authRoutes(services))
+			.use(sessionRoutes(services))
+			.use(organizationRoutes(services))
+			.use(memberRoutes(services))
+			.use(apiKeyRoutes(services))
+			.use(auditRoutes(services))
+			.use(oauthRoutes(services))
+	);
 }
 
 export type HttpApp = ReturnType<typeof buildHttpApp>;

@@ -50,7 +50,14 @@ export function toProblem(error: unknown, instance: string): Problem {
 			errors: error.errors,
 		});
 	if (error instanceof DomainError) {
-		const extra = "reason" in error ? { code: (error as { reason: string }).reason } : {};
+		const extra: Record<string, unknown> = {};
+		if ("reason" in error) extra.code = error.reason;
+		if ("retryAfter" in error) extra.retryAfter = error.retryAfter;
+		// OAuth clients read RFC 6749's `error`/`error_description` from the same body.
+		if ("error" in error && typeof error.error === "string") {
+			extra.error = error.error;
+			extra.error_description = error.message;
+		}
 		return problem(error.type, error.status, error.message, instance, extra);
 	}
 	return problem("internal", 500, "an internal error occurred", instance);

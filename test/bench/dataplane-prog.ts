@@ -40,7 +40,10 @@ const RULE_HIT = "198.51.100.88";
 const JAVA = 25565;
 const PREFIXES = 100_000;
 const RULES = 64;
-const BIG: { requestsPerSecond: number; burstSize: number } = { requestsPerSecond: 4_000_000_000, burstSize: 4_000_000_000 };
+const BIG: { requestsPerSecond: number; burstSize: number } = {
+	requestsPerSecond: 4_000_000_000,
+	burstSize: 4_000_000_000,
+};
 
 function pkt(src: string, dport = JAVA): Uint8Array {
 	return buildPacket({ src, dst: SERVER, l4: { proto: "tcp", sport: 40000, dport, flags: TCP_ACK }, payload: 64 });
@@ -52,7 +55,7 @@ function* blockPrefixes(n: number): Generator<string> {
 	let made = 0;
 	while (made < n) {
 		x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-		const a = 1 + (x >>> 24) % 223;
+		const a = 1 + ((x >>> 24) % 223);
 		if (a === 10 || a === 100 || a === 127 || a === 192 || a === 198 || a === 203) continue;
 		const b = (x >>> 16) & 0xff;
 		const c = (x >>> 8) & 0xff;
@@ -113,46 +116,91 @@ const baseline = (dp: Dataplane) => {
 };
 
 const PATHS: Path[] = [
-	{ name: "pass (service, MEDIUM, small tables)", setup: (dp) => (baseline(dp), service(dp)), packet: pkt(CLIENT), verdict: XDP_PASS, reason: "PASS" },
+	{
+		name: "pass (service, MEDIUM, small tables)",
+		setup: (dp) => {
+			baseline(dp);
+			service(dp);
+		},
+		packet: pkt(CLIENT),
+		verdict: XDP_PASS,
+		reason: "PASS",
+	},
 	{
 		name: "no service (pass, 100k prefixes)",
-		setup: (dp) => (baseline(dp), fillBlocks(dp), service(dp)),
+		setup: (dp) => {
+			baseline(dp);
+			fillBlocks(dp);
+			service(dp);
+		},
 		packet: pkt(CLIENT, 443),
 		verdict: XDP_PASS,
 		reason: "NO_SERVICE",
 	},
 	{
 		name: "allow hit",
-		setup: (dp) => (baseline(dp), service(dp), dp.allow(`${ALLOWED}/32`)),
+		setup: (dp) => {
+			baseline(dp);
+			service(dp);
+			dp.allow(`${ALLOWED}/32`);
+		},
 		packet: pkt(ALLOWED),
 		verdict: XDP_PASS,
 		reason: "ALLOW",
 	},
-	{ name: "ban hit", setup: (dp) => (baseline(dp), service(dp), dp.ban(BANNED)), packet: pkt(BANNED), verdict: XDP_DROP, reason: "BAN" },
+	{
+		name: "ban hit",
+		setup: (dp) => {
+			baseline(dp);
+			service(dp);
+			dp.ban(BANNED);
+		},
+		packet: pkt(BANNED),
+		verdict: XDP_DROP,
+		reason: "BAN",
+	},
 	{
 		name: "block hit (100k prefixes)",
-		setup: (dp) => (baseline(dp), fillBlocks(dp), service(dp)),
+		setup: (dp) => {
+			baseline(dp);
+			fillBlocks(dp);
+			service(dp);
+		},
 		packet: pkt(BLOCKED),
 		verdict: XDP_DROP,
 		reason: "BLOCK",
 	},
 	{
 		name: "rule match (DROP, 64 rules)",
-		setup: (dp) => (baseline(dp), fillSets(dp), service(dp, { ruleset: 0 }), dp.setRules(0, rules())),
+		setup: (dp) => {
+			baseline(dp);
+			fillSets(dp);
+			service(dp, { ruleset: 0 });
+			dp.setRules(0, rules());
+		},
 		packet: pkt(RULE_HIT),
 		verdict: XDP_DROP,
 		reason: "RULE_DROP",
 	},
 	{
 		name: "rate-limit drop (per source)",
-		setup: (dp) => (baseline(dp), service(dp, { perIp: { requestsPerSecond: 1, burstSize: 1 } })),
+		setup: (dp) => {
+			baseline(dp);
+			service(dp, { perIp: { requestsPerSecond: 1, burstSize: 1 } });
+		},
 		packet: pkt(CLIENT),
 		verdict: XDP_DROP,
 		reason: "RATELIMIT",
 	},
 	{
 		name: "**pass, 100k prefixes + 64 rules**",
-		setup: (dp) => (baseline(dp), fillBlocks(dp), fillSets(dp), service(dp, { ruleset: 0 }), dp.setRules(0, rules())),
+		setup: (dp) => {
+			baseline(dp);
+			fillBlocks(dp);
+			fillSets(dp);
+			service(dp, { ruleset: 0 });
+			dp.setRules(0, rules());
+		},
 		packet: pkt(CLIENT),
 		verdict: XDP_PASS,
 		reason: "PASS",
@@ -208,10 +256,16 @@ for (const path of PATHS.filter((p) => args.only === undefined || p.name.include
 		throw new Error(`${path.name}: expected ${path.reason}, got verdict ${verdict} reasons ${JSON.stringify(counts)}`);
 	}
 	const ns = timeProg(() => dp.prog.testRun(path.packet, { repeat: REPEAT }).durationNs);
-	rows.push(ns === null ? `| ${path.name} | skipped (time budget) | |` : `| ${path.name} | ${ns} | ${(ns / trivial).toFixed(2)} |`);
+	rows.push(
+		ns === null
+			? `| ${path.name} | skipped (time budget) | |`
+			: `| ${path.name} | ${ns} | ${(ns / trivial).toFixed(2)} |`,
+	);
 }
 dp.close();
 trivialObj.close();
 
-console.log(`BPF_PROG_TEST_RUN, repeat ${REPEAT.toLocaleString("en-US")}, median of ${ROUNDS}, ${PREFIXES.toLocaleString("en-US")} blocked prefixes, ${RULES} rules\n`);
+console.log(
+	`BPF_PROG_TEST_RUN, repeat ${REPEAT.toLocaleString("en-US")}, median of ${ROUNDS}, ${PREFIXES.toLocaleString("en-US")} blocked prefixes, ${RULES} rules\n`,
+);
 console.log(rows.join("\n"));

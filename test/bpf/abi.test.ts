@@ -19,14 +19,26 @@ interface BtfType {
 }
 
 /** Types the program uses internally; they reach BTF through its subprograms, not the ABI. */
-const INTERNAL = new Set(["pp_pkt", "pp_verdict", "pp_list_result", "pp_cursor", "pp_vlan_hdr", "pp_ipv6_opt_hdr", "pp_ipv6_frag_hdr"]);
+const INTERNAL = new Set([
+	"pp_pkt",
+	"pp_verdict",
+	"pp_list_result",
+	"pp_cursor",
+	"pp_vlan_hdr",
+	"pp_ipv6_opt_hdr",
+	"pp_ipv6_frag_hdr",
+]);
 
 function bpftool(): string | null {
 	return Bun.which("bpftool") ?? (existsSync("/usr/sbin/bpftool") ? "/usr/sbin/bpftool" : null);
 }
 
 const tool = bpftool();
-const skip = !existsSync(OBJ_PATH) ? "build/bpf/pp_xdp.o missing: run `bun run build:bpf`" : tool === null ? "bpftool not installed" : null;
+const skip = !existsSync(OBJ_PATH)
+	? "build/bpf/pp_xdp.o missing: run `bun run build:bpf`"
+	: tool === null
+		? "bpftool not installed"
+		: null;
 if (skip) console.warn(`skipping test/bpf/abi.test.ts: ${skip}`);
 const suite = skip ? describe.skip : describe;
 
@@ -56,7 +68,8 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 		const t = get(id);
 		return t.kind === "CONST" || t.kind === "VOLATILE" ? nameOf(t.type_id as number) : t.name;
 	};
-	const named = (kind: string, name: string): BtfType | undefined => all.find((t) => t.kind === kind && t.name === name);
+	const named = (kind: string, name: string): BtfType | undefined =>
+		all.find((t) => t.kind === kind && t.name === name);
 
 	for (const [name, layout] of Object.entries(LAYOUT)) {
 		test(`struct ${name} matches: size, member names, offsets and sizes`, () => {
@@ -71,7 +84,9 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 	}
 
 	test("every ABI struct in BTF is mirrored", () => {
-		const structs = all.filter((t) => t.kind === "STRUCT" && t.name.startsWith("pp_") && !INTERNAL.has(t.name)).map((t) => t.name);
+		const structs = all
+			.filter((t) => t.kind === "STRUCT" && t.name.startsWith("pp_") && !INTERNAL.has(t.name))
+			.map((t) => t.name);
 		expect(structs.sort()).toEqual(Object.keys(LAYOUT).sort());
 	});
 
@@ -86,7 +101,9 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 	}
 
 	test("every pp_ enum in BTF is mirrored", () => {
-		const enums = all.filter((t) => t.kind === "ENUM" && t.name.startsWith("pp_") && !INTERNAL.has(t.name)).map((t) => t.name);
+		const enums = all
+			.filter((t) => t.kind === "ENUM" && t.name.startsWith("pp_") && !INTERNAL.has(t.name))
+			.map((t) => t.name);
 		expect(enums.sort()).toEqual(Object.keys(BTF_ENUMS).sort());
 	});
 

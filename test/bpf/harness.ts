@@ -117,7 +117,7 @@ export class Dataplane {
 
 	/** Increments pp_config.list_gen, as user space must after changing a list. */
 	bumpListGen(): void {
-		this.setConfig({ ...this.config, listGen: (this.config.listGen + 1) >>> 0 });
+		this.setConfig({ ...this.config, listGen: ((this.config.listGen ?? 0) + 1) >>> 0 });
 	}
 
 	private listsChanged(): void {

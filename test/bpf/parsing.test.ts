@@ -16,9 +16,18 @@ const TCP_OPTS = new Uint8Array([2, 4, 5, 0xb4, 1, 1, 4, 2]); // MSS, NOP, NOP, 
 const IP_OPTS = new Uint8Array([0x94, 4, 0, 0]); // Router Alert
 
 const SHAPES: [string, Omit<PacketSpec, "vlans">][] = [
-	["IPv4 TCP with options", { ...V4, l4: { proto: "tcp", sport: 40000, dport: 25565, options: TCP_OPTS }, payload: 12 }],
-	["IPv4 with IP options, UDP", { ...V4, l4: { proto: "udp", sport: 40000, dport: 19132 }, payload: 9, ipv4: { options: IP_OPTS } }],
-	["IPv4 first fragment, UDP", { ...V4, l4: { proto: "udp", sport: 40000, dport: 19132 }, payload: 24, ipv4: { more: true } }],
+	[
+		"IPv4 TCP with options",
+		{ ...V4, l4: { proto: "tcp", sport: 40000, dport: 25565, options: TCP_OPTS }, payload: 12 },
+	],
+	[
+		"IPv4 with IP options, UDP",
+		{ ...V4, l4: { proto: "udp", sport: 40000, dport: 19132 }, payload: 9, ipv4: { options: IP_OPTS } },
+	],
+	[
+		"IPv4 first fragment, UDP",
+		{ ...V4, l4: { proto: "udp", sport: 40000, dport: 19132 }, payload: 24, ipv4: { more: true } },
+	],
 	["IPv4 ICMP", { ...V4, l4: { proto: "icmp", type: 8 }, payload: 8 }],
 	["IPv6 TCP", { ...V6, l4: { proto: "tcp", sport: 40000, dport: 25565, flags: TCP_ACK }, payload: 5 }],
 	[

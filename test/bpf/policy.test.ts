@@ -1,9 +1,27 @@
 // Protection levels, compiled rules and rate limits of pp_xdp through BPF_PROG_TEST_RUN.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { Action, type CompiledRule, IPPROTO, type LevelName, ProtoBit, Scope } from "../../src/dataplane/abi.ts";
+import {
+	Action,
+	CACHE_TTL_NS,
+	type CompiledRule,
+	IPPROTO,
+	type LevelName,
+	ProtoBit,
+	Scope,
+} from "../../src/dataplane/abi.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
-import { buildPacket, type L4, type PacketSpec, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from "../helpers/packets.ts";
-import { cpus, DEFAULT_CONFIG, Dataplane, skipReason } from "./harness.ts";
+import {
+	buildPacket,
+	type L4,
+	type PacketSpec,
+	TCP_ACK,
+	TCP_FIN,
+	TCP_PSH,
+	TCP_RST,
+	TCP_SYN,
+	TCP_URG,
+} from "../helpers/packets.ts";
+import { cpus, Dataplane, DEFAULT_CONFIG, skipReason } from "./harness.ts";
 
 const skip = skipReason();
 if (skip) console.warn(`skipping test/bpf/policy.test.ts: ${skip}`);
@@ -83,7 +101,15 @@ suite("pp_xdp policy", () => {
 			const bad = [0, TCP_SYN | TCP_FIN, TCP_SYN | TCP_RST, TCP_FIN, TCP_FIN | TCP_PSH | TCP_URG, TCP_PSH];
 			for (const flags of bad) expect(dp.run(pkt(tcp(JAVA, flags)))).toBe(XDP_DROP);
 			expect(dp.run(pkt(tcp(JAVA, TCP_SYN, 0)))).toBe(XDP_DROP);
-			const good = [TCP_SYN, TCP_ACK, TCP_SYN | TCP_ACK, TCP_FIN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK, TCP_PSH | TCP_ACK];
+			const good = [
+				TCP_SYN,
+				TCP_ACK,
+				TCP_SYN | TCP_ACK,
+				TCP_FIN | TCP_ACK,
+				TCP_RST,
+				TCP_RST | TCP_ACK,
+				TCP_PSH | TCP_ACK,
+			];
 			for (const flags of good) expect(dp.run(pkt(tcp(JAVA, flags)))).toBe(XDP_PASS);
 			expect(dp.reasonPackets()).toEqual({ INVALID: bad.length + 1, PASS: good.length });
 		});
@@ -110,8 +136,20 @@ suite("pp_xdp policy", () => {
 		test("a rule matches destination port ranges, protocols and TCP flags", () => {
 			serveWithRules([
 				rule({ action: Action.DROP, statsSlot: 1, protos: ProtoBit.UDP, dports: [{ lo: 19000, hi: 19200 }] }),
-				rule({ action: Action.DROP, statsSlot: 2, protos: ProtoBit.TCP, tcpFlags: { mask: TCP_SYN | TCP_ACK, value: TCP_SYN } }),
-				rule({ action: Action.ALLOW, statsSlot: 3, dports: [{ lo: 1, hi: 100 }, { lo: JAVA, hi: JAVA }] }),
+				rule({
+					action: Action.DROP,
+					statsSlot: 2,
+					protos: ProtoBit.TCP,
+					tcpFlags: { mask: TCP_SYN | TCP_ACK, value: TCP_SYN },
+				}),
+				rule({
+					action: Action.ALLOW,
+					statsSlot: 3,
+					dports: [
+						{ lo: 1, hi: 100 },
+						{ lo: JAVA, hi: JAVA },
+					],
+				}),
 			]);
 			expect(dp.run(pkt(udp()))).toBe(XDP_DROP);
 			expect(dp.run(pkt(tcp(JAVA, TCP_SYN)))).toBe(XDP_DROP);
@@ -140,7 +178,9 @@ suite("pp_xdp policy", () => {
 		});
 
 		test("the 64th rule is evaluated", () => {
-			const rules = Array.from({ length: 63 }, (_, i) => rule({ action: Action.DROP, statsSlot: i, dports: [{ lo: 1, hi: 1 }] }));
+			const rules = Array.from({ length: 63 }, (_, i) =>
+				rule({ action: Action.DROP, statsSlot: i, dports: [{ lo: 1, hi: 1 }] }),
+			);
 			rules.push(rule({ action: Action.DROP, statsSlot: 63 }));
 			serveWithRules(rules);
 			expect(dp.run(pkt(tcp()))).toBe(XDP_DROP);
@@ -149,7 +189,10 @@ suite("pp_xdp policy", () => {
 
 		test("LOG records an event and the next rule still decides", () => {
 			dp.setConfig({ ...DEFAULT_CONFIG });
-			serveWithRules([rule({ action: Action.LOG, statsSlot: 1 }), rule({ action: Action.DROP, statsSlot: 2, protos: ProtoBit.UDP })]);
+			serveWithRules([
+				rule({ action: Action.LOG, statsSlot: 1 }),
+				rule({ action: Action.DROP, statsSlot: 2, protos: ProtoBit.UDP }),
+			]);
 			expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
 			expect(dp.run(pkt(udp()))).toBe(XDP_DROP);
 			expect(dp.ruleCtr(1).packets).toBe(2n);
@@ -188,6 +231,23 @@ suite("pp_xdp policy", () => {
 	});
 
 	describe("rate limits", () => {
+		test("the per-source bucket drops an IPv6 source after the burst", () => {
+			dp.addService({
+				addr: SERVER6,
+				port: BEDROCK,
+				proto: IPPROTO.UDP,
+				backend: 2,
+				level: "MEDIUM",
+				overrides: { perIpRateLimit: { requestsPerSecond: 1, burstSize: 3 } },
+			});
+			const send = (src: string) => dp.run(pkt(udp(), { src, dst: SERVER6 }));
+			const res = Array.from({ length: 6 }, () => send("2001:db8:1::7"));
+			expect(res.slice(0, 3)).toEqual([XDP_PASS, XDP_PASS, XDP_PASS]);
+			expect(res.filter((r) => r === XDP_DROP).length).toBeGreaterThanOrEqual(2);
+			expect(send("2001:db8:1::8")).toBe(XDP_PASS);
+			expect(dp.srcState(2, "2001:db8:1::7")?.drops).toBe(BigInt(res.filter((r) => r === XDP_DROP).length));
+		});
+
 		test("the per-source bucket drops after the burst, per source", () => {
 			dp.addService({
 				addr: SERVER,
@@ -260,7 +320,10 @@ suite("pp_xdp policy", () => {
 				proto: IPPROTO.TCP,
 				backend: 1,
 				level: "OFF",
-				overrides: { perIpRateLimit: { requestsPerSecond: 1, burstSize: 1 }, globalRateLimit: { requestsPerSecond: 1, burstSize: 1 } },
+				overrides: {
+					perIpRateLimit: { requestsPerSecond: 1, burstSize: 1 },
+					globalRateLimit: { requestsPerSecond: 1, burstSize: 1 },
+				},
 			});
 			for (let i = 0; i < 10; i++) expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
 		});
@@ -287,13 +350,24 @@ suite("pp_xdp policy", () => {
 			expect(dp.reasonPackets()).toEqual({ PASS: 2, BAN: 1 });
 		});
 
-		test("without a list_gen bump the cached verdict stands (the contract user space keeps)", () => {
+		test("without a list_gen bump the cached verdict stands until the bump", () => {
 			svc();
 			expect(send()).toBe(XDP_PASS);
 			dp.autoBumpGen = false;
 			dp.ban(CLIENT);
 			expect(send()).toBe(XDP_PASS);
 			dp.bumpListGen();
+			expect(send()).toBe(XDP_DROP);
+		});
+
+		test("without a list_gen bump a change still applies once the cache TTL runs out", async () => {
+			svc();
+			expect(send()).toBe(XDP_PASS);
+			const st = dp.srcState(1, CLIENT);
+			expect(st?.cacheUntilNs).toBeLessThanOrEqual(monotonicNowNs() + CACHE_TTL_NS);
+			dp.autoBumpGen = false;
+			dp.ban(CLIENT);
+			await Bun.sleep(Number(CACHE_TTL_NS / 1_000_000n) + 50);
 			expect(send()).toBe(XDP_DROP);
 		});
 

@@ -3,7 +3,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { Action, type CompiledRule, IPPROTO, type ReasonName, SvcFlag } from "../../src/dataplane/abi.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
-import { buildEthernet, buildPacket, ETH_P_ARP, type L4, type PacketSpec, TCP_ACK, TCP_SYN } from "../helpers/packets.ts";
+import {
+	buildEthernet,
+	buildPacket,
+	ETH_P_ARP,
+	type L4,
+	type PacketSpec,
+	TCP_ACK,
+	TCP_SYN,
+} from "../helpers/packets.ts";
 import { Dataplane, skipReason } from "./harness.ts";
 
 const skip = skipReason();
@@ -12,8 +20,24 @@ const suite = skip ? describe.skip : describe;
 
 type Fam = 4 | 6;
 const ADDR = {
-	4: { server: "192.0.2.10", other: "192.0.2.99", client: "198.51.100.7", client2: "198.51.100.8", admin: "203.0.113.5", adminNet: "203.0.113.0/24", clientNet: "198.51.100.0/24" },
-	6: { server: "2001:db8::10", other: "2001:db8::99", client: "2001:db8:1::7", client2: "2001:db8:1::8", admin: "2001:db8:ad::5", adminNet: "2001:db8:ad::/48", clientNet: "2001:db8:1::/48" },
+	4: {
+		server: "192.0.2.10",
+		other: "192.0.2.99",
+		client: "198.51.100.7",
+		client2: "198.51.100.8",
+		admin: "203.0.113.5",
+		adminNet: "203.0.113.0/24",
+		clientNet: "198.51.100.0/24",
+	},
+	6: {
+		server: "2001:db8::10",
+		other: "2001:db8::99",
+		client: "2001:db8:1::7",
+		client2: "2001:db8:1::8",
+		admin: "2001:db8:ad::5",
+		adminNet: "2001:db8:ad::/48",
+		clientNet: "2001:db8:1::/48",
+	},
 } as const;
 
 const JAVA_PORT = 25565;
@@ -36,7 +60,14 @@ let dp: Dataplane;
 /** Java (TCP, backend 1) and Bedrock (UDP, backend 2) on the server address at a level. */
 function services(fam: Fam, level: "OFF" | "LOW" | "MEDIUM" | "HIGH" | "UNDER_ATTACK" = "LOW", extra = 0): void {
 	dp.addService({ addr: ADDR[fam].server, port: JAVA_PORT, proto: IPPROTO.TCP, backend: 1, level, extraFlags: extra });
-	dp.addService({ addr: ADDR[fam].server, port: BEDROCK_PORT, proto: IPPROTO.UDP, backend: 2, level, extraFlags: extra });
+	dp.addService({
+		addr: ADDR[fam].server,
+		port: BEDROCK_PORT,
+		proto: IPPROTO.UDP,
+		backend: 2,
+		level,
+		extraFlags: extra,
+	});
 }
 
 interface Case {
@@ -270,7 +301,14 @@ const CASES: Case[] = [
 	{
 		name: "a DROP rule drops",
 		setup: (f) => {
-			dp.addService({ addr: ADDR[f].server, port: JAVA_PORT, proto: IPPROTO.TCP, backend: 1, level: "LOW", ruleset: 0 });
+			dp.addService({
+				addr: ADDR[f].server,
+				port: JAVA_PORT,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				ruleset: 0,
+			});
 			dp.setRules(0, [rule({ action: Action.DROP, statsSlot: 5 })]);
 		},
 		packet: (f, v) => pkt(f, v, tcp(JAVA_PORT)),
@@ -281,7 +319,14 @@ const CASES: Case[] = [
 	{
 		name: "a CHALLENGE rule hands the packet to the proxy",
 		setup: (f) => {
-			dp.addService({ addr: ADDR[f].server, port: JAVA_PORT, proto: IPPROTO.TCP, backend: 1, level: "LOW", ruleset: 0 });
+			dp.addService({
+				addr: ADDR[f].server,
+				port: JAVA_PORT,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				ruleset: 0,
+			});
 			dp.setRules(0, [rule({ action: Action.CHALLENGE, statsSlot: 5 })]);
 		},
 		packet: (f, v) => pkt(f, v, tcp(JAVA_PORT)),
@@ -292,7 +337,14 @@ const CASES: Case[] = [
 	{
 		name: "a REDIRECT rule hands the packet to the proxy",
 		setup: (f) => {
-			dp.addService({ addr: ADDR[f].server, port: JAVA_PORT, proto: IPPROTO.TCP, backend: 1, level: "LOW", ruleset: 0 });
+			dp.addService({
+				addr: ADDR[f].server,
+				port: JAVA_PORT,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				ruleset: 0,
+			});
 			dp.setRules(0, [rule({ action: Action.REDIRECT, statsSlot: 5 })]);
 		},
 		packet: (f, v) => pkt(f, v, tcp(JAVA_PORT)),
@@ -303,7 +355,14 @@ const CASES: Case[] = [
 	{
 		name: "an ALLOW rule passes",
 		setup: (f) => {
-			dp.addService({ addr: ADDR[f].server, port: JAVA_PORT, proto: IPPROTO.TCP, backend: 1, level: "LOW", ruleset: 0 });
+			dp.addService({
+				addr: ADDR[f].server,
+				port: JAVA_PORT,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				ruleset: 0,
+			});
 			dp.setRules(0, [rule({ action: Action.ALLOW, statsSlot: 5 })]);
 		},
 		packet: (f, v) => pkt(f, v, tcp(JAVA_PORT)),
@@ -323,7 +382,12 @@ const CASES: Case[] = [
 		name: "a fragment to a MEDIUM service drops",
 		setup: (f) => services(f, "MEDIUM"),
 		packet: (f, v) =>
-			pkt(f, v, udp(BEDROCK_PORT), f === 4 ? { ipv4: { more: true } } : { ipv6Ext: [{ type: "frag", offset: 0, more: true }] }),
+			pkt(
+				f,
+				v,
+				udp(BEDROCK_PORT),
+				f === 4 ? { ipv4: { more: true } } : { ipv6Ext: [{ type: "frag", offset: 0, more: true }] },
+			),
 		verdict: XDP_DROP,
 		reason: "FRAGMENT",
 		backend: 2,
@@ -353,7 +417,9 @@ const CASES: Case[] = [
 				f,
 				v,
 				{ proto: "raw", number: IPPROTO.TCP },
-				f === 4 ? { src: ADDR[f].admin, ipv4: { fragOffset8: 10 } } : { src: ADDR[f].admin, ipv6Ext: [{ type: "frag", offset: 10, more: false }] },
+				f === 4
+					? { src: ADDR[f].admin, ipv4: { fragOffset8: 10 } }
+					: { src: ADDR[f].admin, ipv6Ext: [{ type: "frag", offset: 10, more: false }] },
 			),
 		verdict: XDP_PASS,
 		reason: "MGMT",
@@ -384,7 +450,14 @@ const CASES: Case[] = [
 		name: "IPv6 extension headers are walked to find the service",
 		setup: (f) => services(f),
 		packet: (f, v) =>
-			pkt(f, v, udp(BEDROCK_PORT), f === 6 ? { ipv6Ext: [{ type: "hop", len8: 1 }, { type: "routing" }, { type: "dst" }] } : { ipv4: { options: new Uint8Array([1, 1, 1, 0, 0x94, 4, 0, 0]) } }),
+			pkt(
+				f,
+				v,
+				udp(BEDROCK_PORT),
+				f === 6
+					? { ipv6Ext: [{ type: "hop", len8: 1 }, { type: "routing" }, { type: "dst" }] }
+					: { ipv4: { options: new Uint8Array([1, 1, 1, 0, 0x94, 4, 0, 0]) } },
+			),
 		verdict: XDP_PASS,
 		reason: "PASS",
 		backend: 2,

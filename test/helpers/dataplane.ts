@@ -24,9 +24,18 @@ export interface Rig {
 	/** Domain services over the daemon's database, acting as the operator (like the CLI). */
 	services(): { services: Services; actor: ReturnType<typeof operatorActor>; close(): void };
 	cli(args: string[]): ReturnType<typeof runCli>;
+	/** Waits until the daemon reports the database's current revisions applied to the kernel. */
+	settle(timeoutMs?: number): Promise<void>;
 	reasons(): Record<ReasonName, { packets: bigint; bytes: bigint }>;
 	map(name: MapName): BpfMap;
-	udp(src: string, dst: string, port: number, count: number, waitMs?: number): Promise<number>;
+	udp(
+		src: string,
+		dst: string,
+		port: number,
+		count: number,
+		waitMs?: number,
+		opts?: { size?: number; srcPort?: number },
+	): Promise<number>;
 	tcp(src: string, dst: string, port: number, waitMs?: number): Promise<string>;
 	ping(src: string, dst: string, count?: number): Promise<number>;
 	destroy(): Promise<void>;
@@ -73,6 +82,29 @@ export async function createRig(index: number, opts: { xdpMode?: "native" | "gen
 			return { services, actor: operatorActor(services), close: () => db.close() };
 		},
 		cli: (args) => runCli(args, { env }),
+		async settle(timeoutMs = 3000) {
+			const db = new Database(join(dir.path, "pistonprotection.db"), { readonly: true });
+			try {
+				const deadline = Date.now() + timeoutMs;
+				for (;;) {
+					const want = Object.fromEntries(
+						db
+							.query<{ section: string; revision: number }, []>("SELECT section, revision FROM dataplane_revisions")
+							.all()
+							.map((r) => [r.section, r.revision]),
+					);
+					const ready = (await (await fetch(`${rig.daemon?.url}/readyz`)).json()) as {
+						dataplane: { applied?: Record<string, number> };
+					};
+					const applied = ready.dataplane.applied ?? {};
+					if (Object.entries(want).every(([k, v]) => applied[k] === v)) return;
+					if (Date.now() > deadline) throw new Error(`data plane did not apply revisions ${JSON.stringify(want)}`);
+					await Bun.sleep(50);
+				}
+			} finally {
+				db.close();
+			}
+		},
 		reasons() {
 			const map = BpfMap.fromPinned(`${pinPath}/pp_reason_ctrs`);
 			try {
@@ -82,8 +114,19 @@ export async function createRig(index: number, opts: { xdpMode?: "native" | "gen
 			}
 		},
 		map: (name) => BpfMap.fromPinned(`${pinPath}/${name}`),
-		async udp(src, dst, port, count, waitMs = 1500) {
-			const r = await topo.run(["bun", netclient, "udp", src, dst, String(port), String(count), String(waitMs)]);
+		async udp(src, dst, port, count, waitMs = 1500, opts = {}) {
+			const r = await topo.run([
+				"bun",
+				netclient,
+				"udp",
+				src,
+				dst,
+				String(port),
+				String(count),
+				String(waitMs),
+				String(opts.size ?? 64),
+				String(opts.srcPort ?? 0),
+			]);
 			if (r.exitCode !== 0) throw new Error(`udp client failed: ${r.stderr}`);
 			return Number(r.stdout.trim());
 		},

@@ -1,5 +1,6 @@
 // A traffic client run inside a test namespace (ip netns exec … bun netclient.ts …).
-// udp <src> <dst> <port> <count> <waitMs>: sends count datagrams from src, prints replies received.
+// udp <src> <dst> <port> <count> <waitMs> [size] [srcPort]: sends count datagrams of size bytes
+//   from src (and srcPort), prints how many replies came back.
 // tcp <src> <dst> <port> <waitMs>: connects from src, sends a line, prints "ok" if it is echoed.
 // Every loop is bounded by its count and waitMs.
 import { connect } from "node:net";
@@ -9,16 +10,18 @@ const [mode, src, dst, port, a, b] = process.argv.slice(2) as [string, string, s
 if (mode === "udp") {
 	const count = Number(a);
 	const waitMs = Number(b);
+	const [size, srcPort] = process.argv.slice(8).map(Number);
 	let replies = 0;
 	const socket = await Bun.udpSocket({
 		hostname: src,
+		port: srcPort || 0,
 		socket: {
 			data() {
 				replies++;
 			},
 		},
 	});
-	const payload = Buffer.alloc(64, 0x61);
+	const payload = Buffer.alloc(size || 64, 0x61);
 	for (let i = 0; i < count; i++) {
 		payload.writeUInt32BE(i, 0);
 		socket.send(payload, Number(port), dst);

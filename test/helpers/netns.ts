@@ -1,7 +1,7 @@
 // Test hosts on this machine: a network namespace "pp-<id>" joined to the root namespace by a
 // veth pair "pp-<id>h" (root side, where XDP is attached) / "pp-<id>p" (peer, in the namespace).
 // Addresses come from the benchmarking ranges 198.18.0.0/15 and 2001:2::/48 and exist only here.
-// Everything is removed by destroy(), by an exit hook, and by name at the start of the next run.
+// Everything is removed by destroy() (tests call it in afterAll) and by an exit hook.
 import { randomBytes } from "node:crypto";
 
 export interface Topology {
@@ -104,12 +104,4 @@ export function createTopology(index = 0, extraSources = 3): Topology {
 		throw err;
 	}
 	return topo;
-}
-
-/** Removes pp- namespaces and veths left by a crashed earlier run of this suite. */
-export function sweepStale(): void {
-	for (const line of sh(["ip", "netns", "list"], true).stdout.toString().split("\n")) {
-		const name = line.split(" ")[0];
-		if (name && /^pp-[0-9a-f]{6}$/.test(name)) sh(["ip", "netns", "del", name], true);
-	}
 }

@@ -242,7 +242,10 @@ export function buildPacket(spec: PacketSpec): Uint8Array {
 
 /** A non-IP frame (e.g. ARP) with the given EtherType. */
 export function buildEthernet(etherType: number, payloadLen = 28, vlans: number[] = []): Uint8Array {
-	return concat(ethernet({ src: "0.0.0.0", dst: "0.0.0.0", l4: { proto: "raw", number: 0 }, vlans }, etherType), payloadBytes(payloadLen));
+	return concat(
+		ethernet({ src: "0.0.0.0", dst: "0.0.0.0", l4: { proto: "raw", number: 0 }, vlans }, etherType),
+		payloadBytes(payloadLen),
+	);
 }
 
 /** Verifies the IPv4 header checksum and the L4 checksum of an untagged or tagged frame. */
@@ -263,7 +266,12 @@ export function checksumsValid(frame: Uint8Array): boolean {
 		const seg = frame.subarray(o + ihl, o + tot);
 		if (proto === 1) return inetChecksum(seg) === 0;
 		if (proto === 6 || proto === 17) {
-			return inetChecksum(seg, pseudoSum(frame.subarray(o + 12, o + 16), frame.subarray(o + 16, o + 20), proto, seg.length)) === 0;
+			return (
+				inetChecksum(
+					seg,
+					pseudoSum(frame.subarray(o + 12, o + 16), frame.subarray(o + 16, o + 20), proto, seg.length),
+				) === 0
+			);
 		}
 		return true;
 	}
@@ -272,7 +280,12 @@ export function checksumsValid(frame: Uint8Array): boolean {
 		const proto = v.getUint8(o + 6);
 		const seg = frame.subarray(o + 40, o + 40 + plen);
 		if (proto === 6 || proto === 17 || proto === 58) {
-			return inetChecksum(seg, pseudoSum(frame.subarray(o + 8, o + 24), frame.subarray(o + 24, o + 40), proto, seg.length)) === 0;
+			return (
+				inetChecksum(
+					seg,
+					pseudoSum(frame.subarray(o + 8, o + 24), frame.subarray(o + 24, o + 40), proto, seg.length),
+				) === 0
+			);
 		}
 		return true;
 	}

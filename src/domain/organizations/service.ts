@@ -2,9 +2,9 @@
 // query of a service filters by the actor's organization; another organization's id is a 404.
 import type { Database } from "bun:sqlite";
 import { requireOwner, requirePermission } from "../../auth/rbac.ts";
-import type { Config } from "../../config.ts";
+import { type Config, DEFAULTS } from "../../config.ts";
 import type { Actor } from "../actor.ts";
-import type { AuditService } from "../audit/service.ts";
+import { AuditService } from "../audit/service.ts";
 import { NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { check } from "../validate.ts";
@@ -36,8 +36,8 @@ export class OrganizationService {
 
 	constructor(
 		private readonly db: Database,
-		private readonly config: () => Config,
-		private readonly audit: AuditService,
+		private readonly config: () => Config = () => DEFAULTS,
+		private readonly audit: AuditService = new AuditService(db),
 	) {
 		this.byId = db.query<OrganizationRow, [string]>("SELECT * FROM organizations WHERE id = ?");
 		this.tierById = db.query<{ plan: Organization["tier"] }, [string]>("SELECT plan FROM organizations WHERE id = ?");
