@@ -38,8 +38,9 @@
 #define PP_PROTO_CLASSES 4	/* enum pp_pclass */
 #define PP_REASON_SLOTS 32	/* entries of pp_reason_ctrs */
 #define PP_NO_RULESET 0xffffffffu
+#define PP_NO_RULE 0xffffffffu		/* pp_event.rule_slot without a rule */
 #define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
-#define PP_CACHE_TTL_NS 1000000000ull	/* longest life of a cached list verdict */
+#define PP_CACHE_TTL_NS 250000000ull	/* longest life of a cached list verdict */
 
 /* Default max_entries; the loader overrides them from configuration. */
 #define PP_DEF_BACKENDS 1024
@@ -315,7 +316,7 @@ struct pp_event {
 	struct pp_addr src;
 	struct pp_addr dst;
 	__u32 backend;
-	__u32 rule_slot;	/* stats slot of the rule, or 0xffffffff */
+	__u32 rule_slot;	/* stats slot of the rule, or PP_NO_RULE */
 	__u32 pkt_len;
 	__u16 sport;
 	__u16 dport;

@@ -9,6 +9,8 @@
  * Checks run cheapest first: parse, management allow-list, service lookup,
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
  * reflection), compiled rules, per-source buckets, the backend's bucket.
+ * For service traffic the list answers (and source sets) come from the
+ * source's pp_src_limits entry, refreshed per list generation (pp_abi.h).
  */
 #include "pp_parse.h"
 #include "pp_abi.h"
@@ -21,7 +23,6 @@
 #define PP_TCP_PSH 0x08
 #define PP_TCP_ACK 0x10
 #define PP_TCP_URG 0x20
-#define PP_NO_RULE 0xffffffffu
 
 struct pp_pkt {
 	struct pp_addr src;

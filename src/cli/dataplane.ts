@@ -1,7 +1,94 @@
-// `pistonprotection dataplane …`: operator actions on the attached XDP program itself.
-import { detachConfigured } from "../dataplane/loader.ts";
+// `pistonprotection dataplane …` and `status`: the attached XDP program itself, read from the
+// kernel (pinned maps and interface state), so they work whether or not the daemon runs.
+import { existsSync } from "node:fs";
+import type { MapName } from "../dataplane/abi.ts";
+import { BpfMap } from "../dataplane/libbpf.ts";
+import { attachedProgram, detachConfigured, interfaceIndex } from "../dataplane/loader.ts";
+import { backendCounters, reasonCounters, topSources } from "../dataplane/stats.ts";
 import { type Command, EXIT } from "./command.ts";
-import { config } from "./context.ts";
+import { config, withServices } from "./context.ts";
+
+function withPinned<T>(pinPath: string, name: MapName, fn: (map: BpfMap) => T): T {
+	const map = BpfMap.fromPinned(`${pinPath}/${name}`);
+	try {
+		return fn(map);
+	} finally {
+		map.close();
+	}
+}
+
+const status: Command = {
+	name: "status",
+	summary: "Show attached interfaces, XDP mode and the data plane's counters",
+	options: { json: { type: "boolean" } },
+	help: { json: "print as JSON" },
+	run: (ctx) =>
+		withServices(ctx, (services) => {
+			const dp = services.config.dataplane;
+			const interfaces = dp.interfaces.map((name) => {
+				if (!existsSync(`/sys/class/net/${name}`))
+					return { name, attached: false, mode: null, note: "no such interface" };
+				const prog = attachedProgram(interfaceIndex(name));
+				return {
+					name,
+					attached: !!prog?.ours,
+					mode: prog?.ours ? (prog.mode === "skb" ? "generic" : "native") : null,
+					note: prog && !prog.ours ? `another XDP program (id ${prog.id}) is attached` : "",
+				};
+			});
+			const loaded = existsSync(`${dp.pin_path}/pp_reason_ctrs`);
+			const reasons = loaded ? withPinned(dp.pin_path, "pp_reason_ctrs", reasonCounters) : null;
+			const backends = loaded
+				? services.db
+						.query<{ id: string; name: string; dp_index: number }, []>(
+							"SELECT id, name, dp_index FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+						)
+						.all()
+						.map((b) => ({
+							...b,
+							...withPinned(dp.pin_path, "pp_backend_ctrs", (m) => backendCounters(m, b.dp_index)),
+						}))
+				: [];
+			const sources = loaded ? withPinned(dp.pin_path, "pp_src_limits", (m) => topSources(m, 10)) : [];
+			const report = {
+				enabled: dp.enabled,
+				pinPath: dp.pin_path,
+				loaded,
+				interfaces,
+				reasons,
+				backends,
+				topSources: sources,
+			};
+			if (ctx.values.json) {
+				ctx.out(JSON.stringify(report, (_k, v) => (typeof v === "bigint" ? Number(v) : v), 2));
+				return EXIT.OK;
+			}
+			ctx.out(`data plane: ${!dp.enabled ? "disabled" : loaded ? "loaded" : "not loaded"} (pins: ${dp.pin_path})`);
+			if (!interfaces.length) ctx.out("interfaces: none configured (dataplane.interfaces)");
+			for (const i of interfaces)
+				ctx.out(
+					`interface ${i.name}: ${i.attached ? `attached (${i.mode})` : "not attached"}${i.note ? ` — ${i.note}` : ""}`,
+				);
+			if (reasons) {
+				ctx.out("\ncounters (packets / bytes):");
+				for (const [name, c] of Object.entries(reasons))
+					if (c.packets > 0n)
+						ctx.out(
+							`  ${name.toLowerCase().padEnd(18)} ${String(c.packets).padStart(14)} ${String(c.bytes).padStart(16)}`,
+						);
+			}
+			for (const b of backends)
+				ctx.out(
+					`backend ${b.name} (${b.id}): in ${b.rxPackets} passed ${b.passPackets} dropped ${b.dropPackets} packets`,
+				);
+			if (sources.length) {
+				ctx.out("\ntop sources (packets / dropped):");
+				for (const s of sources)
+					ctx.out(`  ${s.address.padEnd(40)} ${String(s.packets).padStart(12)} ${String(s.drops).padStart(12)}`);
+			}
+			return EXIT.OK;
+		}),
+};
 
 const detach: Command = {
 	name: "dataplane detach",
@@ -15,4 +102,4 @@ const detach: Command = {
 	},
 };
 
-export const DATAPLANE_COMMANDS: Command[] = [detach];
+export const DATAPLANE_COMMANDS: Command[] = [status, detach];

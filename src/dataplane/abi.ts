@@ -14,7 +14,7 @@ export const NO_RULESET = 0xffffffff;
 export const NO_RULE = 0xffffffff;
 export const TOKEN_SCALE = 1_000_000_000n;
 /** Longest life of a per-source cached list verdict (PP_CACHE_TTL_NS). */
-export const CACHE_TTL_NS = 1_000_000_000n;
+export const CACHE_TTL_NS = 250_000_000n;
 
 /** max_entries compiled into the object; the loader overrides them from configuration. */
 export const DEFAULT_MAX_ENTRIES = {

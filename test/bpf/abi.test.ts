@@ -3,7 +3,17 @@
 // offsets and sizes, enum values, map names and each map's key and value types.
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { BTF_ENUMS, LAYOUT, MAP_NAMES, MAP_TYPES, PROGRAM_NAME } from "../../src/dataplane/abi.ts";
+import { readFileSync } from "node:fs";
+import {
+	BTF_ENUMS,
+	DEFAULT_MAX_ENTRIES,
+	LAYOUT,
+	MAP_NAMES,
+	MAP_TYPES,
+	type MapName,
+	PROGRAM_NAME,
+} from "../../src/dataplane/abi.ts";
+import { BpfObject } from "../../src/dataplane/libbpf.ts";
 import { OBJ_PATH } from "./harness.ts";
 
 interface BtfType {
@@ -132,6 +142,33 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 			expect({ key: typeName("key"), value: typeName("value") }).toEqual(expected);
 		});
 	}
+
+	test("the compiled-in max_entries are the defaults abi.ts documents", () => {
+		const obj = BpfObject.openMem(readFileSync(OBJ_PATH), { noPinning: true });
+		try {
+			const expected: [MapName, number][] = [
+				["pp_backend_ctrs", DEFAULT_MAX_ENTRIES.backends],
+				["pp_global_bkt", DEFAULT_MAX_ENTRIES.backends],
+				["pp_rulesets", DEFAULT_MAX_ENTRIES.rulesets],
+				["pp_rule_ctrs", DEFAULT_MAX_ENTRIES.ruleSlots],
+				["pp_allow_v4", DEFAULT_MAX_ENTRIES.listEntries],
+				["pp_allow_v6", DEFAULT_MAX_ENTRIES.listEntries],
+				["pp_block_v4", DEFAULT_MAX_ENTRIES.listEntries],
+				["pp_block_v6", DEFAULT_MAX_ENTRIES.listEntries],
+				["pp_bans", DEFAULT_MAX_ENTRIES.bans],
+				["pp_srcset_v4", DEFAULT_MAX_ENTRIES.srcsetEntries],
+				["pp_srcset_v6", DEFAULT_MAX_ENTRIES.srcsetEntries],
+				["pp_services", DEFAULT_MAX_ENTRIES.services],
+				["pp_src_limits", DEFAULT_MAX_ENTRIES.srcLimits],
+				["pp_mgmt_v4", DEFAULT_MAX_ENTRIES.mgmtEntries],
+				["pp_mgmt_v6", DEFAULT_MAX_ENTRIES.mgmtEntries],
+				["pp_events", DEFAULT_MAX_ENTRIES.eventsBytes],
+			];
+			for (const [name, n] of expected) expect([name, obj.objectMap(name).maxEntries]).toEqual([name, n]);
+		} finally {
+			obj.close();
+		}
+	});
 
 	test("the entry point is named as abi.ts says", () => {
 		expect(named("FUNC", PROGRAM_NAME)).toBeDefined();

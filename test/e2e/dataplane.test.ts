@@ -51,6 +51,15 @@ describe.skipIf(skip !== null)(`the data plane on a veth (native XDP)${skip ? ` 
 		expect(d.BLOCK ?? 0).toBeGreaterThanOrEqual(25 + 3);
 	});
 
+	test("status shows the attachment and the counters, read from the kernel", () => {
+		const out = rig.cli(["status", "--json"]);
+		expect(out.exitCode).toBe(0);
+		const report = JSON.parse(out.stdout);
+		expect(report.interfaces).toEqual([{ name: rig.topo.hostIf, attached: true, mode: "native", note: "" }]);
+		expect(report.reasons.BLOCK.packets).toBeGreaterThanOrEqual(28);
+		expect(rig.cli(["status"]).stdout).toContain(`interface ${rig.topo.hostIf}: attached (native)`);
+	});
+
 	test("allowing a blocked source lets it through; unblocking removes the block", async () => {
 		const [, bad] = rig.topo.peerV4 as [string, string];
 		expect(rig.cli(["ip", "allow", bad]).exitCode).toBe(0);
@@ -250,9 +259,9 @@ describe.skipIf(skip !== null)("generic mode, fail-static and interface ownershi
 		expect(r.cli(["ip", "unblock", "198.18.14.3"]).exitCode).toBe(0);
 		// Nothing applies the unblock while the daemon is down: fail-static keeps the last state.
 		expect(await r.udp(bad, r.topo.hostV4, servers.udpPort, 5, 600)).toBe(0);
-		await r.start();
+		const restarted = await r.start();
 		await r.settle();
 		expect(await r.udp(bad, r.topo.hostV4, servers.udpPort, 10)).toBe(10);
-		expect(r.daemon?.logs()).toContain("replaced the attached program");
+		expect(restarted.logs()).toContain("replaced the attached program");
 	});
 });

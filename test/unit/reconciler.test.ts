@@ -1,0 +1,165 @@
+// The reconciler against real kernel maps (a private, unpinned load of the program): a full
+// resync and a sequence of incremental updates converge on identical maps; stale contents of
+// re-adopted maps are removed; a state that does not fit is refused without touching anything.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+	decodeService,
+	encodeListEntry,
+	encodeLpmKey,
+	type MapName,
+	NO_RULESET,
+	u32,
+} from "../../src/dataplane/abi.ts";
+import { hex } from "../../src/dataplane/compile.ts";
+import { BpfObject } from "../../src/dataplane/libbpf.ts";
+import { CapacityError, Reconciler } from "../../src/dataplane/reconciler.ts";
+import { Logger } from "../../src/log.ts";
+import { type TestCore, testCore } from "../helpers/app.ts";
+
+const OBJ = join(import.meta.dir, "..", "..", "build", "bpf", "pp_xdp.o");
+const skip =
+	process.getuid?.() !== 0 ? "needs root to load BPF maps" : !existsSync(OBJ) ? "run `bun run build:bpf` first" : null;
+
+const COMPARED: MapName[] = [
+	"pp_mgmt_v4",
+	"pp_mgmt_v6",
+	"pp_allow_v4",
+	"pp_allow_v6",
+	"pp_block_v4",
+	"pp_block_v6",
+	"pp_bans",
+	"pp_srcset_v4",
+	"pp_srcset_v6",
+	"pp_services",
+];
+
+function load(sizes: Partial<Record<MapName, number>> = {}): BpfObject {
+	const obj = BpfObject.openMem(new Uint8Array(readFileSync(OBJ)), { noPinning: true });
+	for (const [name, n] of Object.entries(sizes)) obj.objectMap(name).setMaxEntries(n as number);
+	obj.load();
+	return obj;
+}
+
+/** Map contents as comparable text; services with their rule set's bytes instead of its slot. */
+function snapshot(obj: BpfObject): Record<string, string[]> {
+	const out: Record<string, string[]> = {};
+	for (const name of COMPARED) {
+		const map = obj.map(name);
+		out[name] = [...map.keys()]
+			.map((k) => {
+				const v = map.lookup(k) as Uint8Array;
+				if (name !== "pp_services") return `${hex(k)}=${hex(v)}`;
+				const svc = decodeService(v);
+				const rules =
+					svc.ruleset === NO_RULESET ? "none" : hex(obj.map("pp_rulesets").lookup(u32(svc.ruleset)) as Uint8Array);
+				return `${hex(k)}=${JSON.stringify({ ...svc, ruleset: 0 })}/${rules}`;
+			})
+			.sort();
+	}
+	return out;
+}
+
+describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}`, () => {
+	let core: TestCore;
+	let objects: BpfObject[] = [];
+	const log = Logger.create("error", () => {});
+	beforeEach(async () => {
+		core = await testCore();
+	});
+	afterEach(() => {
+		for (const o of objects) o.close();
+		objects = [];
+		core.close();
+	});
+	const reconcilerFor = (obj: BpfObject) =>
+		new Reconciler(core.services.db, core.services.config.dataplane, (name) => obj.map(name), log);
+
+	test("a sequence of incremental updates and one full resync produce identical maps", () => {
+		const incremental = load();
+		objects.push(incremental);
+		const inc = reconcilerFor(incremental);
+		inc.fullResync();
+		const { services, owner } = core;
+		const steps: Array<() => void> = [
+			() => services.ipLists.add(owner, "block", { ip: "203.0.113.0/24", reason: "x" }),
+			() => services.ipLists.add(owner, "block", { ip: "2001:db8::/32" }),
+			() => services.ipLists.add(owner, "allow", { ip: "203.0.113.7" }),
+			() => services.ipLists.add(owner, "ban", { ip: "198.51.100.9", durationSeconds: 600 }),
+			() => {
+				const b = services.backends.create(owner, {
+					name: "mc",
+					type: "MINECRAFT_JAVA",
+					protection: { level: "HIGH", perIpRateLimit: { requestsPerSecond: 50 } },
+				});
+				services.ipLists.add(owner, "block", { ip: "192.0.2.0/24", backendId: b.id });
+				services.rules.create(owner, {
+					backendId: b.id,
+					name: "r1",
+					match: {
+						sourceIps: [{ address: "10.0.0.0", prefixLength: 8 }],
+						destinationPorts: [{ start: 25565, end: 25565 }],
+					},
+					action: "DROP",
+				});
+				services.rules.create(owner, {
+					backendId: b.id,
+					name: "r2",
+					match: { sourceIps: [{ address: "10.1.0.0", prefixLength: 16 }] },
+					action: "RATE_LIMIT",
+					rateLimit: { requestsPerSecond: 5 },
+				});
+			},
+			() => services.ipLists.remove(owner, "block", "203.0.113.0/24"),
+			() => {
+				const [b] = services.backends.list(owner).data;
+				services.backends.setProtectionLevel(owner, b?.id as string, "UNDER_ATTACK");
+				const rules = services.rules.list(owner).data;
+				services.rules.reorder(owner, b?.id as string, rules.map((r) => r.id).reverse());
+			},
+		];
+		for (const step of steps) {
+			step();
+			inc.sync();
+		}
+		const full = load();
+		objects.push(full);
+		reconcilerFor(full).fullResync();
+		const a = snapshot(incremental);
+		const b = snapshot(full);
+		expect(a).toEqual(b);
+		expect(a.pp_block_v4?.length).toBe(1);
+		expect(a.pp_services?.length).toBeGreaterThan(0);
+	});
+
+	test("a full resync removes what a re-adopted map holds but the database does not", () => {
+		const obj = load();
+		objects.push(obj);
+		const stale = encodeLpmKey("198.51.100.0/24", 0);
+		obj.map("pp_block_v4").update(stale, encodeListEntry({ expiresNs: 0n, reason: 0, entryId: 99 }));
+		core.services.ipLists.add(core.owner, "block", { ip: "203.0.113.0/24" });
+		reconcilerFor(obj).fullResync();
+		const keys = [...obj.map("pp_block_v4").keys()].map(hex);
+		expect(keys).toEqual([hex(encodeLpmKey("203.0.113.0/24", 0))]);
+	});
+
+	test("a state larger than a map is refused whole: no map is changed", () => {
+		const obj = load({ pp_block_v4: 16 });
+		objects.push(obj);
+		const rec = reconcilerFor(obj);
+		rec.fullResync();
+		core.services.ipLists.add(core.owner, "allow", { ip: "192.0.2.1" });
+		for (let i = 0; i < 20; i++) core.services.ipLists.add(core.owner, "block", { ip: `203.0.${i}.0/24` });
+		expect(() => rec.sync()).toThrow(CapacityError);
+		expect([...obj.map("pp_block_v4").keys()].length).toBe(0);
+		expect([...obj.map("pp_allow_v4").keys()].length).toBe(0);
+	});
+
+	test("the domain refuses an entry beyond the configured list size, and writes nothing", () => {
+		core.services.config.dataplane.map_sizes.blocklist = 16;
+		for (let i = 0; i < 16; i++) core.services.ipLists.add(core.owner, "block", { ip: `203.0.${i}.0/24` });
+		expect(() => core.services.ipLists.add(core.owner, "block", { ip: "203.0.99.0/24" })).toThrow(/16/);
+		expect(core.services.ipLists.list(core.owner, "block", { pageSize: 100 }).pagination.totalCount).toBe(16);
+	});
+});
