@@ -586,7 +586,10 @@ int pp_xdp(struct xdp_md *ctx)
 		p.pclass = PP_PCLASS_UDP;
 		if (p.frag == PP_FRAG_LATER)
 			break;
-		if (parse_udphdr(&c, end, l4_len, &uh) < 0)
+		/* A first fragment's UDP length is the reassembled datagram's,
+		 * larger than this fragment carries. */
+		if (parse_udphdr(&c, end, p.frag == PP_FRAG_FIRST ? 0xffff : l4_len,
+				 &uh) < 0)
 			goto invalid;
 		p.sport = bpf_ntohs(uh->source);
 		p.dport = bpf_ntohs(uh->dest);

@@ -658,6 +658,19 @@ export function encodeConfig(c: Config): Uint8Array {
 	return buf;
 }
 
+export function decodeConfig(buf: Uint8Array): Required<Config> {
+	const v = dv(buf);
+	const n = v.getUint32(off("pp_config", "nr_mgmt_ports"), true);
+	return {
+		sampleRate: v.getUint32(off("pp_config", "sample_rate"), true),
+		nrCpus: v.getUint32(off("pp_config", "nr_cpus"), true),
+		listGen: v.getUint32(off("pp_config", "list_gen"), true),
+		mgmtPorts: Array.from({ length: Math.min(n, MGMT_PORTS) }, (_, i) =>
+			v.getUint16(off("pp_config", "mgmt_ports") + i * 2, true),
+		),
+	};
+}
+
 /** pp_src_limits key: scope is a backend index, or Scope.RULE | a rule's stats slot. */
 export function encodeSrcKey(scope: number, ip: string | Uint8Array): Uint8Array {
 	const [buf, v] = view(LAYOUT.pp_src_key.size);

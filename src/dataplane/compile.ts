@@ -89,14 +89,17 @@ export function toMonotonicNs(expiresAt: string | null, bootMs: number): bigint 
 	return BigInt(Math.max(1, Date.parse(expiresAt) - bootMs)) * 1_000_000n;
 }
 
-/** Config-derived maps: the config map, the management allow-list, the reflection ports. */
-export function compileStatic(config: Config["dataplane"]): MapContents {
+/**
+ * Config-derived maps: the config map, the management allow-list, the reflection ports.
+ * listGen invalidates the program's per-source cache of list verdicts; the reconciler bumps it.
+ */
+export function compileStatic(config: Config["dataplane"], listGen = 0): MapContents {
 	const out = emptyContents("pp_config", "pp_mgmt_v4", "pp_mgmt_v6", "pp_reflect_ports");
 	put(
 		out,
 		"pp_config",
 		u32(0),
-		encodeConfig({ sampleRate: 64, nrCpus: Math.max(1, cpus().length), mgmtPorts: config.management_ports }),
+		encodeConfig({ sampleRate: 64, nrCpus: Math.max(1, cpus().length), listGen, mgmtPorts: config.management_ports }),
 	);
 	for (const net of config.admin_networks) {
 		const p = parsePrefix(net);
@@ -223,6 +226,7 @@ export function compileServices(
 	const backends = db
 		.query<BackendRow, []>("SELECT id, dp_index, type, protection FROM backends WHERE sandbox = 0 ORDER BY dp_index")
 		.all();
+	const hosts = new Map<string, ServiceValue[]>();
 	for (const b of backends) {
 		const protection = JSON.parse(b.protection) as Protection;
 		const level: LevelName = protection.enabled === false ? "OFF" : (protection.level ?? "MEDIUM");
@@ -246,20 +250,38 @@ export function compileServices(
 				"SELECT address, port, protocol FROM backend_listeners WHERE backend_id = ? ORDER BY address, port, protocol",
 			)
 			.all(b.id);
-		const add = (addr: string, port: number, proto: number, l7 = value.l7) => {
-			const key = encodeServiceKey({ addr: addr === "" ? null : addr, port, proto });
-			const k = hex(key);
-			// Two backends never share a listener; ICMP host entries go to the lowest index.
-			if (!services.has(k)) services.set(k, { key, value: { ...value, l7 } });
-		};
-		for (const l of listeners) add(l.address, l.port, l.protocol === "TCP" ? IPPROTO.TCP : IPPROTO.UDP);
-		for (const address of new Set(listeners.map((l) => l.address))) {
-			const v6 = address.includes(":");
-			if (!v6) add(address, 0, IPPROTO.ICMP, L7.NONE);
-			if (v6 || address === "") add(address, 0, IPPROTO.ICMPV6, L7.NONE);
+		for (const l of listeners) {
+			const proto = l.protocol === "TCP" ? IPPROTO.TCP : IPPROTO.UDP;
+			const key = encodeServiceKey({ addr: l.address === "" ? null : l.address, port: l.port, proto });
+			services.set(hex(key), { key, value });
+			hostGroup(hosts, l.address, proto, value);
+			if (!l.address.includes(":")) hostGroup(hosts, l.address, IPPROTO.ICMP, value);
+			if (l.address.includes(":") || l.address === "") hostGroup(hosts, l.address, IPPROTO.ICMPV6, value);
 		}
 	}
+	// Port 0 is the host entry: packets without ports (later fragments, ICMP) to an address a
+	// backend listens on. It takes the lowest-indexed backend's limits and the strictest checks
+	// of every backend there, so fragments cannot slip past a MEDIUM backend via a LOW one.
+	for (const [k, group] of hosts) {
+		const [address, protoText] = k.split("|") as [string, string];
+		const proto = Number(protoText);
+		const first = group[0] as ServiceValue;
+		const strict = group.reduce((acc, v) => acc | (v.flags & STRICT_FLAGS), 0);
+		const key = encodeServiceKey({ addr: address === "" ? null : address, port: 0, proto });
+		const l7 = proto === IPPROTO.TCP || proto === IPPROTO.UDP ? first.l7 : L7.NONE;
+		services.set(hex(key), { key, value: { ...first, flags: first.flags | strict, l7 } });
+	}
 	return { services, rulesets, srcsets };
+}
+
+/** The checks a host entry takes from every backend on the address. */
+const STRICT_FLAGS = SvcFlag.DROP_INVALID | SvcFlag.DROP_FRAGMENTS | SvcFlag.DROP_REFLECTION;
+
+function hostGroup(hosts: Map<string, ServiceValue[]>, address: string, proto: number, value: ServiceValue): void {
+	const k = `${address}|${proto}`;
+	const group = hosts.get(k) ?? [];
+	if (!group.some((v) => v.backend === value.backend)) group.push(value);
+	hosts.set(k, group);
 }
 
 interface RuleRow {

@@ -7,7 +7,7 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
 import { readRevisions, type Section } from "../domain/revisions.ts";
 import type { Logger } from "../log.ts";
-import { decodeService, encodeService, type MapName, NO_RULESET, u32 } from "./abi.ts";
+import { decodeConfig, decodeService, encodeService, type MapName, NO_RULESET, u32 } from "./abi.ts";
 import {
 	type Compiled,
 	type CompiledService,
@@ -40,6 +40,8 @@ export class Reconciler {
 	private slots = new Map<number, { slot: number; bytes: Uint8Array }>();
 	private compiledLists: MapContents | null = null;
 	private revisions: Record<Section, number> | null = null;
+	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
+	private listGen = 0;
 
 	constructor(
 		private readonly db: Database,
@@ -77,6 +79,8 @@ export class Reconciler {
 			}
 			this.shadow.set(name, contents);
 		}
+		const cfg = this.maps("pp_config").lookup(u32(0));
+		this.listGen = cfg ? decodeConfig(cfg).listGen : 0;
 		const rulesets = this.maps("pp_rulesets");
 		for (const { value } of this.shadow.get("pp_services")?.values() ?? []) {
 			const svc = decodeService(value);
@@ -104,7 +108,7 @@ export class Reconciler {
 		const listsChanged = force || !this.revisions || revisions.lists !== this.revisions.lists || !this.compiledLists;
 		const lists = listsChanged ? compileLists(this.db, now) : (this.compiledLists as MapContents);
 		const { services, rulesets, srcsets } = compileServices(this.db, now);
-		const compiled: Compiled = { static: compileStatic(this.config), lists, srcsets, services, rulesets };
+		const compiled: Compiled = { static: compileStatic(this.config, this.listGen), lists, srcsets, services, rulesets };
 		const stats = this.apply(compiled);
 		this.compiledLists = lists;
 		this.revisions = revisions;
@@ -131,6 +135,8 @@ export class Reconciler {
 		this.checkCapacity(c);
 		let updated = 0;
 		let deleted = 0;
+		let listChanges = 0;
+		const listMaps = new Set<MapName>([...c.lists.keys(), ...c.srcsets.keys()]);
 		const upsert = (name: MapName, desired: Contents) => {
 			const map = this.maps(name);
 			const current = this.shadow.get(name) ?? new Map();
@@ -145,6 +151,7 @@ export class Reconciler {
 				);
 				for (const [k, e] of changed) current.set(k, e);
 				updated += changed.length;
+				if (listMaps.has(name)) listChanges += changed.length;
 			}
 			this.shadow.set(name, current);
 		};
@@ -155,6 +162,7 @@ export class Reconciler {
 				this.maps(name).deleteMany(gone.map(([, e]) => e.key));
 				for (const [k] of gone) current.delete(k);
 				deleted += gone.length;
+				if (listMaps.has(name)) listChanges += gone.length;
 			}
 		};
 
@@ -189,6 +197,11 @@ export class Reconciler {
 		for (const [name, desired] of c.srcsets) prune(name, desired);
 		for (const [name, desired] of c.static)
 			if (name !== "pp_config" && name !== "pp_reflect_ports") prune(name, desired);
+		if (listChanges) {
+			// Sources whose list verdict the program cached must be looked up again.
+			this.listGen = (this.listGen + 1) >>> 0;
+			upsert("pp_config", compileStatic(this.config, this.listGen).get("pp_config") as Contents);
+		}
 		if (updated || deleted) this.log.debug("data plane reconciled", { updated, deleted });
 		return { updated, deleted };
 	}

@@ -34,8 +34,15 @@ export function buildHttpApp(services: Services) {
 					return problemResponse(toProblem(new ValidationError(errors), instance), headers);
 				}
 				if (code === "NOT_FOUND") return problemResponse(problem("not-found", 404, "no such route", instance));
-				if (code === "PARSE")
-					return problemResponse(problem("validation", 400, "request body is not valid", instance), headers);
+				if (code === "PARSE") {
+					// Our parser's own errors arrive wrapped; anything else the body parser met is bad JSON.
+					const cause = (error as { cause?: unknown }).cause;
+					const reason =
+						cause instanceof ValidationError
+							? cause
+							: ValidationError.field("body", "invalid_json", "the body is not valid JSON");
+					return problemResponse(toProblem(reason, instance), headers);
+				}
 				const p = toProblem(error, instance);
 				if (p.status >= 500) services.log.error("request failed", { path: instance, error });
 				if (typeof p.retryAfter === "number") headers["retry-after"] = String(p.retryAfter);

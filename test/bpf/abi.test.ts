@@ -2,8 +2,7 @@
 // this compares the mirror with the BTF of the compiled object: struct sizes, member names,
 // offsets and sizes, enum values, map names and each map's key and value types.
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import {
 	BTF_ENUMS,
 	DEFAULT_MAX_ENTRIES,

@@ -393,6 +393,20 @@ const CASES: Case[] = [
 		backend: 2,
 	},
 	{
+		name: "a first fragment whose UDP length covers the whole datagram passes a LOW service",
+		setup: (f) => services(f, "LOW"),
+		packet: (f, v) =>
+			pkt(
+				f,
+				v,
+				{ proto: "udp", sport: 40001, dport: BEDROCK_PORT, length: 3008 },
+				f === 4 ? { ipv4: { more: true } } : { ipv6Ext: [{ type: "frag", offset: 0, more: true }] },
+			),
+		verdict: XDP_PASS,
+		reason: "PASS",
+		backend: 2,
+	},
+	{
 		name: "a later fragment to a MEDIUM service drops through the host entry",
 		setup: (f) => services(f, "MEDIUM"),
 		packet: (f, v) =>

@@ -17,7 +17,12 @@ export const TCP_URG = 0x20;
 
 export type L4 =
 	| { proto: "tcp"; sport: number; dport: number; flags?: number; seq?: number; options?: Uint8Array }
-	| { proto: "udp"; sport: number; dport: number }
+	| {
+			proto: "udp";
+			sport: number;
+			dport: number /** the UDP length field, when it must differ (first fragments) */;
+			length?: number;
+	  }
 	| { proto: "icmp"; type: number; code?: number }
 	| { proto: "icmpv6"; type: number; code?: number }
 	| { proto: "raw"; number: number };
@@ -137,7 +142,7 @@ function buildL4(l4: L4, payload: Uint8Array, src: Uint8Array, dst: Uint8Array):
 			const v = new DataView(h.buffer);
 			v.setUint16(0, l4.sport);
 			v.setUint16(2, l4.dport);
-			v.setUint16(4, 8 + payload.length);
+			v.setUint16(4, l4.length ?? 8 + payload.length);
 			const seg = concat(h, payload);
 			const c = inetChecksum(seg, pseudoSum(src, dst, 17, seg.length));
 			new DataView(seg.buffer).setUint16(6, c === 0 ? 0xffff : c);

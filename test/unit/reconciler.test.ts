@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+	decodeConfig,
 	decodeService,
 	encodeListEntry,
 	encodeLpmKey,
@@ -142,6 +143,27 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 		reconcilerFor(obj).fullResync();
 		const keys = [...obj.map("pp_block_v4").keys()].map(hex);
 		expect(keys).toEqual([hex(encodeLpmKey("203.0.113.0/24", 0))]);
+	});
+
+	test("every list change bumps list_gen, so the program's cached verdicts are looked up again", () => {
+		const obj = load();
+		objects.push(obj);
+		const rec = reconcilerFor(obj);
+		rec.fullResync();
+		const gen = () => decodeConfig(obj.map("pp_config").lookup(u32(0)) as Uint8Array).listGen;
+		const start = gen();
+		core.services.ipLists.add(core.owner, "block", { ip: "203.0.113.0/24" });
+		rec.sync();
+		expect(gen()).toBe(start + 1);
+		core.services.backends.create(core.owner, { name: "only-services", type: "MINECRAFT_BEDROCK" });
+		rec.sync();
+		expect(gen()).toBe(start + 1);
+		core.services.ipLists.remove(core.owner, "block", "203.0.113.0/24");
+		rec.sync();
+		expect(gen()).toBe(start + 2);
+		const again = reconcilerFor(obj);
+		again.fullResync();
+		expect(gen()).toBe(start + 2);
 	});
 
 	test("a state larger than a map is refused whole: no map is changed", () => {

@@ -16,6 +16,12 @@ const KEY_PATTERN = /^pp_(live|test)_[0-9A-Za-z]{40}$/;
 export const PERMISSIONS: Permission[] = ["read", "write", "delete", "admin"];
 /** last_used_at is written at most this often per key, so a busy key does not write on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/**
+ * Resolved keys are remembered this long so a busy key costs no query per request; revocation
+ * here clears the cache at once, changes made by another process (the CLI) apply within this time.
+ */
+const RESOLVE_CACHE_MS = 1000;
+const RESOLVE_CACHE_MAX = 10_000;
 
 export interface ApiKey {
 	id: string;
@@ -63,6 +69,7 @@ export function hashKey(key: string): string {
 export class ApiKeyService {
 	private readonly byHash;
 	private readonly touch;
+	private readonly resolved = new Map<string, { row: (ApiKeyRow & { role: Role | null; email: string | null }) | null; at: number }>();
 
 	constructor(
 		private readonly db: Database,
@@ -112,6 +119,7 @@ export class ApiKeyService {
 		if (row.revoked_at) throw new Conflict("already_revoked", "the key is already revoked");
 		return this.db.transaction(() => {
 			this.db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").run(nowIso(), id);
+			this.resolved.clear();
 			this.audit.record(actor, {
 				action: "apikey.revoked",
 				resourceType: "api_key",
@@ -208,15 +216,23 @@ export class ApiKeyService {
 	authenticate(presented: string, context: { ipAddress: string | null; userAgent: string | null }): Actor | null {
 		if (!KEY_PATTERN.test(presented)) return null;
 		const hash = hashKey(presented);
-		const row = this.byHash.get(hash);
+		const now = Date.now();
+		let cached = this.resolved.get(hash);
+		if (!cached || now - cached.at > RESOLVE_CACHE_MS) {
+			if (this.resolved.size >= RESOLVE_CACHE_MAX) this.resolved.clear();
+			cached = { row: this.byHash.get(hash), at: now };
+			this.resolved.set(hash, cached);
+		}
+		const row = cached.row;
 		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
 		if (row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= Date.now())) return null;
 		// A key dies with its creator's membership: it never outlives or exceeds them.
 		const role = row.role;
 		if (!role) return null;
-		const now = Date.now();
-		if (!row.last_used_at || now - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS)
-			this.touch.run(new Date(now).toISOString(), row.id);
+		if (!row.last_used_at || now - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS) {
+			row.last_used_at = new Date(now).toISOString();
+			this.touch.run(row.last_used_at, row.id);
+		}
 		const keyPermissions: Permission[] = JSON.parse(row.permissions);
 		return {
 			kind: "apikey",

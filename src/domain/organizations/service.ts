@@ -30,9 +30,13 @@ const toOrganization = (r: OrganizationRow): Organization => ({
 	updatedAt: r.updated_at,
 });
 
+/** The limiter asks for the tier on every request; a change made elsewhere applies within this time. */
+const TIER_CACHE_MS = 1000;
+
 export class OrganizationService {
 	private readonly byId;
 	private readonly tierById;
+	private readonly tiers = new Map<string, { tier: Organization["tier"]; at: number }>();
 
 	constructor(
 		private readonly db: Database,
@@ -61,7 +65,13 @@ export class OrganizationService {
 
 	/** The rate-limit tier, for the API's limiter (no permission: it is the caller's own). */
 	tier(id: string): Organization["tier"] {
-		return this.tierById.get(id)?.plan ?? "FREE";
+		const now = Date.now();
+		const cached = this.tiers.get(id);
+		if (cached && now - cached.at < TIER_CACHE_MS) return cached.tier;
+		if (this.tiers.size >= 10_000) this.tiers.clear();
+		const tier = this.tierById.get(id)?.plan ?? "FREE";
+		this.tiers.set(id, { tier, at: now });
+		return tier;
 	}
 
 	current(actor: Actor): Organization {
