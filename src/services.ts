@@ -1,19 +1,19 @@
 // The domain services, built once per process over one database and one event bus.
 // Faces (REST, gRPC, UI, CLI) receive this and call into it; they hold no logic of their own.
 import type { Database } from "bun:sqlite";
-import type { Config } from "./config.ts";
 import { KeyRing } from "./auth/keys.ts";
 import { RateLimiter } from "./auth/ratelimit.ts";
 import { AuthService } from "./auth/service.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
+import type { Config } from "./config.ts";
 import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
 import { BackendService } from "./domain/backends/service.ts";
 import { InvitationService } from "./domain/invitations/service.ts";
 import { IpListService } from "./domain/iplists/service.ts";
 import { OAuthService } from "./domain/oauth/service.ts";
-import { FilterRuleService } from "./domain/rules/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
+import { FilterRuleService } from "./domain/rules/service.ts";
 import { UserService } from "./domain/users/service.ts";
 import { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";

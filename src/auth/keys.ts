@@ -2,8 +2,9 @@
 // directory 0700), generated on first use (install runs `migrate`, so that is at install).
 // Rotation adds a new current key; earlier keys keep verifying until every token they signed
 // has expired, then they are pruned.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomString } from "../domain/ids.ts";
 

@@ -77,7 +77,14 @@ export class AuthService {
 	/** POST /v1/auth/login: an API sign-in with an access token and a refresh token. */
 	async login(email: string, password: string, ctx: RequestContext): Promise<TokenPair> {
 		const user = await this.verifyPassword(email, password, ctx, "api");
-		const familyId = this.createFamily("api", user, FULL_SCOPE, null, ctx, this.config().auth.refresh_token_ttl_seconds);
+		const familyId = this.createFamily(
+			"api",
+			user,
+			FULL_SCOPE,
+			null,
+			ctx,
+			this.config().auth.refresh_token_ttl_seconds,
+		);
 		return this.issuePair(familyId, user.userId, user.organizationId, FULL_SCOPE, null);
 	}
 
@@ -99,9 +106,7 @@ export class AuthService {
 		const hash = sha256Hex(refreshToken);
 		const now = nowIso();
 		const outcome = this.db.transaction(() => {
-			const row = this.db
-				.query<RefreshRow, [string]>("SELECT * FROM refresh_tokens WHERE token_hash = ?")
-				.get(hash);
+			const row = this.db.query<RefreshRow, [string]>("SELECT * FROM refresh_tokens WHERE token_hash = ?").get(hash);
 			if (!row || !refreshToken.startsWith(REFRESH_PREFIX)) return { error: "invalid refresh token" } as const;
 			const family = this.familyById.get(row.family_id);
 			if (!family) return { error: "invalid refresh token" } as const;
@@ -252,7 +257,10 @@ export class AuthService {
 	/** An actor for a client-credentials token: the client's creator, narrowed to the token's scope. */
 	clientActor(clientId: string, organizationId: string, scope: string, ctx: RequestContext): Actor | null {
 		const row = this.db
-			.query<{ created_by: string | null; role: Role | null; email: string | null; revoked_at: string | null }, [string, string]>(
+			.query<
+				{ created_by: string | null; role: Role | null; email: string | null; revoked_at: string | null },
+				[string, string]
+			>(
 				`SELECT c.created_by, c.revoked_at, m.role AS role, u.email AS email FROM oauth_clients c
 				 LEFT JOIN memberships m ON m.organization_id = c.organization_id AND m.user_id = c.created_by
 				 LEFT JOIN users u ON u.id = c.created_by
@@ -284,7 +292,10 @@ export class AuthService {
 		const delay = this.throttle.admit(email, ctx.ipAddress);
 		if (delay) await Bun.sleep(delay);
 		const user = this.db
-			.query<{ id: string; email: string; password_hash: string; organization_id: string | null; role: Role | null }, [string]>(
+			.query<
+				{ id: string; email: string; password_hash: string; organization_id: string | null; role: Role | null },
+				[string]
+			>(
 				`SELECT u.id, u.email, u.password_hash, m.organization_id, m.role FROM users u
 				 LEFT JOIN memberships m ON m.user_id = u.id
 				 WHERE u.email = ? ORDER BY m.created_at LIMIT 1`,
@@ -299,7 +310,7 @@ export class AuthService {
 			ipAddress: ctx.ipAddress,
 			userAgent: ctx.userAgent,
 		};
-		if (!ok || !user || !user.organization_id || !user.role) {
+		if (!(ok && user?.organization_id && user.role)) {
 			this.throttle.failed(email, ctx.ipAddress);
 			this.audit.recordEvent(
 				{ ...base, organizationId: user?.organization_id ?? null, userId: user?.id ?? null, email },
@@ -318,7 +329,13 @@ export class AuthService {
 		this.db.transaction(() => {
 			this.db.prepare("UPDATE users SET last_login_at = ? WHERE id = ?").run(now, user.id);
 			this.audit.record(
-				{ ...base, organizationId: user.organization_id as string, userId: user.id, email: user.email, role: user.role as Role },
+				{
+					...base,
+					organizationId: user.organization_id as string,
+					userId: user.id,
+					email: user.email,
+					role: user.role as Role,
+				},
 				{
 					action: "auth.login",
 					resourceType: "session",

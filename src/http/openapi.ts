@@ -2,7 +2,11 @@
 // in the resource's model.ts, used for validation there and for the document here).
 import type { TSchema } from "@sinclair/typebox";
 
-export function doc(tag: string, summary: string, opts: { body?: TSchema; response?: TSchema; status?: number; public?: boolean } = {}) {
+export function doc(
+	tag: string,
+	summary: string,
+	opts: { body?: TSchema; response?: TSchema; status?: number; public?: boolean } = {},
+) {
 	const status = String(opts.status ?? 200);
 	return {
 		detail: {

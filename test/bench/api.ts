@@ -23,7 +23,11 @@ config.storage.data_dir = dir.path;
 config.dataplane.enabled = false;
 const db = openDatabase(join(dir.path, "pp.db"));
 migrate(db);
-const services = createServices(db, config, Logger.create("error", () => {}));
+const services = createServices(
+	db,
+	config,
+	Logger.create("error", () => {}),
+);
 const { user, organization } = await services.users.createOwner({
 	email: "bench@example.com",
 	password: "benchmark password",
@@ -60,7 +64,15 @@ const plain = Bun.serve({
 });
 
 async function wrk(url: string, headers: string[] = []): Promise<{ rps: number; p99: number; p50: number }> {
-	const args = ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION}`, "--latency", ...headers.flatMap((h) => ["-H", h]), url];
+	const args = [
+		"wrk",
+		"-t1",
+		`-c${CONNECTIONS}`,
+		`-d${DURATION}`,
+		"--latency",
+		...headers.flatMap((h) => ["-H", h]),
+		url,
+	];
 	const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
 	const out = await new Response(proc.stdout).text();
 	await proc.exited;

@@ -95,10 +95,12 @@ function normalise(md: string): string[] {
 		.filter((line) => line.length > 0);
 }
 
-test("docs/protection-levels.md is the generated table", () => {
-	const doc = normalise(readFileSync(join(import.meta.dir, "..", "..", "docs", "protection-levels.md"), "utf8"));
-	const table = normalise(protectionLevelsMarkdown());
-	const start = doc.indexOf(table[0] as string);
-	expect(start).toBeGreaterThanOrEqual(0);
-	expect(doc.slice(start, start + table.length)).toEqual(table);
-});
+for (const file of [["docs", "protection-levels.md"], ["README.md"]]) {
+	test(`${file.join("/")} has the generated table of protection levels`, () => {
+		const doc = normalise(readFileSync(join(import.meta.dir, "..", "..", ...file), "utf8"));
+		const table = normalise(protectionLevelsMarkdown());
+		const start = doc.indexOf(table[0] as string);
+		expect(start).toBeGreaterThanOrEqual(0);
+		expect(doc.slice(start, start + table.length)).toEqual(table);
+	});
+}

@@ -14,7 +14,10 @@ beforeAll(async () => {
 		PP_AUTH_LOGIN_SLOW_AFTER: "2",
 		PP_AUTH_LOGIN_MAX_FAILURES: "5",
 	});
-	const created = runCli(["admin", "create", "--email", "owner@example.com", "--password-stdin"], { env, stdin: PASSWORD });
+	const created = runCli(["admin", "create", "--email", "owner@example.com", "--password-stdin"], {
+		env,
+		stdin: PASSWORD,
+	});
 	expect(created.exitCode).toBe(0);
 	daemon = await startDaemon(env);
 });
@@ -90,17 +93,27 @@ describe("OAuth 2.0 over HTTP", () => {
 			method: "POST",
 			redirect: "manual",
 			headers: { "content-type": "application/x-www-form-urlencoded" },
-			body: new URLSearchParams({ email: "owner@example.com", password: PASSWORD, next: loginUrl.searchParams.get("next") ?? "" }),
+			body: new URLSearchParams({
+				email: "owner@example.com",
+				password: PASSWORD,
+				next: loginUrl.searchParams.get("next") ?? "",
+			}),
 		});
 		expect(login.status).toBe(303);
 		const cookie = (login.headers.get("set-cookie") as string).split(";")[0] as string;
-		const consent = await fetch(daemon.url + (login.headers.get("location") as string), { headers: { cookie }, redirect: "manual" });
+		const consent = await fetch(daemon.url + (login.headers.get("location") as string), {
+			headers: { cookie },
+			redirect: "manual",
+		});
 		expect(consent.status).toBe(200);
 		const html = await consent.text();
 		expect(html).toContain("Dashboard");
 		const fields = new URLSearchParams();
 		for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g))
-			fields.set(m[1] as string, (m[2] as string).replaceAll("&amp;", "&").replaceAll("&#39;", "'").replaceAll("&quot;", '"'));
+			fields.set(
+				m[1] as string,
+				(m[2] as string).replaceAll("&amp;", "&").replaceAll("&#39;", "'").replaceAll("&quot;", '"'),
+			);
 		fields.set("decision", "approve");
 		const approved = await fetch(`${daemon.url}/oauth/authorize`, {
 			method: "POST",
@@ -172,7 +185,9 @@ describe("OAuth 2.0 over HTTP", () => {
 		});
 		expect(res.status).toBe(200);
 		const { access_token } = await res.json();
-		const me = await fetch(`${daemon.url}/v1/organizations/current`, { headers: { authorization: `Bearer ${access_token}` } });
+		const me = await fetch(`${daemon.url}/v1/organizations/current`, {
+			headers: { authorization: `Bearer ${access_token}` },
+		});
 		expect(me.status).toBe(200);
 		const audit = await fetch(`${daemon.url}/v1/audit-logs`, { headers: { authorization: `Bearer ${access_token}` } });
 		expect(audit.status).toBe(403);

@@ -97,3 +97,112 @@ describe("API keys", () => {
 		expect(row?.action).toBe("apikey.created");
 	});
 });
+
+describe("organizations, members and invitations", () => {
+	test("each role may do what the role table says and no more", async () => {
+		const org = core.organization.id;
+		const roles = { ADMIN: "admin@example.com", MEMBER: "member@example.com", VIEWER: "viewer@example.com" } as const;
+		const keys: Record<string, string> = {};
+		for (const [role, email] of Object.entries(roles)) {
+			const actor = await core.member(role as "ADMIN", email);
+			keys[role] = core.keyFor(actor, [...actor.permissions]);
+		}
+		const expectations: Array<[string, string, string, unknown, Record<string, number>]> = [
+			["GET", `/v1/organizations/${org}/usage`, "", undefined, { ADMIN: 200, MEMBER: 200, VIEWER: 200 }],
+			["GET", `/v1/organizations/${org}/members`, "", undefined, { ADMIN: 200, MEMBER: 200, VIEWER: 200 }],
+			["PUT", `/v1/organizations/${org}`, "", { name: "Acme 2" }, { ADMIN: 200, MEMBER: 403, VIEWER: 403 }],
+			["PUT", `/v1/organizations/${org}`, "", { tier: "BUSINESS" }, { ADMIN: 403, MEMBER: 403, VIEWER: 403 }],
+			[
+				"POST",
+				`/v1/organizations/${org}/invitations`,
+				"",
+				{ email: "n@example.com", role: "VIEWER" },
+				{ ADMIN: 201, MEMBER: 403, VIEWER: 403 },
+			],
+			["GET", "/v1/audit-logs", "", undefined, { ADMIN: 200, MEMBER: 403, VIEWER: 403 }],
+		];
+		for (const [method, path, , body, byRole] of expectations) {
+			for (const [role, status] of Object.entries(byRole)) {
+				const res =
+					body === undefined
+						? await core.request(path, { method, key: keys[role] })
+						: await core.json(path, method, body, keys[role]);
+				expect(`${role} ${method} ${path} ${res.status}`).toBe(`${role} ${method} ${path} ${status}`);
+			}
+			const anonymous = body === undefined ? await core.request(path, { method }) : await core.json(path, method, body);
+			expect(anonymous.status).toBe(401);
+		}
+		expect((await core.json(`/v1/organizations/${org}`, "PUT", { tier: "BUSINESS" }, core.key())).status).toBe(200);
+		expect(core.services.organizations.get(org).tier).toBe("BUSINESS");
+	});
+
+	test("another organization's ids answer 404, never data", async () => {
+		const other = await core.otherOrganization();
+		const key = core.key();
+		for (const path of [
+			`/v1/organizations/${other.organization.id}/usage`,
+			`/v1/organizations/${other.organization.id}/members`,
+		]) {
+			expect((await core.request(path, { key })).status).toBe(404);
+		}
+		expect((await core.json(`/v1/organizations/${other.organization.id}`, "PUT", { name: "x" }, key)).status).toBe(404);
+		expect(
+			(
+				await core.request(`/v1/organizations/${core.organization.id}/members/${other.owner.userId}`, {
+					method: "DELETE",
+					key,
+				})
+			).status,
+		).toBe(404);
+	});
+
+	test("the last OWNER can be neither demoted nor removed", async () => {
+		const key = core.key();
+		const path = `/v1/organizations/${core.organization.id}/members/${core.owner.userId}`;
+		const demote = await core.json(path, "PUT", { role: "ADMIN" }, key);
+		expect(demote.status).toBe(409);
+		expect((await demote.json()).code).toBe("last_owner");
+		expect((await core.request(path, { method: "DELETE", key })).status).toBe(409);
+		expect((await core.json(path, "PUT", { role: "GOD" }, key)).status).toBe(400);
+	});
+
+	test("an invitation is accepted once and creates the user with the invited role", async () => {
+		const res = await core.json(
+			`/v1/organizations/${core.organization.id}/invitations`,
+			"POST",
+			{ email: "new@example.com", role: "MEMBER" },
+			core.key(),
+		);
+		const { token } = await res.json();
+		const accept = await core.json("/v1/invitations/accept", "POST", { token, password: "a new long password" });
+		expect(accept.status).toBe(200);
+		expect((await accept.json()).role).toBe("MEMBER");
+		expect((await core.json("/v1/invitations/accept", "POST", { token, password: "a new long password" })).status).toBe(
+			401,
+		);
+		const tokens = await core.json("/v1/auth/login", "POST", {
+			email: "new@example.com",
+			password: "a new long password",
+		});
+		expect(tokens.status).toBe(200);
+	});
+
+	test("mutations write audit entries with source and agent, listed with filters", async () => {
+		const key = core.key();
+		await core.app.handle(
+			new Request(`http://localhost/v1/organizations/${core.organization.id}`, {
+				method: "PUT",
+				headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "user-agent": "audit-test" },
+				body: JSON.stringify({ name: "Audited" }),
+			}),
+		);
+		const res = await core.request("/v1/audit-logs?resourceType=organization&pageSize=5", { key });
+		const body = await res.json();
+		expect(body.data[0]).toMatchObject({
+			action: "organization.updated",
+			userAgent: "audit-test",
+			userId: core.owner.userId,
+		});
+		expect(body.pagination).toMatchObject({ page: 1, pageSize: 5 });
+	});
+});

@@ -69,7 +69,10 @@ export function hashKey(key: string): string {
 export class ApiKeyService {
 	private readonly byHash;
 	private readonly touch;
-	private readonly resolved = new Map<string, { row: (ApiKeyRow & { role: Role | null; email: string | null }) | null; at: number }>();
+	private readonly resolved = new Map<
+		string,
+		{ row: (ApiKeyRow & { role: Role | null; email: string | null }) | null; at: number }
+	>();
 
 	constructor(
 		private readonly db: Database,

@@ -81,11 +81,19 @@ export class OAuthService {
 		check(OAuthClientCreate, input);
 		for (const [i, uri] of input.redirectUris.entries()) {
 			if (!validRedirect(uri))
-				throw ValidationError.field(`redirectUris[${i}]`, "invalid_url", "must be an absolute https URL (http only for loopback) without fragment");
+				throw ValidationError.field(
+					`redirectUris[${i}]`,
+					"invalid_url",
+					"must be an absolute https URL (http only for loopback) without fragment",
+				);
 		}
 		const beyond = input.scopes.filter((s) => !actor.permissions.includes(s));
 		if (beyond.length)
-			throw ValidationError.field("scopes", "invalid_value", `cannot grant scopes you do not have: ${beyond.join(", ")}`);
+			throw ValidationError.field(
+				"scopes",
+				"invalid_value",
+				`cannot grant scopes you do not have: ${beyond.join(", ")}`,
+			);
 		const secret = newSecret(SECRET_PREFIX);
 		const id = newId("cl");
 		this.db.transaction(() => {
@@ -140,7 +148,9 @@ export class OAuthService {
 			const now = nowIso();
 			this.db.prepare("UPDATE oauth_clients SET revoked_at = ? WHERE id = ?").run(now, id);
 			this.db
-				.prepare("UPDATE token_families SET revoked_at = ?, revoked_reason = 'client revoked' WHERE client_id = ? AND revoked_at IS NULL")
+				.prepare(
+					"UPDATE token_families SET revoked_at = ?, revoked_reason = 'client revoked' WHERE client_id = ? AND revoked_at IS NULL",
+				)
 				.run(now, id);
 			this.audit.record(actor, {
 				action: "oauth_client.revoked",
@@ -167,7 +177,8 @@ export class OAuthService {
 		const fail = (error: string, message: string) => new AuthorizeRedirect(redirectUri, error, message, state);
 		if (params.get("response_type") !== "code") throw fail("unsupported_response_type", "response_type must be 'code'");
 		const challenge = params.get("code_challenge") ?? "";
-		if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) throw fail("invalid_request", "code_challenge (S256, PKCE) is required");
+		if (!/^[A-Za-z0-9_-]{43}$/.test(challenge))
+			throw fail("invalid_request", "code_challenge (S256, PKCE) is required");
 		if ((params.get("code_challenge_method") ?? "plain") !== "S256")
 			throw fail("invalid_request", "code_challenge_method must be S256");
 		const requested = (params.get("scope") ?? client.scopes.join(" ")).split(/\s+/).filter(Boolean);
@@ -186,7 +197,13 @@ export class OAuthService {
 			.split(" ")
 			.filter((s) => actor.permissions.includes(s as Permission))
 			.join(" ");
-		if (!scope) throw new AuthorizeRedirect(request.redirectUri, "access_denied", "no requested scope is permitted to you", request.state);
+		if (!scope)
+			throw new AuthorizeRedirect(
+				request.redirectUri,
+				"access_denied",
+				"no requested scope is permitted to you",
+				request.state,
+			);
 		const code = newSecret(CODE_PREFIX);
 		const now = Date.now();
 		this.db.transaction(() => {
@@ -218,7 +235,11 @@ export class OAuthService {
 	}
 
 	/** POST /oauth/token. */
-	async token(form: URLSearchParams, basic: { id: string; secret: string } | null, ctx: RequestContext): Promise<OAuthTokenResponse> {
+	async token(
+		form: URLSearchParams,
+		basic: { id: string; secret: string } | null,
+		ctx: RequestContext,
+	): Promise<OAuthTokenResponse> {
 		const grant = form.get("grant_type");
 		const client = this.authenticateClient(form, basic);
 		if (grant === "authorization_code") return this.exchangeCode(client, form, ctx);
@@ -245,10 +266,17 @@ export class OAuthService {
 				throw err;
 			}
 		}
-		throw new OAuthError("unsupported_grant_type", "grant_type must be authorization_code, client_credentials or refresh_token");
+		throw new OAuthError(
+			"unsupported_grant_type",
+			"grant_type must be authorization_code, client_credentials or refresh_token",
+		);
 	}
 
-	private async exchangeCode(client: ClientRow, form: URLSearchParams, ctx: RequestContext): Promise<OAuthTokenResponse> {
+	private async exchangeCode(
+		client: ClientRow,
+		form: URLSearchParams,
+		ctx: RequestContext,
+	): Promise<OAuthTokenResponse> {
 		const code = form.get("code") ?? "";
 		const verifier = form.get("code_verifier") ?? "";
 		if (!PKCE_VERIFIER.test(verifier)) throw new OAuthError("invalid_request", "code_verifier (PKCE) is required");
@@ -256,7 +284,16 @@ export class OAuthService {
 		const outcome = this.db.transaction(() => {
 			const row = this.db
 				.query<
-					{ client_id: string; user_id: string; organization_id: string; redirect_uri: string; scope: string; code_challenge: string; expires_at: string; used_at: string | null },
+					{
+						client_id: string;
+						user_id: string;
+						organization_id: string;
+						redirect_uri: string;
+						scope: string;
+						code_challenge: string;
+						expires_at: string;
+						used_at: string | null;
+					},
 					[string]
 				>("SELECT * FROM oauth_codes WHERE code_hash = ?")
 				.get(hash);
@@ -273,7 +310,8 @@ export class OAuthService {
 			}
 			this.db.prepare("UPDATE oauth_codes SET used_at = ? WHERE code_hash = ?").run(nowIso(), hash);
 			if (Date.parse(row.expires_at) <= Date.now()) return "the code has expired";
-			if (row.redirect_uri !== (form.get("redirect_uri") ?? "")) return "redirect_uri does not match the authorization request";
+			if (row.redirect_uri !== (form.get("redirect_uri") ?? ""))
+				return "redirect_uri does not match the authorization request";
 			const challenge = new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
 			if (!safeEqual(challenge, row.code_challenge)) return "code_verifier does not match the code_challenge";
 			return row;
@@ -291,10 +329,20 @@ export class OAuthService {
 			this.config().auth.refresh_token_ttl_seconds,
 		);
 		const pair = await this.auth.issuePair(familyId, outcome.user_id, outcome.organization_id, scope, client.id);
-		return { access_token: pair.accessToken, token_type: "Bearer", expires_in: pair.expiresIn, refresh_token: pair.refreshToken, scope };
+		return {
+			access_token: pair.accessToken,
+			token_type: "Bearer",
+			expires_in: pair.expiresIn,
+			refresh_token: pair.refreshToken,
+			scope,
+		};
 	}
 
-	private async clientCredentials(client: ClientRow, form: URLSearchParams, ctx: RequestContext): Promise<OAuthTokenResponse> {
+	private async clientCredentials(
+		client: ClientRow,
+		form: URLSearchParams,
+		ctx: RequestContext,
+	): Promise<OAuthTokenResponse> {
 		const allowed: string[] = JSON.parse(client.scopes);
 		const requested = (form.get("scope") ?? allowed.join(" ")).split(/\s+/).filter(Boolean);
 		if (requested.length === 0 || requested.some((s) => !allowed.includes(s)))
@@ -311,7 +359,12 @@ export class OAuthService {
 				description: `Issued a client-credentials token to '${client.name}'`,
 				metadata: { scope },
 			});
-		const accessToken = await this.auth.accessToken({ sub: client.id, org: client.organization_id, scope, cid: client.id });
+		const accessToken = await this.auth.accessToken({
+			sub: client.id,
+			org: client.organization_id,
+			scope,
+			cid: client.id,
+		});
 		return { access_token: accessToken, token_type: "Bearer", expires_in: 900, scope };
 	}
 
@@ -332,7 +385,9 @@ export class OAuthService {
 	private roleOf(organizationId: string, userId: string): Role | null {
 		return (
 			this.db
-				.query<{ role: Role }, [string, string]>("SELECT role FROM memberships WHERE organization_id = ? AND user_id = ?")
+				.query<{ role: Role }, [string, string]>(
+					"SELECT role FROM memberships WHERE organization_id = ? AND user_id = ?",
+				)
 				.get(organizationId, userId)?.role ?? null
 		);
 	}

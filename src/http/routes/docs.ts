@@ -18,7 +18,11 @@ export function docsRoutes() {
 				swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css`, autoDarkMode: false },
 				exclude: { paths: [/^\/v1\/docs/, "/healthz", "/readyz", "/login", "/logout"] },
 				documentation: {
-					info: { title: "PistonProtection API", version: VERSION, description: "REST API of the appliance (shared/spec/api.md)" },
+					info: {
+						title: "PistonProtection API",
+						version: VERSION,
+						description: "REST API of the appliance (shared/spec/api.md)",
+					},
 					components: {
 						securitySchemes: {
 							bearer: { type: "http", scheme: "bearer", description: "API key (pp_live_…, pp_test_…) or access token" },

@@ -11,7 +11,15 @@ import { actorOf, optionalActorOf, requestContext, sessionCookie } from "../cont
 import { doc } from "../openapi.ts";
 import { pageQuery } from "../pagination.ts";
 
-const AUTHORIZE_PARAMS = ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+const AUTHORIZE_PARAMS = [
+	"response_type",
+	"client_id",
+	"redirect_uri",
+	"scope",
+	"state",
+	"code_challenge",
+	"code_challenge_method",
+];
 
 function redirect(location: string, status = 302): Response {
 	return new Response(null, { status, headers: { location, "cache-control": "no-store" } });
@@ -24,7 +32,8 @@ function html(body: string, status = 200): Response {
 			"content-type": "text/html; charset=utf-8",
 			"cache-control": "no-store",
 			"x-frame-options": "DENY",
-			"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+			"content-security-policy":
+				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 		},
 	});
 }
@@ -61,7 +70,8 @@ export function oauthRoutes(services: Services) {
 				}
 				const actor = optionalActorOf(request);
 				const session = sessionCookie(request);
-				if (!actor || actor.credential?.type !== "session" || !session)
+				const signedIn = actor?.credential?.type === "session";
+				if (!(actor && signedIn && session))
 					return redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
 				const params = AUTHORIZE_PARAMS.flatMap((k) => {
 					const v = url.searchParams.get(k);
@@ -83,13 +93,19 @@ export function oauthRoutes(services: Services) {
 			"/oauth/authorize",
 			({ request, body }) => {
 				const actor = optionalActorOf(request);
-				if (!actor || actor.credential?.type !== "session") throw new Unauthorized("sign in first");
+				const signedIn = actor?.credential?.type === "session";
+				if (!(actor && signedIn)) throw new Unauthorized("sign in first");
 				const params = toParams(body);
 				let authorize: ReturnType<typeof services.oauth.checkAuthorize>;
 				try {
 					authorize = services.oauth.checkAuthorize(params);
 					if (params.get("decision") !== "approve")
-						throw new AuthorizeRedirect(authorize.redirectUri, "access_denied", "the user denied the request", authorize.state);
+						throw new AuthorizeRedirect(
+							authorize.redirectUri,
+							"access_denied",
+							"the user denied the request",
+							authorize.state,
+						);
 					const code = services.oauth.approve(actor, authorize);
 					const target = new URL(authorize.redirectUri);
 					target.searchParams.set("code", code);

@@ -15,7 +15,10 @@ export function organizationRoutes(services: Services) {
 		.put(
 			"/v1/organizations/:orgId",
 			({ request, params, body }) => services.organizations.update(actorOf(request), params.orgId, body),
-			doc("organizations", "Update the organization (tier: OWNER only)", { body: OrganizationUpdate, response: Organization }),
+			doc("organizations", "Update the organization (tier: OWNER only)", {
+				body: OrganizationUpdate,
+				response: Organization,
+			}),
 		)
 		.get(
 			"/v1/organizations/:orgId/usage",

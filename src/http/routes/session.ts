@@ -18,7 +18,8 @@ function page(body: string, status = 200, headers: Record<string, string> = {}):
 			"content-type": "text/html; charset=utf-8",
 			"cache-control": "no-store",
 			"x-frame-options": "DENY",
-			"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+			"content-security-policy":
+				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 			...headers,
 		},
 	});
@@ -47,7 +48,11 @@ export function sessionRoutes(services: Services) {
 					const { sessionToken, maxAge } = await services.auth.loginSession(email, password, requestContext(request));
 					return new Response(null, {
 						status: 303,
-						headers: { location: next, "set-cookie": cookie(request, sessionToken, maxAge), "cache-control": "no-store" },
+						headers: {
+							location: next,
+							"set-cookie": cookie(request, sessionToken, maxAge),
+							"cache-control": "no-store",
+						},
 					});
 				} catch (err) {
 					if (!(err instanceof DomainError)) throw err;
