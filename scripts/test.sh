@@ -13,6 +13,8 @@ fi
 . scripts/deps.sh
 pp_install_build_deps
 pp_install_test_deps
+# No argument: the Bun version pinned in package.json.
+# shellcheck disable=SC2119
 pp_install_bun
 
 bun install --frozen-lockfile

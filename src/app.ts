@@ -2,8 +2,8 @@
 import { mkdirSync } from "node:fs";
 import type { Server } from "bun";
 import { type Config, type LoadedConfig, parseListen } from "./config.ts";
-import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
 import { DataPlane } from "./dataplane/index.ts";
+import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
 import { type GrpcListener, startGrpc } from "./grpc/server.ts";
 import { buildHttpApp, recordPeer } from "./http/app.ts";
 import type { Logger } from "./log.ts";

@@ -78,6 +78,9 @@ export const XDP_FLAGS_SKB_MODE = 1 << 1;
 export const XDP_FLAGS_DRV_MODE = 1 << 2;
 export const XDP_FLAGS_REPLACE = 1 << 4;
 
+/** BPF_PROG_TEST_RUN flag: XDP frames the program redirects or transmits really leave (kernel ≥ 5.18). */
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
+
 export const XDP_ABORTED = 0;
 export const XDP_DROP = 1;
 export const XDP_PASS = 2;
@@ -458,8 +461,14 @@ export class BpfProgram {
 		this.fd = fd;
 	}
 
-	/** BPF_PROG_TEST_RUN; XDP needs at least 14 bytes of data. */
-	testRun(data: Uint8Array, opts: { repeat?: number; dataOutSize?: number } = {}): TestRunResult {
+	/**
+	 * BPF_PROG_TEST_RUN; XDP needs at least 14 bytes of data. flags takes e.g.
+	 * BPF_F_TEST_XDP_LIVE_FRAMES, with batchSize frames per batch (0 = the kernel's 64).
+	 */
+	testRun(
+		data: Uint8Array,
+		opts: { repeat?: number; dataOutSize?: number; flags?: number; batchSize?: number } = {},
+	): TestRunResult {
 		const out = new Uint8Array(opts.dataOutSize ?? data.length + 256);
 		const o = new Uint8Array(TEST_RUN_OPTS_SIZE);
 		const dv = new DataView(o.buffer);
@@ -469,6 +478,8 @@ export class BpfProgram {
 		dv.setUint32(24, data.length, true);
 		dv.setUint32(28, out.length, true);
 		dv.setInt32(60, opts.repeat ?? 1, true);
+		dv.setUint32(68, opts.flags ?? 0, true);
+		dv.setUint32(76, opts.batchSize ?? 0, true);
 		check(`bpf_prog_test_run_opts(${this.name})`, libbpf.symbols.bpf_prog_test_run_opts(this.fd, ptr(o)));
 		return {
 			retval: dv.getUint32(56, true),
