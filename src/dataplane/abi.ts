@@ -3,6 +3,7 @@
 // compares LAYOUT and the enums below with the BTF of build/bpf/pp_xdp.o.
 // Byte order follows the header: addresses network order (IPv4 v4-mapped in 16 bytes),
 // everything else little-endian host order.
+import { formatAddress, parseAddress, parsePrefix, toMapped16 } from "../net/cidr.ts";
 
 export const MAX_RULES = 64;
 export const RULE_PORT_RANGES = 4;
@@ -53,6 +54,20 @@ export const MAP_NAMES = [
 	"pp_event_ctrs",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
+
+/** The keyed maps (hash and LPM) whose contents the reconciler owns entirely. */
+export const KEYED_CONTENT_MAPS = [
+	"pp_mgmt_v4",
+	"pp_mgmt_v6",
+	"pp_allow_v4",
+	"pp_allow_v6",
+	"pp_block_v4",
+	"pp_block_v6",
+	"pp_bans",
+	"pp_srcset_v4",
+	"pp_srcset_v6",
+	"pp_services",
+] as const satisfies readonly MapName[];
 
 /** Key and value C types of each map (ring buffers have neither). */
 export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> = {
@@ -309,100 +324,26 @@ export interface Cidr {
 	prefix: number;
 }
 
-function parseIpv4(s: string): Uint8Array | null {
-	const parts = s.split(".");
-	if (parts.length !== 4) return null;
-	const out = new Uint8Array(4);
-	for (let i = 0; i < 4; i++) {
-		const p = parts[i] as string;
-		if (!/^\d{1,3}$/.test(p)) return null;
-		const n = Number(p);
-		if (n > 255) return null;
-		out[i] = n;
-	}
-	return out;
-}
-
-function parseIpv6(s: string): Uint8Array | null {
-	if (!s.includes(":")) return null;
-	let text = s;
-	let tail: Uint8Array | null = null;
-	const lastColon = text.lastIndexOf(":");
-	if (text.slice(lastColon + 1).includes(".")) {
-		tail = parseIpv4(text.slice(lastColon + 1));
-		if (tail === null) return null;
-		text = `${text.slice(0, lastColon + 1)}0:0`;
-	}
-	const halves = text.split("::");
-	if (halves.length > 2) return null;
-	const groups = (h: string) => (h === "" ? [] : h.split(":"));
-	const head = groups(halves[0] as string);
-	const rest = halves.length === 2 ? groups(halves[1] as string) : [];
-	const missing = 8 - head.length - rest.length;
-	if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-	const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...rest];
-	const out = new Uint8Array(16);
-	for (let i = 0; i < 8; i++) {
-		const g = all[i] as string;
-		if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-		const n = Number.parseInt(g, 16);
-		out[i * 2] = n >> 8;
-		out[i * 2 + 1] = n & 0xff;
-	}
-	if (tail !== null) out.set(tail, 12);
-	return out;
-}
+// Parsing and formatting live in src/net/cidr.ts; these adapt them to the kernel's shapes.
 
 export function parseIp(s: string): { family: Family; addr: Uint8Array } {
-	const v4 = parseIpv4(s);
-	if (v4 !== null) return { family: 4, addr: v4 };
-	const v6 = parseIpv6(s);
-	if (v6 !== null) return { family: 6, addr: v6 };
-	throw new RangeError(`not an IP address: ${s}`);
+	const { family, bytes } = parseAddress(s);
+	return { family, addr: bytes };
 }
 
 export function parseCidr(s: string): Cidr {
-	const [ip, len, extra] = s.split("/");
-	if (extra !== undefined || ip === undefined) throw new RangeError(`not a CIDR: ${s}`);
-	const { family, addr } = parseIp(ip);
-	const max = family === 4 ? 32 : 128;
-	const prefix = len === undefined ? max : Number(len);
-	if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (len !== undefined && !/^\d+$/.test(len))) {
-		throw new RangeError(`bad prefix length: ${s}`);
-	}
-	for (let bit = prefix; bit < max; bit++) addr[bit >> 3] = (addr[bit >> 3] as number) & ~(0x80 >> (bit & 7));
-	return { family, addr, prefix };
+	const p = parsePrefix(s);
+	return { family: p.family, addr: p.bytes, prefix: p.prefixLength };
 }
 
 /** The 16-byte form the kernel keys bans and services with (IPv4 as ::ffff:a.b.c.d). */
 export function addr16(ip: string | Uint8Array): Uint8Array {
-	const raw = typeof ip === "string" ? parseIp(ip).addr : ip;
-	if (raw.length === 16) return new Uint8Array(raw);
-	const out = new Uint8Array(16);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	out.set(raw, 12);
-	return out;
+	return new Uint8Array(toMapped16(typeof ip === "string" ? parseAddress(ip).bytes : ip));
 }
 
 export function formatAddr16(a: Uint8Array): string {
 	const isMapped = a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff;
-	if (isMapped) return Array.from(a.subarray(12, 16)).join(".");
-	const groups: string[] = [];
-	for (let i = 0; i < 16; i += 2) groups.push((((a[i] as number) << 8) | (a[i + 1] as number)).toString(16));
-	let best = -1;
-	let bestLen = 1;
-	for (let i = 0; i < 8; ) {
-		let j = i;
-		while (j < 8 && groups[j] === "0") j++;
-		if (j - i > bestLen) {
-			best = i;
-			bestLen = j - i;
-		}
-		i = j === i ? i + 1 : j;
-	}
-	if (best < 0) return groups.join(":");
-	return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+	return formatAddress(isMapped ? a.subarray(12, 16) : a);
 }
 
 // ---- keys and values -------------------------------------------------------------------

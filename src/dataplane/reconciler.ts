@@ -7,7 +7,15 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
 import { readRevisions, type Section } from "../domain/revisions.ts";
 import type { Logger } from "../log.ts";
-import { decodeConfig, decodeService, encodeService, type MapName, NO_RULESET, u32 } from "./abi.ts";
+import {
+	decodeConfig,
+	decodeService,
+	encodeService,
+	KEYED_CONTENT_MAPS,
+	type MapName,
+	NO_RULESET,
+	u32,
+} from "./abi.ts";
 import {
 	type Compiled,
 	type CompiledService,
@@ -58,19 +66,7 @@ export class Reconciler {
 	readActual(): void {
 		this.shadow.clear();
 		this.slots.clear();
-		for (const name of [
-			"pp_config",
-			"pp_mgmt_v4",
-			"pp_mgmt_v6",
-			"pp_allow_v4",
-			"pp_allow_v6",
-			"pp_block_v4",
-			"pp_block_v6",
-			"pp_bans",
-			"pp_srcset_v4",
-			"pp_srcset_v6",
-			"pp_services",
-		] as const) {
+		for (const name of ["pp_config", ...KEYED_CONTENT_MAPS] as const) {
 			const map = this.maps(name);
 			const contents: Contents = new Map();
 			for (const key of map.keys()) {

@@ -22,6 +22,7 @@ import {
 	encodeServiceKey,
 	encodeSetMask,
 	encodeSrcKey,
+	KEYED_CONTENT_MAPS,
 	type LevelName,
 	MAP_NAMES,
 	type MapName,
@@ -226,19 +227,7 @@ export class Dataplane {
 
 	/** Empties every table and counter so the next test starts from nothing. */
 	reset(config: Config = DEFAULT_CONFIG): void {
-		for (const name of [
-			"pp_mgmt_v4",
-			"pp_mgmt_v6",
-			"pp_allow_v4",
-			"pp_allow_v6",
-			"pp_block_v4",
-			"pp_block_v6",
-			"pp_bans",
-			"pp_srcset_v4",
-			"pp_srcset_v6",
-			"pp_services",
-			"pp_src_limits",
-		] as const) {
+		for (const name of [...KEYED_CONTENT_MAPS, "pp_src_limits"] as const) {
 			const m = this.map(name);
 			for (const k of [...m.keys()]) m.delete(k);
 		}

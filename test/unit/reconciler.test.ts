@@ -9,6 +9,7 @@ import {
 	decodeService,
 	encodeListEntry,
 	encodeLpmKey,
+	KEYED_CONTENT_MAPS,
 	type MapName,
 	NO_RULESET,
 	u32,
@@ -23,18 +24,7 @@ const OBJ = join(import.meta.dir, "..", "..", "build", "bpf", "pp_xdp.o");
 const skip =
 	process.getuid?.() !== 0 ? "needs root to load BPF maps" : !existsSync(OBJ) ? "run `bun run build:bpf` first" : null;
 
-const COMPARED: MapName[] = [
-	"pp_mgmt_v4",
-	"pp_mgmt_v6",
-	"pp_allow_v4",
-	"pp_allow_v6",
-	"pp_block_v4",
-	"pp_block_v6",
-	"pp_bans",
-	"pp_srcset_v4",
-	"pp_srcset_v6",
-	"pp_services",
-];
+const COMPARED: MapName[] = [...KEYED_CONTENT_MAPS];
 
 function load(sizes: Partial<Record<MapName, number>> = {}): BpfObject {
 	const obj = BpfObject.openMem(new Uint8Array(readFileSync(OBJ)), { noPinning: true });
