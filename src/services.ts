@@ -27,6 +27,14 @@ export interface DataPlaneReadiness {
 	error?: string;
 }
 
+export type OriginHealth = "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+
+/** What the proxy supervisor tells the domain about live traffic (src/proxy registers it). */
+export interface ProxyView {
+	originHealth(originId: string): OriginHealth;
+	activeConnections(backendId: string): number | null;
+}
+
 export interface Readiness {
 	ready: boolean;
 	database: "ok" | "error";
@@ -48,6 +56,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends);
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus);
+	let proxy: ProxyView | null = null;
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -72,6 +81,18 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
 			dataplane = fn;
+		},
+		/** The proxy registers its live view of origins; until then every origin is UNKNOWN. */
+		setProxyView(view: ProxyView) {
+			proxy = view;
+		},
+		/** Health and connections of an origin as the proxy's health checks see them. */
+		originHealth(originId: string): OriginHealth {
+			return proxy?.originHealth(originId) ?? "UNKNOWN";
+		},
+		/** Open proxied connections of a backend, or null when no proxy serves it. */
+		activeConnections(backendId: string): number | null {
+			return proxy?.activeConnections(backendId) ?? null;
 		},
 		readiness(): Readiness {
 			let database: Readiness["database"] = "ok";
