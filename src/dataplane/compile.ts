@@ -253,7 +253,8 @@ export function compileServices(
 		for (const l of listeners) {
 			const proto = l.protocol === "TCP" ? IPPROTO.TCP : IPPROTO.UDP;
 			const key = encodeServiceKey({ addr: l.address === "" ? null : l.address, port: l.port, proto });
-			services.set(hex(key), { key, value });
+			// Backends routed by hostname may share a listener; the kernel entry is the lowest index's.
+			if (!services.has(hex(key))) services.set(hex(key), { key, value });
 			hostGroup(hosts, l.address, proto, value);
 			if (!l.address.includes(":")) hostGroup(hosts, l.address, IPPROTO.ICMP, value);
 			if (l.address.includes(":") || l.address === "") hostGroup(hosts, l.address, IPPROTO.ICMPV6, value);

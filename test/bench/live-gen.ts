@@ -2,13 +2,13 @@
 // (`ip netns exec pp-gen-… bun test/bench/live-gen.ts …`, as setns is out of reach from Bun) and
 // drives build/bench/pp_livegen.o with BPF_PROG_TEST_RUN in live-frames mode, which redirects
 // every frame out of the namespace's veth toward the device under test. Runs until the time or
-// frame budget is spent and prints one JSON line: frames handed to the veth, elapsed ns.
+// frame budget is spent. Prints `ready` once set up, then one JSON line: frames, elapsed ns, ns/frame.
 //
 //   bun test/bench/live-gen.ts --ifname pp-…g --dst-mac 02:… --seconds 6 --max-frames 200000000
 //
 // Also exports what the bench and the generator must agree on: the blocked prefixes and the
 // frame template.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { u32 } from "../../src/dataplane/abi.ts";
@@ -105,6 +105,8 @@ function generate(opts: { ifname: string; dstMac: string; seconds: number; maxFr
 
 		const prog = obj.program("pp_livegen");
 		const frame = frameTemplate(sysfs(opts.ifname, "address"), opts.dstMac);
+		// Synchronously, before the first run blocks the thread: the bench opens its window after this.
+		writeSync(1, "ready\n");
 		const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.seconds * 1e9));
 		const t0 = process.hrtime.bigint();
 		let frames = 0;

@@ -74,7 +74,7 @@ export class BackendService {
 		const sandbox = actor.sandbox ? 1 : 0;
 		const backend = this.db.transaction(() => {
 			this.ensureNameFree(actor, input.name, null);
-			this.ensureListenersFree(listeners, null);
+			this.ensureListenersFree(listeners, null, { type: input.type, domains: normalizeDomains(input.domains ?? []) });
 			const id = newId("bk");
 			const now = nowIso();
 			// The smallest free index keeps the data plane's per-backend arrays dense.
@@ -182,7 +182,8 @@ export class BackendService {
 				: null;
 		const backend = this.db.transaction(() => {
 			if (input.name !== undefined) this.ensureNameFree(actor, input.name, id);
-			if (listeners) this.ensureListenersFree(listeners, id);
+			const domains = input.domains ? normalizeDomains(input.domains) : current.domains;
+			this.ensureListenersFree(listeners ?? current.listeners, id, { type, domains });
 			const now = nowIso();
 			this.db
 				.prepare(
@@ -356,21 +357,43 @@ export class BackendService {
 		if (clash && clash.id !== self) throw new Conflict("duplicate_name", `a backend named '${name}' already exists`);
 	}
 
-	/** Two backends may not take the same port and protocol on overlapping addresses. */
-	private ensureListenersFree(listeners: Backend["listeners"], self: string | null): void {
+	/**
+	 * Two backends may not take the same port and protocol on overlapping addresses, except
+	 * backends of one hostname-routed type (Minecraft Java by handshake address, HTTP by Host,
+	 * HTTPS by SNI) whose domain lists are non-empty and disjoint: the proxy tells them apart.
+	 */
+	private ensureListenersFree(
+		listeners: Backend["listeners"],
+		self: string | null,
+		routing: { type: Backend["type"]; domains: string[] },
+	): void {
 		for (const l of listeners) {
-			const clash = this.db
-				.query<{ backend_id: string; address: string }, [number, string, string, string, string]>(
-					`SELECT l.backend_id, l.address FROM backend_listeners l JOIN backends b ON b.id = l.backend_id
+			const clashes = this.db
+				.query<
+					{ backend_id: string; type: Backend["type"]; domains: string },
+					[number, string, string, string, string]
+				>(
+					`SELECT l.backend_id, b.type, b.domains FROM backend_listeners l JOIN backends b ON b.id = l.backend_id
 					 WHERE l.port = ? AND l.protocol = ? AND b.sandbox = 0 AND l.backend_id != ?
 					 AND (l.address = '' OR ? = '' OR l.address = ?)`,
 				)
-				.get(l.port, l.protocol, self ?? "", l.address, l.address);
-			if (clash)
-				throw new Conflict(
-					"port_in_use",
-					`${l.protocol} port ${l.port}${l.address ? ` on ${l.address}` : ""} is already used by another backend`,
-				);
+				.all(l.port, l.protocol, self ?? "", l.address, l.address);
+			for (const clash of clashes) {
+				const theirs: string[] = JSON.parse(clash.domains);
+				const shareable =
+					HOSTNAME_ROUTED.has(routing.type) &&
+					clash.type === routing.type &&
+					routing.domains.length > 0 &&
+					theirs.length > 0;
+				if (!shareable)
+					throw new Conflict(
+						"port_in_use",
+						`${l.protocol} port ${l.port}${l.address ? ` on ${l.address}` : ""} is already used by another backend`,
+					);
+				const common = routing.domains.find((d) => theirs.includes(d));
+				if (common)
+					throw new Conflict("duplicate_domain", `domain '${common}' is already routed to backend ${clash.backend_id}`);
+			}
 		}
 	}
 
@@ -403,6 +426,9 @@ export class BackendService {
 			);
 	}
 }
+
+/** Types the proxy routes by hostname, so several backends can share one listener. */
+const HOSTNAME_ROUTED = new Set<Backend["type"]>(["MINECRAFT_JAVA", "HTTP", "HTTPS"]);
 
 function normalizeDomains(domains: string[]): string[] {
 	return [...new Set(domains.map((d) => d.toLowerCase().replace(/\.$/, "")))];

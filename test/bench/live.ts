@@ -1,0 +1,526 @@
+// Live drop rate on a veth pair: frames from a live-frames XDP generator (live-gen.ts, in its own
+// network namespace, pinned to CPU 0) reach a veth in the root namespace whose receive NAPI runs
+// threaded, pinned to CPU 1, so generator and receiver never share a CPU. Three receivers are
+// measured in one run, each for a bounded window: pp_xdp with 100k blocked /24 prefixes, an active
+// MEDIUM service and 64 rules; the trivial XDP_DROP program; no XDP and an nftables netdev ingress
+// chain whose interval set holds the same 100k prefixes. Every frame comes from a blocked prefix,
+// so all three drop everything they receive; the generator offers more than any of them can take
+// and the excess is refused at the veth's ring (counted on the generator's side as tx_dropped).
+//
+// Everything created here is named pp-…, removed on return, on error and by exit/signal hooks;
+// XDP is attached only to the veth created here and traffic never leaves the pair.
+import { dlopen, ptr, read } from "bun:ffi";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+	Action,
+	type CompiledRule,
+	encodeListEntry,
+	encodeLpmKey,
+	IPPROTO,
+	REASON_NAMES,
+	type ReasonName,
+} from "../../src/dataplane/abi.ts";
+import { BpfObject, numPossibleCpus, xdpAttach, xdpDetach, xdpQueryId } from "../../src/dataplane/libbpf.ts";
+import { Dataplane, TRIVIAL_PATH } from "../bpf/harness.ts";
+import { blockedPrefixes, GAME_PORT, GEN_OBJ, type GenResult, prefixCidr, SERVICE_ADDR } from "./live-gen.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const GEN_SCRIPT = join(import.meta.dir, "live-gen.ts");
+const GEN_SOURCE = join(import.meta.dir, "bpf", "pp_livegen.bpf.c");
+const GEN_CPU = 0;
+const RX_CPU = 1;
+const RULES = 64;
+
+export interface LiveOptions {
+	prefixes: number;
+	/** Measured window per receiver. */
+	windowS: number;
+	/** Sending before the window opens (page pool and caches warm, LRU full). */
+	warmupS: number;
+}
+
+export const LIVE_DEFAULTS: LiveOptions = {
+	prefixes: Number(process.env.PP_BENCH_PREFIXES ?? 100_000),
+	windowS: Number(process.env.PP_BENCH_WINDOW_S ?? 5),
+	warmupS: 1,
+};
+
+export interface LiveRow {
+	receiver: string;
+	/** Drops per second from the receiver's own counter. */
+	drops: number;
+	/** Frames per second the generator put to the veth (accepted by the ring + refused when full). */
+	offered: number;
+	/** Frames per second the receiving veth's NAPI took off the ring (rx_packets). */
+	received: number;
+	countedBy: string;
+	/** Drop reasons other than the expected one, or other surprises. */
+	note: string;
+}
+
+export interface LiveResult {
+	rows: LiveRow[];
+	generator: string;
+	setupNote: string;
+}
+
+function sh(args: string[], allowFail = false): string {
+	const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
+	if (p.exitCode !== 0 && !allowFail) throw new Error(`${args.join(" ")} failed: ${p.stderr.toString().trim()}`);
+	return p.stdout.toString();
+}
+
+/** Builds the generator object with the flags of scripts/build-bpf.ts. */
+export function buildGenerator(): void {
+	sh(["mkdir", "-p", join(ROOT, "build", "bench")]);
+	const p = Bun.spawnSync(
+		[
+			"clang",
+			"-O2",
+			"-g",
+			"-Wall",
+			"-Werror",
+			"-target",
+			"bpf",
+			"-mcpu=v3",
+			"-D__TARGET_ARCH_x86",
+			"-I/usr/include/x86_64-linux-gnu",
+			`-I${join(ROOT, "bpf")}`,
+			"-c",
+			GEN_SOURCE,
+			"-o",
+			GEN_OBJ,
+		],
+		{ stdout: "inherit", stderr: "inherit" },
+	);
+	if (p.exitCode !== 0) throw new Error("clang failed for test/bench/bpf/pp_livegen.bpf.c");
+}
+
+/** Why the live bench cannot run here, or null. */
+export function liveSkipReason(): string | null {
+	if (process.getuid?.() !== 0) return "needs root (namespaces, veth, XDP, nftables)";
+	if (numPossibleCpus() < 2) return "needs 2 CPUs (generator and receiver on separate CPUs)";
+	for (const tool of ["ip", "nft", "taskset", "clang"]) {
+		if (Bun.spawnSync(["which", tool]).exitCode !== 0) return `needs ${tool}`;
+	}
+	return null;
+}
+
+// GRO on the receiving veth gives it a NAPI instance without XDP, which the nftables receiver
+// needs: a veth only accepts redirected frames when its NAPI is enabled. Set with the legacy
+// ETHTOOL_SGRO ioctl, as ethtool itself may not be installed.
+const SIOCETHTOOL = 0x8946;
+const ETHTOOL_SGRO = 0x2c;
+const libc = dlopen("libc.so.6", {
+	socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+	ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+	close: { args: ["i32"], returns: "i32" },
+	__errno_location: { args: [], returns: "ptr" },
+});
+
+function setGro(ifname: string, on: boolean): void {
+	const value = new Uint32Array([ETHTOOL_SGRO, on ? 1 : 0]);
+	const ifr = new Uint8Array(40);
+	ifr.set(new TextEncoder().encode(ifname).subarray(0, 15));
+	new DataView(ifr.buffer).setBigUint64(16, BigInt(ptr(value)), true);
+	const fd = libc.symbols.socket(2, 2, 0);
+	if (fd < 0) throw new Error("socket(AF_INET, SOCK_DGRAM) failed");
+	try {
+		if (libc.symbols.ioctl(fd, SIOCETHTOOL, ptr(ifr)) !== 0) {
+			const loc = libc.symbols.__errno_location();
+			throw new Error(`ETHTOOL_SGRO(${ifname}): errno ${loc === null ? "?" : read.i32(loc, 0)}`);
+		}
+	} finally {
+		libc.symbols.close(fd);
+	}
+}
+
+/** The veth pair: generator side in namespace pp-gen-<id>, receiver pp-<id>d in the root namespace. */
+class Pair {
+	readonly id = randomBytes(2).toString("hex");
+	readonly ns = `pp-gen-${this.id}`;
+	readonly rx = `pp-${this.id}d`;
+	readonly tx = `pp-${this.id}g`;
+	readonly nftTable = `pp_bench_${this.id}`;
+	private nftLoaded = false;
+	private readonly children = new Set<ReturnType<typeof Bun.spawn>>();
+
+	create(): void {
+		sh(["ip", "netns", "add", this.ns]);
+		sh(["ip", "link", "add", this.rx, "type", "veth", "peer", "name", this.tx, "netns", this.ns]);
+		// No addresses and no IPv6 on either side: the only frames on the pair are the generator's.
+		writeFileSync(`/proc/sys/net/ipv6/conf/${this.rx}/disable_ipv6`, "1");
+		this.inNs(["sysctl", "-qw", `net.ipv6.conf.${this.tx}.disable_ipv6=1`]);
+		setGro(this.rx, true);
+		sh(["ip", "link", "set", this.rx, "up"]);
+		this.inNs(["ip", "link", "set", this.tx, "up"]);
+		writeFileSync(`/sys/class/net/${this.rx}/threaded`, "1");
+	}
+
+	inNs(args: string[]): string {
+		return sh(["ip", "netns", "exec", this.ns, ...args]);
+	}
+
+	sysfs(attr: string): string {
+		return readFileSync(`/sys/class/net/${this.rx}/${attr}`, "utf8").trim();
+	}
+
+	get ifindex(): number {
+		return Number(this.sysfs("ifindex"));
+	}
+
+	/** Pins the receiving veth's NAPI thread ("napi/<dev>-<id>") to RX_CPU; returns its pid. */
+	pinNapi(): number {
+		const comm = `napi/${this.rx}-`.slice(0, 15);
+		const pids = readdirSync("/proc").filter((d) => {
+			if (!/^\d+$/.test(d)) return false;
+			try {
+				return readFileSync(`/proc/${d}/comm`, "utf8").startsWith(comm);
+			} catch {
+				return false;
+			}
+		});
+		if (pids.length !== 1) throw new Error(`expected one NAPI thread for ${this.rx}, found ${pids.length}`);
+		sh(["taskset", "-pc", String(RX_CPU), pids[0] as string]);
+		return Number(pids[0]);
+	}
+
+	/** Generator-side counters: frames the ring took and frames it refused. */
+	offeredFrames(): number {
+		const [tx, dropped] = this.inNs([
+			"cat",
+			`/sys/class/net/${this.tx}/statistics/tx_packets`,
+			`/sys/class/net/${this.tx}/statistics/tx_dropped`,
+		])
+			.trim()
+			.split("\n")
+			.map(Number);
+		return (tx as number) + (dropped as number);
+	}
+
+	receivedFrames(): number {
+		return Number(this.sysfs("statistics/rx_packets"));
+	}
+
+	startGenerator(opts: { seconds: number; prefixes: number }): ReturnType<typeof Bun.spawn> {
+		const child = Bun.spawn(
+			[
+				"timeout",
+				String(Math.ceil(opts.seconds + 30)),
+				"ip",
+				"netns",
+				"exec",
+				this.ns,
+				"taskset",
+				"-c",
+				String(GEN_CPU),
+				process.execPath,
+				GEN_SCRIPT,
+				"--ifname",
+				this.tx,
+				"--dst-mac",
+				this.sysfs("address"),
+				"--seconds",
+				String(opts.seconds),
+				"--prefixes",
+				String(opts.prefixes),
+			],
+			{ stdout: "pipe", stderr: "pipe" },
+		);
+		this.children.add(child);
+		child.exited.then(() => this.children.delete(child));
+		return child;
+	}
+
+	loadNft(prefixes: number[]): number {
+		const file = join(tmpdir(), `${this.nftTable}.nft`);
+		const elements = prefixes.map(prefixCidr).join(",\n");
+		writeFileSync(
+			file,
+			`table netdev ${this.nftTable} {
+	set blocked {
+		type ipv4_addr
+		flags interval
+		elements = { ${elements} }
+	}
+	counter blocked_drops {
+	}
+	chain ingress {
+		type filter hook ingress device "${this.rx}" priority -500; policy accept;
+		ip saddr @blocked counter name "blocked_drops" drop
+	}
+}
+`,
+		);
+		const t0 = performance.now();
+		this.nftLoaded = true;
+		try {
+			sh(["nft", "-f", file]);
+		} finally {
+			rmSync(file, { force: true });
+		}
+		return performance.now() - t0;
+	}
+
+	nftDrops(): number {
+		const out = JSON.parse(sh(["nft", "-j", "list", "counter", "netdev", this.nftTable, "blocked_drops"])) as {
+			nftables: { counter?: { packets: number } }[];
+		};
+		const c = out.nftables.find((e) => e.counter !== undefined)?.counter;
+		if (c === undefined) throw new Error("nft counter blocked_drops not found");
+		return c.packets;
+	}
+
+	dropNft(): void {
+		if (this.nftLoaded) sh(["nft", "delete", "table", "netdev", this.nftTable], true);
+		this.nftLoaded = false;
+	}
+
+	destroy(): void {
+		for (const c of this.children) c.kill("SIGKILL");
+		this.dropNft();
+		// Deleting the device also removes its XDP program and the peer.
+		sh(["ip", "link", "del", this.rx], true);
+		sh(["ip", "netns", "del", this.ns], true);
+	}
+}
+
+const live = new Set<Pair>();
+function destroyAll(): void {
+	for (const p of live) p.destroy();
+	live.clear();
+}
+process.on("exit", destroyAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+	process.on(signal, () => {
+		destroyAll();
+		process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+	});
+}
+
+/** Rule i drops its source set on ports the service does not use: 64 rules evaluated, none deciding. */
+function rules(): CompiledRule[] {
+	return Array.from({ length: RULES }, (_, i) => ({
+		srcAny: 1n << BigInt(i),
+		srcNone: 0n,
+		dports: [{ lo: 1000 + i * 10, hi: 1005 + i * 10 }],
+		protos: i % 2,
+		statsSlot: i,
+		action: Action.DROP,
+	}));
+}
+
+function openPpXdp(prefixes: number[]): Dataplane {
+	const dp = Dataplane.open({ sampleRate: 0, nrCpus: numPossibleCpus(), listGen: 0, mgmtPorts: [22, 8443] });
+	try {
+		dp.mgmt("203.0.113.0/24");
+		for (let i = 0; i < RULES; i++) {
+			for (let j = 0; j < 100; j++) dp.sourceSets(`${20 + i}.${j}.0.0/16`, [i]);
+		}
+		const entry = encodeListEntry({ expiresNs: 0n, reason: 7, entryId: 2 });
+		const block = dp.map("pp_block_v4");
+		block.updateMany(
+			prefixes.map((b) => encodeLpmKey(prefixCidr(b), 0)),
+			prefixes.map(() => entry),
+		);
+		dp.bumpListGen();
+		dp.addService({ addr: SERVICE_ADDR, port: GAME_PORT, proto: IPPROTO.UDP, backend: 1, level: "MEDIUM", ruleset: 0 });
+		dp.setRules(0, rules());
+		return dp;
+	} catch (err) {
+		dp.close();
+		throw err;
+	}
+}
+
+function reasonTotals(dp: Dataplane): Record<ReasonName, number> {
+	const r = dp.reasons();
+	return Object.fromEntries(REASON_NAMES.map((n) => [n, Number(r[n].packets)])) as Record<ReasonName, number>;
+}
+
+interface Snapshot {
+	t: number;
+	offered: number;
+	received: number;
+	drops: number;
+}
+
+/** The generator's stdout, read incrementally: its `ready` line, then everything up to exit. */
+class LineReader {
+	private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+	private readonly decoder = new TextDecoder();
+	private buffered = "";
+
+	constructor(stream: ReadableStream<Uint8Array>) {
+		this.reader = stream.getReader();
+	}
+
+	async line(): Promise<string> {
+		while (!this.buffered.includes("\n")) {
+			const { value, done } = await this.reader.read();
+			if (done) break;
+			this.buffered += this.decoder.decode(value, { stream: true });
+		}
+		const nl = this.buffered.indexOf("\n");
+		const line = nl < 0 ? this.buffered : this.buffered.slice(0, nl);
+		this.buffered = nl < 0 ? "" : this.buffered.slice(nl + 1);
+		return line.trim();
+	}
+
+	async rest(): Promise<string> {
+		for (;;) {
+			const { value, done } = await this.reader.read();
+			if (done) return this.buffered;
+			this.buffered += this.decoder.decode(value, { stream: true });
+		}
+	}
+}
+
+/** Runs the generator against whatever receives on pair.rx now and measures one window. */
+async function measure(
+	pair: Pair,
+	opts: LiveOptions,
+	drops: () => number,
+): Promise<{ drops: number; offered: number; received: number; gen: GenResult }> {
+	pair.pinNapi();
+	const child = pair.startGenerator({ seconds: opts.warmupS + opts.windowS + 1, prefixes: opts.prefixes });
+	const stdout = new LineReader(child.stdout as ReadableStream<Uint8Array>);
+	const ready = await stdout.line();
+	if (ready !== "ready") {
+		await child.exited;
+		const err = await new Response(child.stderr as ReadableStream).text();
+		throw new Error(`generator did not start: ${ready} ${err.trim()}`);
+	}
+	await Bun.sleep(opts.warmupS * 1000);
+	const snap = (): Snapshot => {
+		const before = performance.now();
+		const s = { t: 0, offered: pair.offeredFrames(), received: pair.receivedFrames(), drops: drops() };
+		s.t = (before + performance.now()) / 2;
+		return s;
+	};
+	const a = snap();
+	await Bun.sleep(opts.windowS * 1000);
+	const b = snap();
+	const [code, out, err] = await Promise.all([
+		child.exited,
+		stdout.rest(),
+		new Response(child.stderr as ReadableStream).text(),
+	]);
+	if (code !== 0) throw new Error(`generator exited ${code}: ${err.trim()}`);
+	const gen = JSON.parse(out.trim().split("\n").at(-1) as string) as GenResult;
+	const s = (b.t - a.t) / 1000;
+	return {
+		drops: (b.drops - a.drops) / s,
+		offered: (b.offered - a.offered) / s,
+		received: (b.received - a.received) / s,
+		gen,
+	};
+}
+
+export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
+	buildGenerator();
+	const prefixes = blockedPrefixes(opts.prefixes);
+	const pair = new Pair();
+	live.add(pair);
+	const rows: LiveRow[] = [];
+	const gens: GenResult[] = [];
+	let setupNote = "";
+	try {
+		pair.create();
+		const ifindex = pair.ifindex;
+
+		// (1) trivial XDP_DROP: no counter of its own, so the veth's rx_packets counts its drops.
+		const trivial = BpfObject.openMem(new Uint8Array(readFileSync(TRIVIAL_PATH)), { noPinning: true });
+		try {
+			trivial.load();
+			xdpAttach(ifindex, trivial.program("pp_trivial_drop").fd, { mode: "native" });
+			const m = await measure(pair, opts, () => pair.receivedFrames());
+			xdpDetach(ifindex, { mode: "native" });
+			gens.push(m.gen);
+			rows.push({ receiver: "trivial XDP_DROP (native)", countedBy: "veth rx_packets", note: "", ...m });
+		} finally {
+			trivial.close();
+		}
+
+		// (2) pp_xdp with the block list, service and rules.
+		const t0 = performance.now();
+		const dp = openPpXdp(prefixes);
+		const seedMs = performance.now() - t0;
+		try {
+			xdpAttach(ifindex, dp.prog.fd, { mode: "native" });
+			const before = reasonTotals(dp);
+			const m = await measure(pair, opts, () => reasonTotals(dp).BLOCK);
+			xdpDetach(ifindex, { mode: "native" });
+			const after = reasonTotals(dp);
+			const others = REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
+				(n) => `${n} ${after[n] - before[n]}`,
+			);
+			gens.push(m.gen);
+			rows.push({
+				receiver: `pp_xdp (native), ${opts.prefixes.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
+				countedBy: "pp_reason_ctrs[BLOCK]",
+				note: others.length > 0 ? `other reasons: ${others.join(", ")}` : "",
+				...m,
+			});
+		} finally {
+			dp.close();
+		}
+		setupNote = `pp_xdp maps seeded in ${(seedMs / 1000).toFixed(2)} s`;
+
+		// (3) no XDP, nftables netdev ingress with the same prefixes in an interval set.
+		if (xdpQueryId(ifindex, "native") !== 0) throw new Error(`${pair.rx} still has an XDP program`);
+		const nftMs = pair.loadNft(prefixes);
+		try {
+			const m = await measure(pair, opts, () => pair.nftDrops());
+			gens.push(m.gen);
+			rows.push({
+				receiver: `nftables netdev ingress, interval set of ${opts.prefixes.toLocaleString("en-US")} /24`,
+				countedBy: "nft counter",
+				note: "",
+				...m,
+			});
+		} finally {
+			pair.dropNft();
+		}
+		setupNote += `; nft set loaded in ${(nftMs / 1000).toFixed(2)} s`;
+	} finally {
+		pair.destroy();
+		live.delete(pair);
+	}
+	const nsPerFrame = gens.map((g) => g.nsPerFrame.toFixed(0)).join("/");
+	return {
+		rows,
+		generator: `BPF_PROG_TEST_RUN live frames (BPF_F_TEST_XDP_LIVE_FRAMES, batch 64) redirecting out of a veth, pinned to CPU ${GEN_CPU}; generator cost ${nsPerFrame} ns/frame; receiving veth NAPI threaded, pinned to CPU ${RX_CPU}`,
+		setupNote,
+	};
+}
+
+function mpps(n: number): string {
+	return `${(n / 1e6).toFixed(2)} M`;
+}
+
+export function liveTable(r: LiveResult, windowS: number): string {
+	const trivial = r.rows.find((x) => x.receiver.startsWith("trivial"))?.drops ?? Number.NaN;
+	const nft = r.rows.find((x) => x.receiver.startsWith("nftables"))?.drops ?? Number.NaN;
+	const lines = [
+		`Generator: ${r.generator}. Window ${windowS} s per receiver; ${r.setupNote}.`,
+		"",
+		"| receiver | drops/s | × trivial XDP_DROP | × nftables | offered/s | taken off the ring/s | drops counted by |",
+		"|---|---:|---:|---:|---:|---:|---|",
+	];
+	for (const row of r.rows) {
+		const saturated = row.offered > row.drops * 1.05 ? "" : " (not saturated)";
+		lines.push(
+			`| ${row.receiver}${row.note ? ` (${row.note})` : ""} | ${mpps(row.drops)} | ${(row.drops / trivial).toFixed(2)} | ${(row.drops / nft).toFixed(2)} | ${mpps(row.offered)}${saturated} | ${mpps(row.received)} | ${row.countedBy} |`,
+		);
+	}
+	return lines.join("\n");
+}
+
+if (import.meta.main) {
+	const r = await benchLive();
+	console.log(liveTable(r, LIVE_DEFAULTS.windowS));
+}
