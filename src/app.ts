@@ -31,7 +31,7 @@ export function openDataStore(config: Config) {
 }
 
 export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise<Appliance> {
-	let config = loaded.config;
+	const config = loaded.config;
 	const { db, applied } = openDataStore(config);
 	for (const m of applied) log.info("migration applied", { version: m.version, name: m.name });
 	const services = createServices(db, config, log);
@@ -77,10 +77,19 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 			dataplane,
 			ports,
 			async reload(next) {
-				config = next.config;
+				// Sections are swapped in place so every service sees them on its next read; the
+				// listeners and the data directory are bound at start and change only on restart.
+				const restartNeeded = (["server", "storage"] as const).filter(
+					(k) => JSON.stringify(config[k]) !== JSON.stringify(next.config[k]),
+				);
+				for (const key of Object.keys(next.config) as Array<keyof Config>) {
+					if (key !== "server" && key !== "storage") Object.assign(config, { [key]: next.config[key] });
+				}
 				log.setLevel(config.log.level);
 				dataplane.reload(config.dataplane);
 				log.info("configuration reloaded", { configPath: next.path });
+				if (restartNeeded.length)
+					log.warn("some changes take effect only after a restart", { sections: restartNeeded });
 			},
 			async stop() {
 				for (const s of servers) s.stop(true);

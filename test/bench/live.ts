@@ -40,12 +40,17 @@ export interface LiveOptions {
 	windowS: number;
 	/** Sending before the window opens (page pool and caches warm, LRU full). */
 	warmupS: number;
+	/** Receivers to measure, in order (all three by default). */
+	receivers: Receiver[];
 }
+
+export type Receiver = "trivial" | "pp_xdp" | "nftables";
 
 export const LIVE_DEFAULTS: LiveOptions = {
 	prefixes: Number(process.env.PP_BENCH_PREFIXES ?? 100_000),
 	windowS: Number(process.env.PP_BENCH_WINDOW_S ?? 5),
 	warmupS: 1,
+	receivers: (process.env.PP_BENCH_RECEIVERS?.split(",") as Receiver[] | undefined) ?? ["trivial", "pp_xdp", "nftables"],
 };
 
 export interface LiveRow {
@@ -420,81 +425,111 @@ async function measure(
 	};
 }
 
+interface Measured {
+	row: LiveRow;
+	gen: GenResult;
+	setup: string;
+}
+
+/** The trivial XDP_DROP program: no counter of its own, so the veth's rx_packets counts its drops. */
+async function runTrivial(pair: Pair, opts: LiveOptions): Promise<Measured> {
+	const obj = BpfObject.openMem(new Uint8Array(readFileSync(TRIVIAL_PATH)), { noPinning: true });
+	try {
+		obj.load();
+		xdpAttach(pair.ifindex, obj.program("pp_trivial_drop").fd, { mode: "native" });
+		try {
+			const { gen, ...m } = await measure(pair, opts, () => pair.receivedFrames());
+			return { gen, setup: "", row: { receiver: "trivial XDP_DROP", countedBy: "veth rx_packets", note: "", ...m } };
+		} finally {
+			xdpDetach(pair.ifindex, { mode: "native" });
+		}
+	} finally {
+		obj.close();
+	}
+}
+
+/** pp_xdp with the block list, the service and its rules; drops read from the BLOCK reason counter. */
+async function runPpXdp(pair: Pair, opts: LiveOptions, prefixes: number[]): Promise<Measured> {
+	const t0 = performance.now();
+	const dp = openPpXdp(prefixes);
+	const seedS = (performance.now() - t0) / 1000;
+	try {
+		xdpAttach(pair.ifindex, dp.prog.fd, { mode: "native" });
+		const before = reasonTotals(dp);
+		let after: Record<ReasonName, number>;
+		let m: Awaited<ReturnType<typeof measure>>;
+		try {
+			m = await measure(pair, opts, () => reasonTotals(dp).BLOCK);
+		} finally {
+			xdpDetach(pair.ifindex, { mode: "native" });
+		}
+		after = reasonTotals(dp);
+		const others = REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
+			(n) => `${n} ${after[n] - before[n]}`,
+		);
+		const { gen, ...rates } = m;
+		return {
+			gen,
+			setup: `pp_xdp maps seeded in ${seedS.toFixed(2)} s`,
+			row: {
+				receiver: `pp_xdp, ${opts.prefixes.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
+				countedBy: "pp_reason_ctrs[BLOCK]",
+				note: others.length > 0 ? `other reasons: ${others.join(", ")}` : "",
+				...rates,
+			},
+		};
+	} finally {
+		dp.close();
+	}
+}
+
+/** No XDP; an nftables netdev ingress chain with the same prefixes in an interval set. */
+async function runNftables(pair: Pair, opts: LiveOptions, prefixes: number[]): Promise<Measured> {
+	if (xdpQueryId(pair.ifindex, "native") !== 0) throw new Error(`${pair.rx} still has an XDP program`);
+	const loadS = pair.loadNft(prefixes) / 1000;
+	try {
+		const { gen, ...m } = await measure(pair, opts, () => pair.nftDrops());
+		return {
+			gen,
+			setup: `nft set loaded in ${loadS.toFixed(2)} s`,
+			row: {
+				receiver: `nftables netdev ingress, interval set of ${opts.prefixes.toLocaleString("en-US")} /24`,
+				countedBy: "nft counter",
+				note: "",
+				...m,
+			},
+		};
+	} finally {
+		pair.dropNft();
+	}
+}
+
 export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
 	buildGenerator();
 	const prefixes = blockedPrefixes(opts.prefixes);
 	const pair = new Pair();
 	live.add(pair);
-	const rows: LiveRow[] = [];
-	const gens: GenResult[] = [];
-	let setupNote = "";
+	const done: Measured[] = [];
 	try {
 		pair.create();
-		const ifindex = pair.ifindex;
-
-		// (1) trivial XDP_DROP: no counter of its own, so the veth's rx_packets counts its drops.
-		const trivial = BpfObject.openMem(new Uint8Array(readFileSync(TRIVIAL_PATH)), { noPinning: true });
-		try {
-			trivial.load();
-			xdpAttach(ifindex, trivial.program("pp_trivial_drop").fd, { mode: "native" });
-			const m = await measure(pair, opts, () => pair.receivedFrames());
-			xdpDetach(ifindex, { mode: "native" });
-			gens.push(m.gen);
-			rows.push({ receiver: "trivial XDP_DROP (native)", countedBy: "veth rx_packets", note: "", ...m });
-		} finally {
-			trivial.close();
+		for (const receiver of opts.receivers) {
+			if (receiver === "trivial") done.push(await runTrivial(pair, opts));
+			else if (receiver === "pp_xdp") done.push(await runPpXdp(pair, opts, prefixes));
+			else if (receiver === "nftables") done.push(await runNftables(pair, opts, prefixes));
+			else throw new Error(`unknown receiver ${receiver}`);
 		}
-
-		// (2) pp_xdp with the block list, service and rules.
-		const t0 = performance.now();
-		const dp = openPpXdp(prefixes);
-		const seedMs = performance.now() - t0;
-		try {
-			xdpAttach(ifindex, dp.prog.fd, { mode: "native" });
-			const before = reasonTotals(dp);
-			const m = await measure(pair, opts, () => reasonTotals(dp).BLOCK);
-			xdpDetach(ifindex, { mode: "native" });
-			const after = reasonTotals(dp);
-			const others = REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
-				(n) => `${n} ${after[n] - before[n]}`,
-			);
-			gens.push(m.gen);
-			rows.push({
-				receiver: `pp_xdp (native), ${opts.prefixes.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
-				countedBy: "pp_reason_ctrs[BLOCK]",
-				note: others.length > 0 ? `other reasons: ${others.join(", ")}` : "",
-				...m,
-			});
-		} finally {
-			dp.close();
-		}
-		setupNote = `pp_xdp maps seeded in ${(seedMs / 1000).toFixed(2)} s`;
-
-		// (3) no XDP, nftables netdev ingress with the same prefixes in an interval set.
-		if (xdpQueryId(ifindex, "native") !== 0) throw new Error(`${pair.rx} still has an XDP program`);
-		const nftMs = pair.loadNft(prefixes);
-		try {
-			const m = await measure(pair, opts, () => pair.nftDrops());
-			gens.push(m.gen);
-			rows.push({
-				receiver: `nftables netdev ingress, interval set of ${opts.prefixes.toLocaleString("en-US")} /24`,
-				countedBy: "nft counter",
-				note: "",
-				...m,
-			});
-		} finally {
-			pair.dropNft();
-		}
-		setupNote += `; nft set loaded in ${(nftMs / 1000).toFixed(2)} s`;
 	} finally {
 		pair.destroy();
 		live.delete(pair);
 	}
-	const nsPerFrame = gens.map((g) => g.nsPerFrame.toFixed(0)).join("/");
+	const nsPerFrame = done.map((d) => d.gen.nsPerFrame.toFixed(0)).join("/");
 	return {
-		rows,
+		rows: done.map((d) => d.row),
 		generator: `BPF_PROG_TEST_RUN live frames (BPF_F_TEST_XDP_LIVE_FRAMES, batch 64) redirecting out of a veth, pinned to CPU ${GEN_CPU}; generator cost ${nsPerFrame} ns/frame; receiving veth NAPI threaded, pinned to CPU ${RX_CPU}`,
-		setupNote,
+		setupNote: done
+			.map((d) => d.setup)
+			.filter((x) => x !== "")
+			.join("; "),
 	};
 }
 

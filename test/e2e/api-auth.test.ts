@@ -1,5 +1,6 @@
 // Token flows end to end against a real daemon over HTTP on loopback, driven as a client would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { request } from "node:http";
 import { type Daemon, isolatedEnv, runCli, startDaemon, tempDir } from "../helpers/daemon.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -213,5 +214,29 @@ describe("brute force over HTTP", () => {
 		const refused = await post("/v1/auth/login", { email: "victim@example.com", password: "guess number one" });
 		expect(refused.status).toBe(429);
 		expect((await refused.json()).retryAfter).toBeGreaterThan(0);
+	});
+
+	test("the right user still gets in from another address after their account was attacked", async () => {
+		const attempt = (password: string, localAddress: string) =>
+			new Promise<number>((resolve, reject) => {
+				const body = JSON.stringify({ email: "owner@example.com", password });
+				const req = request(
+					`${daemon.url}/v1/auth/login`,
+					{ method: "POST", localAddress, headers: { "content-type": "application/json" } },
+					(res) => {
+						res.resume();
+						res.on("end", () => resolve(res.statusCode ?? 0));
+					},
+				);
+				req.on("error", reject);
+				req.end(body);
+			});
+		let status = 0;
+		for (let i = 0; i < 8 && status !== 429; i++) status = await attempt("wrong password guess", "127.0.0.3");
+		expect(status).toBe(429);
+		// The attacker's address stays refused even with the right password …
+		expect(await attempt(PASSWORD, "127.0.0.3")).toBe(429);
+		// … while the owner, from their own address, signs in.
+		expect(await attempt(PASSWORD, "127.0.0.4")).toBe(200);
 	});
 });

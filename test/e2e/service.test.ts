@@ -43,11 +43,21 @@ describe("the service process", () => {
 		const env = { ...isolatedEnv(d.path), PP_CONFIG: configPath };
 		const daemon = await startDaemon(env);
 		try {
-			writeFileSync(configPath, '[log]\nlevel = "info"\n');
+			const login = () =>
+				fetch(`${daemon.url}/v1/auth/login`, {
+					method: "POST",
+					headers: { "content-type": "application/json" },
+					// Whitespace after the JSON: valid, and longer than the reloaded limit.
+					body: JSON.stringify({ email: "nobody@example.com", password: "wrong password" }) + " ".repeat(1500),
+				});
+			expect((await login()).status).toBe(401);
+			writeFileSync(configPath, '[log]\nlevel = "info"\n[api]\nbody_limit_bytes = 1024\n');
 			process.kill(daemon.pid, "SIGHUP");
 			const deadline = Date.now() + 5000;
 			while (!daemon.logs().includes("configuration reloaded") && Date.now() < deadline) await Bun.sleep(25);
 			expect(daemon.logs()).toContain("configuration reloaded");
+			// The reloaded body limit applies to the next request without a restart.
+			expect((await login()).status).toBe(400);
 
 			writeFileSync(configPath, '[log]\nlevel = "shouting"\n');
 			process.kill(daemon.pid, "SIGHUP");

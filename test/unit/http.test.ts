@@ -107,6 +107,7 @@ describe("organizations, members and invitations", () => {
 			const actor = await core.member(role as "ADMIN", email);
 			keys[role] = core.keyFor(actor, [...actor.permissions]);
 		}
+		const target = await core.member("VIEWER", "target@example.com");
 		const expectations: Array<[string, string, string, unknown, Record<string, number>]> = [
 			["GET", `/v1/organizations/${org}/usage`, "", undefined, { ADMIN: 200, MEMBER: 200, VIEWER: 200 }],
 			["GET", `/v1/organizations/${org}/members`, "", undefined, { ADMIN: 200, MEMBER: 200, VIEWER: 200 }],
@@ -120,6 +121,29 @@ describe("organizations, members and invitations", () => {
 				{ ADMIN: 201, MEMBER: 403, VIEWER: 403 },
 			],
 			["GET", "/v1/audit-logs", "", undefined, { ADMIN: 200, MEMBER: 403, VIEWER: 403 }],
+			["GET", "/v1/api-keys", "", undefined, { ADMIN: 200, MEMBER: 200, VIEWER: 200 }],
+			[
+				"POST",
+				"/v1/oauth/clients",
+				"",
+				{ name: "dash", redirectUris: ["https://app.example.com/cb"], scopes: ["read"] },
+				{ ADMIN: 201, MEMBER: 403, VIEWER: 403 },
+			],
+			["GET", "/v1/oauth/clients", "", undefined, { ADMIN: 200, MEMBER: 403, VIEWER: 403 }],
+			[
+				"PUT",
+				`/v1/organizations/${org}/members/${target.userId}`,
+				"",
+				{ role: "MEMBER" },
+				{ MEMBER: 403, VIEWER: 403, ADMIN: 200 },
+			],
+			[
+				"DELETE",
+				`/v1/organizations/${org}/members/${target.userId}`,
+				"",
+				undefined,
+				{ MEMBER: 403, VIEWER: 403, ADMIN: 204 },
+			],
 		];
 		for (const [method, path, , body, byRole] of expectations) {
 			for (const [role, status] of Object.entries(byRole)) {
