@@ -4,7 +4,8 @@
 // every frame out of the namespace's veth toward the device under test. Runs until the time or
 // frame budget is spent. Prints `ready` once set up, then one JSON line: frames, elapsed ns, ns/frame.
 //
-//   bun test/bench/live-gen.ts --ifname pp-…g --dst-mac 02:… --seconds 6 --max-frames 200000000
+//   bun test/bench/live-gen.ts --ifname pp-…g --dst-mac 02:… [--seconds 6] [--max-frames N] [--prefixes N]
+//     [--hosts 1..254]   (source host bytes per prefix: 254 = spoofed spread, 1 = one source per prefix)
 //
 // Also exports what the bench and the generator must agree on: the blocked prefixes and the
 // frame template.
@@ -81,7 +82,14 @@ export interface GenResult {
 	nsPerFrame: number;
 }
 
-function generate(opts: { ifname: string; dstMac: string; seconds: number; maxFrames: number; prefixes: number }) {
+function generate(opts: {
+	ifname: string;
+	dstMac: string;
+	seconds: number;
+	maxFrames: number;
+	prefixes: number;
+	hosts: number;
+}) {
 	const ifindex = Number(sysfs(opts.ifname, "ifindex"));
 	const obj = BpfObject.openMem(new Uint8Array(readFileSync(GEN_OBJ)), { noPinning: true });
 	try {
@@ -97,10 +105,11 @@ function generate(opts: { ifname: string; dstMac: string; seconds: number; maxFr
 			bases.map((_, i) => u32(i)),
 			values,
 		);
-		const cfg = new Uint8Array(8);
+		const cfg = new Uint8Array(12);
 		const dv = new DataView(cfg.buffer);
 		dv.setUint32(0, ifindex, true);
 		dv.setUint32(4, bases.length, true);
+		dv.setUint32(8, opts.hosts, true);
 		obj.map("pp_gen_cfg").update(u32(0), cfg);
 
 		const prog = obj.program("pp_livegen");
@@ -133,6 +142,7 @@ if (import.meta.main) {
 			seconds: { type: "string", default: "6" },
 			"max-frames": { type: "string", default: "200000000" },
 			prefixes: { type: "string", default: "100000" },
+			hosts: { type: "string", default: "254" },
 		},
 	});
 	if (values.ifname === undefined || values["dst-mac"] === undefined) {
@@ -145,6 +155,7 @@ if (import.meta.main) {
 		seconds: Number(values.seconds),
 		maxFrames: Number(values["max-frames"]),
 		prefixes: Number(values.prefixes),
+		hosts: Number(values.hosts),
 	});
 	console.log(JSON.stringify(r));
 }

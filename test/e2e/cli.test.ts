@@ -149,4 +149,60 @@ describe("the command line", () => {
 		expect(r.exitCode).toBe(0);
 		expect(r.stdout).toMatch(/^pistonprotection \S+ \(bun /);
 	});
+
+	test("apikey list shows keys without secrets; apikey revoke stops a key at once", async () => {
+		const env = isolatedEnv(fresh());
+		runCli(["admin", "create", "--email", "root@example.com"], { env });
+		const key = runCli(["apikey", "create", "--name", "deploy"], { env }).stdout.trim();
+		const listed = runCli(["apikey", "list"], { env });
+		expect(listed.exitCode).toBe(0);
+		expect(listed.stdout).toContain("deploy");
+		expect(listed.stdout).not.toContain(key);
+		const id = /^(key_\S+)/m.exec(listed.stdout)?.[1] as string;
+		const daemon = await startDaemon(env);
+		try {
+			const call = () =>
+				fetch(`${daemon.url}/v1/organizations/current`, { headers: { authorization: `Bearer ${key}` } });
+			expect((await call()).status).toBe(200);
+			expect(runCli(["apikey", "revoke", id], { env }).exitCode).toBe(0);
+			await Bun.sleep(1100);
+			expect((await call()).status).toBe(401);
+			expect(runCli(["apikey", "revoke", "key_doesnotexist"], { env }).exitCode).toBe(2);
+		} finally {
+			await daemon.stop();
+		}
+	});
+
+	test("keys rotate signs new tokens with a new key while earlier tokens stay valid", async () => {
+		const env = isolatedEnv(fresh(), { PP_SERVER_HTTPS_ENABLED: "false" });
+		runCli(["admin", "create", "--email", "root@example.com", "--password-stdin"], {
+			env,
+			stdin: "a long enough password",
+		});
+		const daemon = await startDaemon(env);
+		try {
+			const login = async () => {
+				const res = await fetch(`${daemon.url}/v1/auth/login`, {
+					method: "POST",
+					headers: { "content-type": "application/json" },
+					body: JSON.stringify({ email: "root@example.com", password: "a long enough password" }),
+				});
+				return ((await res.json()) as { accessToken: string }).accessToken;
+			};
+			const kid = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString()).kid;
+			const before = await login();
+			expect(runCli(["keys", "rotate"], { env }).exitCode).toBe(0);
+			await Bun.sleep(1200);
+			const after = await login();
+			expect(kid(after)).not.toBe(kid(before));
+			for (const token of [before, after]) {
+				const res = await fetch(`${daemon.url}/v1/organizations/current`, {
+					headers: { authorization: `Bearer ${token}` },
+				});
+				expect(res.status).toBe(200);
+			}
+		} finally {
+			await daemon.stop();
+		}
+	});
 });

@@ -2,6 +2,7 @@
 import init from "./001_init.sql" with { type: "text" };
 import protection from "./002_protection.sql" with { type: "text" };
 import accounts from "./003_accounts.sql" with { type: "text" };
+import protectionApi from "./004_protection_api.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -13,4 +14,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 1, name: "init", sql: init },
 	{ version: 2, name: "protection", sql: protection },
 	{ version: 3, name: "accounts", sql: accounts },
+	{ version: 4, name: "protection_api", sql: protectionApi },
 ];

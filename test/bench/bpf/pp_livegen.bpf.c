@@ -5,10 +5,11 @@
  * Run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: the kernel hands
  * this program one frame per repetition (a copy of the template passed as
  * data_in) and transmits whatever it redirects. Each frame gets a fresh IPv4
- * source: a prefix picked pseudo-randomly from pp_gen_sources plus a host byte,
- * so the sources spread over the whole block list. Live frames are recycled
- * without being re-copied, so every field written here is rewritten on each
- * run and the header checksum is computed from scratch, never incrementally.
+ * source: a prefix picked pseudo-randomly from pp_gen_sources plus a host byte
+ * (.1 to .<hosts>), so the sources spread over the whole block list. Live
+ * frames are recycled without being re-copied, so every field written here is
+ * rewritten on each run and the header checksum is computed from scratch,
+ * never incrementally.
  *
  * The template is Ethernet + IPv4 (no options) + UDP with checksum 0.
  */
@@ -24,6 +25,7 @@
 struct pp_gen_config {
 	__u32 ifindex;	   /* device the frames are redirected out of */
 	__u32 nr_sources;  /* used entries of pp_gen_sources, > 0 */
+	__u32 hosts;	   /* host bytes used per prefix: 1 (always .1) to 254 */
 };
 
 /* key 0 -> struct pp_gen_config */
@@ -82,7 +84,7 @@ int pp_livegen(struct xdp_md *ctx)
 		goto out;
 	cfg = bpf_map_lookup_elem(&pp_gen_cfg, &zero);
 	sent = bpf_map_lookup_elem(&pp_gen_sent, &zero);
-	if (!cfg || !sent || !cfg->nr_sources)
+	if (!cfg || !sent || !cfg->nr_sources || !cfg->hosts)
 		goto out;
 
 	/* Fibonacci hashing of the sequence number: consecutive frames land
@@ -93,7 +95,7 @@ int pp_livegen(struct xdp_md *ctx)
 	if (!base)
 		goto out;
 
-	iph->saddr = *base | bpf_htonl(1 + (__u32)((h >> 24) % 254));
+	iph->saddr = *base | bpf_htonl(1 + (__u32)((h >> 24) % cfg->hosts));
 	iph->check = 0;
 	iph->check = pp_ipv4_csum(iph);
 	uh->source = bpf_htons(32768 + (__u16)(h >> 17) % 28000);
