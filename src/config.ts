@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { validateCronExpression } from "cron";
 
 export const DEFAULT_CONFIG_PATH = "/etc/pistonprotection/config.toml";
 
@@ -119,6 +120,49 @@ export const ConfigSchema = T.Object(
 			},
 			{ additionalProperties: false },
 		),
+		geoip: T.Object(
+			{
+				country_database: T.String({
+					description: "country database (mmdb, or start,end,country CSV); empty: <data_dir>/geoip/country.mmdb",
+				}),
+				asn_database: T.String({
+					description: "ASN database (mmdb, or start,end,asn,name CSV); empty: <data_dir>/geoip/asn.mmdb, else asn.csv",
+				}),
+				country_update_url: T.String({
+					pattern: "^(https?://.+)?$",
+					description: "URL of a country database (.mmdb, .mmdb.gz, .tar.gz or .csv) that updates fetch",
+				}),
+				asn_update_url: T.String({
+					pattern: "^(https?://.+)?$",
+					description: "URL of an ASN database that updates fetch",
+				}),
+				maxmind_account_id: T.String({ description: "MaxMind account ID for GeoLite2 downloads" }),
+				maxmind_license_key: T.String({
+					description: "MaxMind license key: updates fetch GeoLite2-Country and GeoLite2-ASN when no URL is set",
+				}),
+				update_schedule: T.String({
+					minLength: 9,
+					description: "cron expression of the scheduled update (only when a URL or license key is set)",
+				}),
+			},
+			{ additionalProperties: false },
+		),
+		filters: T.Object(
+			{
+				timezone: T.String({
+					minLength: 1,
+					description: "IANA timezone in which filter rules' timeMatch days and minutes are read",
+				}),
+			},
+			{ additionalProperties: false },
+		),
+		stats: T.Object(
+			{
+				rule_sample_seconds: size(1, 3600, "how often per-rule counters are stored for rule statistics"),
+				rule_retention_days: size(1, 3650, "how long per-rule counter samples are kept"),
+			},
+			{ additionalProperties: false },
+		),
 	},
 	{ additionalProperties: false },
 );
@@ -172,6 +216,17 @@ export const DEFAULTS: Config = {
 			rate_limit_sources: 262_144,
 		},
 	},
+	geoip: {
+		country_database: "",
+		asn_database: "",
+		country_update_url: "",
+		asn_update_url: "",
+		maxmind_account_id: "",
+		maxmind_license_key: "",
+		update_schedule: "0 30 4 * * 3",
+	},
+	filters: { timezone: "UTC" },
+	stats: { rule_sample_seconds: 10, rule_retention_days: 30 },
 };
 
 export class ConfigError extends Error {
@@ -318,6 +373,17 @@ function validate(value: unknown): void {
 	if ((cfg.server.tls_cert === "") !== (cfg.server.tls_key === "")) {
 		throw new ConfigError("server.tls_key", "tls_cert and tls_key must be set together");
 	}
+	try {
+		new Intl.DateTimeFormat("en-US", { timeZone: cfg.filters.timezone });
+	} catch {
+		throw new ConfigError(
+			"filters.timezone",
+			`"${cfg.filters.timezone}" is not an IANA timezone such as Europe/Berlin`,
+		);
+	}
+	const cron = validateCronExpression(cfg.geoip.update_schedule);
+	if (!cron.valid)
+		throw new ConfigError("geoip.update_schedule", `not a cron expression: ${cron.error?.message ?? ""}`);
 	for (const [i, net] of cfg.dataplane.admin_networks.entries()) {
 		if (!isValidCidr(net)) throw new ConfigError(`dataplane.admin_networks.${i}`, `"${net}" is not a valid CIDR`);
 	}

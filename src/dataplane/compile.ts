@@ -7,7 +7,9 @@ import { cpus } from "node:os";
 import type { Config } from "../config.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
 import { sourceSetKey } from "../domain/rules/service.ts";
-import { type Prefix, parsePrefix, toMapped16 } from "../net/cidr.ts";
+import { intersectAll, prefixToRange, rangesOf } from "../geoip/prefixes.ts";
+import { storedNetworks } from "../geoip/service.ts";
+import { formatAddress, type Prefix, parsePrefix, toMapped16 } from "../net/cidr.ts";
 import {
 	Action,
 	type CompiledRule,
@@ -21,6 +23,7 @@ import {
 	L7,
 	type LevelName,
 	type MapName,
+	NO_RULE,
 	NO_RULESET,
 	ProtoBit,
 	REFLECTION_SOURCE_PORTS,
@@ -286,6 +289,7 @@ function hostGroup(hosts: Map<string, ServiceValue[]>, address: string, proto: n
 }
 
 interface RuleRow {
+	backend_id: string;
 	backend_dp: number;
 	backend_type: string;
 	stats_slot: number;
@@ -294,68 +298,178 @@ interface RuleRow {
 	rate_limit: string | null;
 }
 
-function inTimeWindow(match: RuleMatch, now: Date): boolean {
-	const t = match.timeMatch;
-	if (!t) return true;
-	if (t.daysOfWeek?.length && !t.daysOfWeek.includes(now.getUTCDay())) return false;
-	if (!t.timeRanges?.length) return true;
-	const minute = now.getUTCHours() * 60 + now.getUTCMinutes();
-	return t.timeRanges.some((r) =>
-		r.startMinutes <= r.endMinutes
-			? minute >= r.startMinutes && minute < r.endMinutes
-			: minute >= r.startMinutes || minute < r.endMinutes,
-	);
-}
-
 const PROTO_BITS: Record<string, number> = { TCP: ProtoBit.TCP, UDP: ProtoBit.UDP, ICMP: ProtoBit.ICMP };
 
+const prefixText = (p: { address: string; prefixLength?: number }) =>
+	parsePrefix(p.prefixLength === undefined ? p.address : `${p.address}/${p.prefixLength}`).text;
+
 /**
- * Each backend's enabled rules in priority order. Source lists become source sets: each
- * distinct list is one bit, and every prefix in pp_srcset_* carries the bits of all the sets
- * that contain it (so the longest-prefix match answers for the shorter ones too).
+ * A source condition of a rule as one source set. Conditions of one rule combine with AND, so the
+ * positive ones (addresses, countries, ASNs) become one set: the intersection of their networks.
+ */
+interface SourceSet {
+	key: string;
+	prefixes: () => string[];
+}
+
+function positiveSet(db: Database, m: RuleMatch): SourceSet | null {
+	const parts: string[] = [];
+	const lists: Array<() => string[]> = [];
+	if (m.sourceIps?.length) {
+		const key = sourceSetKey(m.sourceIps);
+		parts.push(key);
+		lists.push(() => key.split(","));
+	}
+	if (m.sourceCountries?.length) {
+		const codes = [...new Set(m.sourceCountries)].sort();
+		parts.push(`cc:${codes.join(",")}`);
+		lists.push(() => storedNetworks(db, "country", codes));
+	}
+	if (m.sourceAsns?.length) {
+		const codes = [...new Set(m.sourceAsns.map(String))].sort();
+		parts.push(`as:${codes.join(",")}`);
+		lists.push(() => storedNetworks(db, "asn", codes));
+	}
+	if (!parts.length) return null;
+	// A plain address list keeps its own key, so it shares a set with equal blacklists.
+	if (lists.length === 1 && m.sourceIps?.length)
+		return { key: parts[0] as string, prefixes: lists[0] as () => string[] };
+	return { key: parts.join("&"), prefixes: () => intersectAll(lists.map((l) => l())) ?? [] };
+}
+
+function countrySet(db: Database, countries: string[]): SourceSet {
+	const codes = [...new Set(countries)].sort();
+	return { key: `cc:${codes.join(",")}`, prefixes: () => storedNetworks(db, "country", codes) };
+}
+
+function negativeSets(db: Database, m: RuleMatch): SourceSet[] {
+	const out: SourceSet[] = [];
+	if (m.sourceIpBlacklist?.length) {
+		const key = sourceSetKey(m.sourceIpBlacklist);
+		out.push({ key, prefixes: () => key.split(",") });
+	}
+	if (m.sourceCountryBlacklist?.length) out.push(countrySet(db, m.sourceCountryBlacklist));
+	return out;
+}
+
+/**
+ * destinationIps: the kernel matches services, not destination addresses, so a rule with
+ * destinationIps applies to a backend whose listeners all have an address inside them, and to
+ * none whose listeners are all outside. The domain refuses anything in between.
+ */
+export function destinationScope(
+	destinationIps: Array<{ address: string; prefixLength?: number }>,
+	listenerAddresses: string[],
+): "all" | "none" | "partial" {
+	const ranges = rangesOf(destinationIps.map(prefixText));
+	const inside = listenerAddresses.map((a) => {
+		if (a === "") return false;
+		const r = prefixToRange(parsePrefix(a));
+		return (r.family === 4 ? ranges.v4 : ranges.v6).some((x) => x.lo <= r.lo && r.hi <= x.hi);
+	});
+	if (inside.length && inside.every(Boolean)) return "all";
+	if (listenerAddresses.every((a) => a !== "") && !inside.some(Boolean)) return "none";
+	return "partial";
+}
+
+/**
+ * Each backend's enabled rules in priority order, behind an implicit first rule for the
+ * backend's protection.geoIp. Source conditions become source sets: each distinct set is one
+ * bit, and every prefix in pp_srcset_* carries the bits of all the sets that contain it (so
+ * the longest-prefix match answers for the shorter ones too). Country and ASN networks come
+ * from geoip_sets; timeMatch windows from time_active, which the minute job maintains.
  */
 export function compileRules(
 	db: Database,
-	now = new Date(),
+	_now = new Date(),
 ): { rulesets: Map<number, Uint8Array>; srcsets: MapContents } {
 	const rows = db
 		.query<RuleRow, []>(
-			`SELECT b.dp_index AS backend_dp, b.type AS backend_type, r.stats_slot, r.match, r.action, r.rate_limit
+			`SELECT b.id AS backend_id, b.dp_index AS backend_dp, b.type AS backend_type, r.stats_slot, r.match, r.action,
+				r.rate_limit
 			 FROM filter_rules r JOIN backends b ON b.id = r.backend_id
-			 WHERE r.enabled = 1 AND b.sandbox = 0 ORDER BY b.dp_index, r.priority, r.created_at, r.id`,
+			 WHERE r.enabled = 1 AND r.time_active = 1 AND b.sandbox = 0 ORDER BY b.dp_index, r.priority, r.created_at, r.id`,
 		)
 		.all();
-	const setKeys = new Set<string>();
-	for (const r of rows) {
-		const m = JSON.parse(r.match) as RuleMatch;
-		if (m.sourceIps?.length) setKeys.add(sourceSetKey(m.sourceIps));
-		if (m.sourceIpBlacklist?.length) setKeys.add(sourceSetKey(m.sourceIpBlacklist));
-	}
-	const sortedSets = [...setKeys].sort();
-	if (sortedSets.length > 64)
-		throw new CompileError(`${sortedSets.length} distinct source lists; the data plane holds 64`);
-	const bitOf = new Map(sortedSets.map((k, i) => [k, i]));
+	const backends = db
+		.query<{ id: string; dp_index: number; protection: string }, []>(
+			"SELECT id, dp_index, protection FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+		)
+		.all();
+	const listenerAddresses = (backendId: string) =>
+		db
+			.query<{ address: string }, [string]>("SELECT address FROM backend_listeners WHERE backend_id = ?")
+			.all(backendId)
+			.map((l) => l.address);
 
-	const byBackend = new Map<number, CompiledRule[]>();
+	const sets = new Map<string, SourceSet>();
+	const use = (s: SourceSet | null) => {
+		if (s) sets.set(s.key, s);
+		return s;
+	};
+	interface Pending {
+		backend: number;
+		positive: SourceSet | null;
+		negative: SourceSet[];
+		make: (srcAny: bigint, srcNone: bigint) => CompiledRule;
+	}
+	const pending: Pending[] = [];
+	for (const b of backends) {
+		const geo = (JSON.parse(b.protection) as { geoIp?: { mode: string; countries: string[] } }).geoIp;
+		if (!geo || geo.mode === "OFF" || (geo.mode === "BLOCK_LIST" && !geo.countries.length)) continue;
+		const set = use(countrySet(db, geo.countries)) as SourceSet;
+		const allowList = geo.mode === "ALLOW_LIST";
+		// Not counted per rule (no stats slot): its drops show as RULE_DROP and in the backend's counters.
+		const make = (srcAny: bigint, srcNone: bigint): CompiledRule => ({
+			srcAny: allowList ? 0n : srcAny,
+			srcNone: allowList ? srcNone : 0n,
+			dports: [],
+			statsSlot: NO_RULE,
+			action: Action.DROP,
+			protos: 0,
+		});
+		pending.push({ backend: b.dp_index, positive: allowList ? null : set, negative: allowList ? [set] : [], make });
+	}
 	for (const r of rows) {
 		const m = JSON.parse(r.match) as RuleMatch;
-		if (!inTimeWindow(m, now)) continue;
 		if (
 			m.l7Protocols?.length &&
 			!m.l7Protocols.some((p) => r.backend_type === p || (p === "HTTP" && r.backend_type === "HTTPS"))
 		)
 			continue;
+		if (m.destinationIps?.length && destinationScope(m.destinationIps, listenerAddresses(r.backend_id)) !== "all")
+			continue;
 		const rate = r.rate_limit ? (JSON.parse(r.rate_limit) as { requestsPerSecond: number; burstSize?: number }) : null;
-		const rule: CompiledRule = {
-			srcAny: m.sourceIps?.length ? 1n << BigInt(bitOf.get(sourceSetKey(m.sourceIps)) as number) : 0n,
-			srcNone: m.sourceIpBlacklist?.length ? 1n << BigInt(bitOf.get(sourceSetKey(m.sourceIpBlacklist)) as number) : 0n,
+		const make = (srcAny: bigint, srcNone: bigint): CompiledRule => ({
+			srcAny,
+			srcNone,
 			dports: (m.destinationPorts ?? []).map((p) => ({ lo: p.start, hi: p.end })),
 			statsSlot: r.stats_slot,
 			action: Action[r.action],
 			protos: (m.protocols ?? []).reduce((acc, p) => acc | (PROTO_BITS[p] ?? 0), 0),
 			limit: rate ? { rate: rate.requestsPerSecond, burst: rate.burstSize ?? rate.requestsPerSecond * 2 } : undefined,
-		};
-		byBackend.set(r.backend_dp, [...(byBackend.get(r.backend_dp) ?? []), rule]);
+		});
+		pending.push({
+			backend: r.backend_dp,
+			positive: use(positiveSet(db, m)),
+			negative: negativeSets(db, m).map((s) => use(s) as SourceSet),
+			make,
+		});
+	}
+
+	const sortedSets = [...sets.keys()].sort();
+	if (sortedSets.length > 64)
+		throw new CompileError(`${sortedSets.length} distinct source lists; the data plane holds 64`);
+	const bitOf = new Map(sortedSets.map((k, i) => [k, 1n << BigInt(i)]));
+	const bits = (s: SourceSet | null) => (s ? (bitOf.get(s.key) as bigint) : 0n);
+
+	const byBackend = new Map<number, CompiledRule[]>();
+	for (const p of pending) {
+		const rule = p.make(
+			bits(p.positive),
+			p.negative.reduce((acc, s) => acc | bits(s), 0n),
+		);
+		byBackend.set(p.backend, [...(byBackend.get(p.backend) ?? []), rule]);
 	}
 	const rulesets = new Map<number, Uint8Array>();
 	for (const [backend, rules] of byBackend) rulesets.set(backend, encodeRuleset(rules));
@@ -363,8 +477,8 @@ export function compileRules(
 	// prefix text → (prefix, mask of the sets naming it)
 	const prefixes = new Map<string, { p: Prefix; mask: bigint }>();
 	for (const key of sortedSets) {
-		const bit = 1n << BigInt(bitOf.get(key) as number);
-		for (const text of key.split(",")) {
+		const bit = bitOf.get(key) as bigint;
+		for (const text of (sets.get(key) as SourceSet).prefixes()) {
 			const p = parsePrefix(text);
 			const e = prefixes.get(p.text) ?? { p, mask: 0n };
 			e.mask |= bit;
@@ -372,15 +486,26 @@ export function compileRules(
 		}
 	}
 	const srcsets = emptyContents("pp_srcset_v4", "pp_srcset_v6");
+	const lengths = { 4: new Set<number>(), 6: new Set<number>() };
+	for (const { p } of prefixes.values()) lengths[p.family].add(p.prefixLength);
+	const sortedLengths = { 4: [...lengths[4]].sort((a, b) => a - b), 6: [...lengths[6]].sort((a, b) => a - b) };
 	for (const { p, mask } of prefixes.values()) {
 		let full = mask;
-		for (let len = 0; len < p.prefixLength; len++) {
-			const outer = prefixes.get(parsePrefix(`${p.text.split("/")[0]}/${len}`).text);
+		for (const len of sortedLengths[p.family]) {
+			if (len >= p.prefixLength) break;
+			const outer = prefixes.get(`${formatAddress(maskTo(p.bytes, len))}/${len}`);
 			if (outer) full |= outer.mask;
 		}
 		put(srcsets, p.family === 4 ? "pp_srcset_v4" : "pp_srcset_v6", lpmKey(p, 0), u64(full));
 	}
 	return { rulesets, srcsets };
+}
+
+/** The bytes of an address with every bit from `length` on cleared. */
+function maskTo(bytes: Uint8Array, length: number): Uint8Array {
+	const out = Uint8Array.from(bytes);
+	for (let bit = length; bit < out.length * 8; bit++) out[bit >> 3] = (out[bit >> 3] as number) & ~(0x80 >> (bit & 7));
+	return out;
 }
 
 export function compileAll(db: Database, config: Config["dataplane"], now = new Date()): Compiled {

@@ -77,7 +77,9 @@ export function openGeoDatabase(kind: GeoKind, path: string): GeoDatabase {
 		throw new GeoDatabaseError(`cannot read ${path}: ${(err as Error).message}`);
 	}
 	const generation = generationOf(path);
-	return path.endsWith(".csv") ? new CsvDatabase(kind, path, bytes, generation) : new MmdbDatabase(kind, path, bytes, generation);
+	return path.endsWith(".csv")
+		? new CsvDatabase(kind, path, bytes, generation)
+		: new MmdbDatabase(kind, path, bytes, generation);
 }
 
 class MmdbDatabase implements GeoDatabase {
@@ -248,8 +250,7 @@ class CsvDatabase implements GeoDatabase {
 
 	networks(codes: Set<string>): Map<string, string[]> {
 		const ranges = new Map<string, Range[]>([...codes].map((c) => [c, []]));
-		if (codes.size)
-			for (const r of this.rows()) ranges.get(r.code)?.push({ family: r.family, lo: r.lo, hi: r.hi });
+		if (codes.size) for (const r of this.rows()) ranges.get(r.code)?.push({ family: r.family, lo: r.lo, hi: r.hi });
 		const out = new Map<string, string[]>();
 		for (const [code, list] of ranges) {
 			const v4 = mergeRanges(list.filter((r) => r.family === 4));
@@ -272,7 +273,13 @@ function parseLine(line: string, kind: GeoKind): CsvRow | null {
 		const a = parseAddress(line.slice(0, first));
 		const b = parseAddress(line.slice(first + 1, second));
 		if (a.family !== b.family) return null;
-		const name = third < 0 ? undefined : line.slice(third + 1).replace(/^"|"\s*$/g, "").trim() || undefined;
+		const name =
+			third < 0
+				? undefined
+				: line
+						.slice(third + 1)
+						.replace(/^"|"\s*$/g, "")
+						.trim() || undefined;
 		return { family: a.family, lo: bytesToBig(a.bytes), hi: bytesToBig(b.bytes), code, name };
 	} catch {
 		return null;

@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import { ValidationError } from "../domain/errors.ts";
 import { fieldPath } from "../domain/validate.ts";
 import type { Services } from "../services.ts";
+import { assetRoutes } from "../ui/assets.ts";
 import { security } from "./context.ts";
 import { problem, problemResponse, toProblem } from "./problem.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
@@ -59,6 +60,7 @@ export function buildHttpApp(services: Services) {
 				},
 				{ detail: { hide: true } },
 			)
+			.use(assetRoutes())
 			.use(security(services))
 			.use(docsRoutes())
 			.use(authRoutes(services))

@@ -7,3 +7,7 @@ declare module "swagger-ui-dist/swagger-ui.css" {
 	const text: string;
 	export default text;
 }
+declare module "htmx.org/dist/htmx.min.js" {
+	const text: string;
+	export default text;
+}

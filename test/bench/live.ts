@@ -34,42 +34,62 @@ const GEN_CPU = 0;
 const RX_CPU = 1;
 const RULES = 64;
 
+export type Receiver = "trivial" | "pp_xdp" | "nftables";
+/** spread: random host bytes, ~25M distinct sources (a spoofed flood); per-prefix: one source (.1) per prefix. */
+export type Sources = "spread" | "per-prefix";
+
 export interface LiveOptions {
 	prefixes: number;
-	/** Measured window per receiver. */
+	/** Measured window per receiver and round. */
 	windowS: number;
-	/** Sending before the window opens (page pool and caches warm, LRU full). */
+	/** Sending before the window opens (page pool and caches warm). */
 	warmupS: number;
-	/** Receivers to measure, in order (all three by default). */
+	/** Rounds over all receivers, interleaved; the table reports the median and the range. */
+	rounds: number;
 	receivers: Receiver[];
+	sources: Sources[];
 }
 
-export type Receiver = "trivial" | "pp_xdp" | "nftables";
+function envList<T extends string>(name: string, fallback: T[]): T[] {
+	const v = process.env[name];
+	return v === undefined || v === "" ? fallback : (v.split(",") as T[]);
+}
 
 export const LIVE_DEFAULTS: LiveOptions = {
 	prefixes: Number(process.env.PP_BENCH_PREFIXES ?? 100_000),
-	windowS: Number(process.env.PP_BENCH_WINDOW_S ?? 5),
-	warmupS: 1,
-	receivers: (process.env.PP_BENCH_RECEIVERS?.split(",") as Receiver[] | undefined) ?? ["trivial", "pp_xdp", "nftables"],
+	windowS: Number(process.env.PP_BENCH_WINDOW_S ?? 3),
+	warmupS: 0.5,
+	rounds: Number(process.env.PP_BENCH_ROUNDS ?? 3),
+	receivers: envList<Receiver>("PP_BENCH_RECEIVERS", ["trivial", "pp_xdp", "nftables"]),
+	sources: envList<Sources>("PP_BENCH_SOURCES", ["spread", "per-prefix"]),
 };
 
+const HOSTS: Record<Sources, number> = { spread: 254, "per-prefix": 1 };
+
+/** One receiver under one source pattern, over all rounds (rates per second). */
 export interface LiveRow {
-	receiver: string;
-	/** Drops per second from the receiver's own counter. */
+	receiver: Receiver;
+	label: string;
+	sources: Sources;
+	/** Drops per second from the receiver's own counter, median over the rounds. */
 	drops: number;
-	/** Frames per second the generator put to the veth (accepted by the ring + refused when full). */
+	dropsMin: number;
+	dropsMax: number;
+	/** Frames per second the generator put to the veth (taken by the ring + refused when full), median. */
 	offered: number;
-	/** Frames per second the receiving veth's NAPI took off the ring (rx_packets). */
+	/** Frames per second the receiving veth's NAPI took off the ring (rx_packets), median. */
 	received: number;
+	/** Generator cost per frame, median. */
+	genNs: number;
 	countedBy: string;
-	/** Drop reasons other than the expected one, or other surprises. */
+	/** Anything the receiver counted besides the expected drops. */
 	note: string;
 }
 
 export interface LiveResult {
 	rows: LiveRow[];
-	generator: string;
 	setupNote: string;
+	options: LiveOptions;
 }
 
 function sh(args: string[], allowFail = false): string {
@@ -210,7 +230,7 @@ class Pair {
 		return Number(this.sysfs("statistics/rx_packets"));
 	}
 
-	startGenerator(opts: { seconds: number; prefixes: number }): ReturnType<typeof Bun.spawn> {
+	startGenerator(opts: { seconds: number; prefixes: number; hosts: number }): ReturnType<typeof Bun.spawn> {
 		const child = Bun.spawn(
 			[
 				"timeout",
@@ -232,6 +252,8 @@ class Pair {
 				String(opts.seconds),
 				"--prefixes",
 				String(opts.prefixes),
+				"--hosts",
+				String(opts.hosts),
 			],
 			{ stdout: "pipe", stderr: "pipe" },
 		);
@@ -240,22 +262,23 @@ class Pair {
 		return child;
 	}
 
+	private nft(script: string): void {
+		const p = Bun.spawnSync(["nft", "-f", "-"], { stdin: Buffer.from(script), stdout: "pipe", stderr: "pipe" });
+		if (p.exitCode !== 0) throw new Error(`nft -f failed: ${p.stderr.toString().trim()}`);
+	}
+
+	/** The table, its interval set and counter; the hook chain comes with hookNft(). Returns ms taken. */
 	loadNft(prefixes: number[]): number {
 		const file = join(tmpdir(), `${this.nftTable}.nft`);
-		const elements = prefixes.map(prefixCidr).join(",\n");
 		writeFileSync(
 			file,
 			`table netdev ${this.nftTable} {
 	set blocked {
 		type ipv4_addr
 		flags interval
-		elements = { ${elements} }
+		elements = { ${prefixes.map(prefixCidr).join(",\n")} }
 	}
 	counter blocked_drops {
-	}
-	chain ingress {
-		type filter hook ingress device "${this.rx}" priority -500; policy accept;
-		ip saddr @blocked counter name "blocked_drops" drop
 	}
 }
 `,
@@ -268,6 +291,16 @@ class Pair {
 			rmSync(file, { force: true });
 		}
 		return performance.now() - t0;
+	}
+
+	hookNft(): void {
+		this.nft(`add chain netdev ${this.nftTable} ingress { type filter hook ingress device "${this.rx}" priority -500; policy accept; }
+add rule netdev ${this.nftTable} ingress ip saddr @blocked counter name "blocked_drops" drop
+`);
+	}
+
+	unhookNft(): void {
+		this.nft(`flush chain netdev ${this.nftTable} ingress\ndelete chain netdev ${this.nftTable} ingress\n`);
 	}
 
 	nftDrops(): number {
@@ -384,14 +417,17 @@ class LineReader {
 	}
 }
 
+interface Sample {
+	drops: number;
+	offered: number;
+	received: number;
+	genNs: number;
+}
+
 /** Runs the generator against whatever receives on pair.rx now and measures one window. */
-async function measure(
-	pair: Pair,
-	opts: LiveOptions,
-	drops: () => number,
-): Promise<{ drops: number; offered: number; received: number; gen: GenResult }> {
+async function measure(pair: Pair, opts: LiveOptions, hosts: number, drops: () => number): Promise<Sample> {
 	pair.pinNapi();
-	const child = pair.startGenerator({ seconds: opts.warmupS + opts.windowS + 1, prefixes: opts.prefixes });
+	const child = pair.startGenerator({ seconds: opts.warmupS + opts.windowS + 0.3, prefixes: opts.prefixes, hosts });
 	const stdout = new LineReader(child.stdout as ReadableStream<Uint8Array>);
 	const ready = await stdout.line();
 	if (ready !== "ready") {
@@ -421,87 +457,90 @@ async function measure(
 		drops: (b.drops - a.drops) / s,
 		offered: (b.offered - a.offered) / s,
 		received: (b.received - a.received) / s,
-		gen,
+		genNs: gen.nsPerFrame,
 	};
 }
 
-interface Measured {
-	row: LiveRow;
-	gen: GenResult;
-	setup: string;
+/** A receiver set up once and attached to the veth only while it is measured. */
+interface ReceiverUnderTest {
+	name: Receiver;
+	label: string;
+	countedBy: string;
+	attach(): void;
+	detach(): void;
+	drops(): number;
+	/** What else it counted since attach(), e.g. drop reasons other than BLOCK. */
+	unexpected(): string[];
+	close(): void;
 }
 
 /** The trivial XDP_DROP program: no counter of its own, so the veth's rx_packets counts its drops. */
-async function runTrivial(pair: Pair, opts: LiveOptions): Promise<Measured> {
+function trivialReceiver(pair: Pair): ReceiverUnderTest {
 	const obj = BpfObject.openMem(new Uint8Array(readFileSync(TRIVIAL_PATH)), { noPinning: true });
 	try {
 		obj.load();
-		xdpAttach(pair.ifindex, obj.program("pp_trivial_drop").fd, { mode: "native" });
-		try {
-			const { gen, ...m } = await measure(pair, opts, () => pair.receivedFrames());
-			return { gen, setup: "", row: { receiver: "trivial XDP_DROP", countedBy: "veth rx_packets", note: "", ...m } };
-		} finally {
-			xdpDetach(pair.ifindex, { mode: "native" });
-		}
-	} finally {
+	} catch (err) {
 		obj.close();
+		throw err;
 	}
+	const fd = obj.program("pp_trivial_drop").fd;
+	return {
+		name: "trivial",
+		label: "trivial XDP_DROP",
+		countedBy: "veth rx_packets",
+		attach: () => xdpAttach(pair.ifindex, fd, { mode: "native" }),
+		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: fd }),
+		drops: () => pair.receivedFrames(),
+		unexpected: () => [],
+		close: () => obj.close(),
+	};
 }
 
 /** pp_xdp with the block list, the service and its rules; drops read from the BLOCK reason counter. */
-async function runPpXdp(pair: Pair, opts: LiveOptions, prefixes: number[]): Promise<Measured> {
-	const t0 = performance.now();
+function ppXdpReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
 	const dp = openPpXdp(prefixes);
-	const seedS = (performance.now() - t0) / 1000;
-	try {
-		xdpAttach(pair.ifindex, dp.prog.fd, { mode: "native" });
-		const before = reasonTotals(dp);
-		let after: Record<ReasonName, number>;
-		let m: Awaited<ReturnType<typeof measure>>;
-		try {
-			m = await measure(pair, opts, () => reasonTotals(dp).BLOCK);
-		} finally {
-			xdpDetach(pair.ifindex, { mode: "native" });
-		}
-		after = reasonTotals(dp);
-		const others = REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
-			(n) => `${n} ${after[n] - before[n]}`,
-		);
-		const { gen, ...rates } = m;
-		return {
-			gen,
-			setup: `pp_xdp maps seeded in ${seedS.toFixed(2)} s`,
-			row: {
-				receiver: `pp_xdp, ${opts.prefixes.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
-				countedBy: "pp_reason_ctrs[BLOCK]",
-				note: others.length > 0 ? `other reasons: ${others.join(", ")}` : "",
-				...rates,
-			},
-		};
-	} finally {
-		dp.close();
-	}
+	let before = reasonTotals(dp);
+	return {
+		name: "pp_xdp",
+		label: `pp_xdp: ${prefixes.length.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
+		countedBy: "pp_reason_ctrs[BLOCK]",
+		attach: () => {
+			before = reasonTotals(dp);
+			xdpAttach(pair.ifindex, dp.prog.fd, { mode: "native" });
+		},
+		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: dp.prog.fd }),
+		drops: () => reasonTotals(dp).BLOCK,
+		unexpected: () => {
+			const after = reasonTotals(dp);
+			return REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
+				(n) => `${n} ${after[n] - before[n]}`,
+			);
+		},
+		close: () => dp.close(),
+	};
 }
 
-/** No XDP; an nftables netdev ingress chain with the same prefixes in an interval set. */
-async function runNftables(pair: Pair, opts: LiveOptions, prefixes: number[]): Promise<Measured> {
-	if (xdpQueryId(pair.ifindex, "native") !== 0) throw new Error(`${pair.rx} still has an XDP program`);
-	const loadS = pair.loadNft(prefixes) / 1000;
-	try {
-		const { gen, ...m } = await measure(pair, opts, () => pair.nftDrops());
-		return {
-			gen,
-			setup: `nft set loaded in ${loadS.toFixed(2)} s`,
-			row: {
-				receiver: `nftables netdev ingress, interval set of ${opts.prefixes.toLocaleString("en-US")} /24`,
-				countedBy: "nft counter",
-				note: "",
-				...m,
-			},
-		};
-	} finally {
-		pair.dropNft();
-	}
+/** No XDP; an nftables netdev ingress chain dropping the same prefixes from an interval set. */
+function nftReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
+	pair.loadNft(prefixes);
+	return {
+		name: "nftables",
+		label: `nftables netdev ingress, interval set of ${prefixes.length.toLocaleString("en-US")} /24`,
+		countedBy: "nft rule counter",
+		attach: () => {
+			if (xdpQueryId(pair.ifindex, "native") !== 0) throw new Error(`${pair.rx} still has an XDP program`);
+			pair.hookNft();
+		},
+		detach: () => pair.unhookNft(),
+		drops: () => pair.nftDrops(),
+		unexpected: () => [],
+		close: () => pair.dropNft(),
+	};
+}
+
+function median(xs: number[]): number {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.floor(s.length / 2)] as number;
 }
 
 export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
@@ -509,53 +548,100 @@ export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<Live
 	const prefixes = blockedPrefixes(opts.prefixes);
 	const pair = new Pair();
 	live.add(pair);
-	const done: Measured[] = [];
+	const receivers: ReceiverUnderTest[] = [];
+	const rows: LiveRow[] = [];
+	const setup: string[] = [];
 	try {
 		pair.create();
-		for (const receiver of opts.receivers) {
-			if (receiver === "trivial") done.push(await runTrivial(pair, opts));
-			else if (receiver === "pp_xdp") done.push(await runPpXdp(pair, opts, prefixes));
-			else if (receiver === "nftables") done.push(await runNftables(pair, opts, prefixes));
-			else throw new Error(`unknown receiver ${receiver}`);
+		for (const name of opts.receivers) {
+			const t0 = performance.now();
+			if (name === "trivial") receivers.push(trivialReceiver(pair));
+			else if (name === "pp_xdp") receivers.push(ppXdpReceiver(pair, prefixes));
+			else if (name === "nftables") receivers.push(nftReceiver(pair, prefixes));
+			else throw new Error(`unknown receiver ${name}`);
+			if (name !== "trivial") setup.push(`${name} loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+		}
+		for (const sources of opts.sources) {
+			const samples = new Map<ReceiverUnderTest, Sample[]>(receivers.map((r) => [r, []]));
+			const notes = new Map<ReceiverUnderTest, string[]>(receivers.map((r) => [r, []]));
+			for (let round = 0; round < opts.rounds; round++) {
+				for (const r of receivers) {
+					r.attach();
+					try {
+						samples.get(r)?.push(await measure(pair, opts, HOSTS[sources], () => r.drops()));
+						notes.get(r)?.push(...r.unexpected());
+					} finally {
+						r.detach();
+					}
+				}
+			}
+			for (const r of receivers) {
+				const xs = samples.get(r) ?? [];
+				const drops = xs.map((x) => x.drops);
+				rows.push({
+					receiver: r.name,
+					label: r.label,
+					sources,
+					drops: median(drops),
+					dropsMin: Math.min(...drops),
+					dropsMax: Math.max(...drops),
+					offered: median(xs.map((x) => x.offered)),
+					received: median(xs.map((x) => x.received)),
+					genNs: median(xs.map((x) => x.genNs)),
+					countedBy: r.countedBy,
+					note: [...new Set(notes.get(r))].join(", "),
+				});
+			}
 		}
 	} finally {
+		for (const r of receivers) r.close();
 		pair.destroy();
 		live.delete(pair);
 	}
-	const nsPerFrame = done.map((d) => d.gen.nsPerFrame.toFixed(0)).join("/");
-	return {
-		rows: done.map((d) => d.row),
-		generator: `BPF_PROG_TEST_RUN live frames (BPF_F_TEST_XDP_LIVE_FRAMES, batch 64) redirecting out of a veth, pinned to CPU ${GEN_CPU}; generator cost ${nsPerFrame} ns/frame; receiving veth NAPI threaded, pinned to CPU ${RX_CPU}`,
-		setupNote: done
-			.map((d) => d.setup)
-			.filter((x) => x !== "")
-			.join("; "),
-	};
+	return { rows, setupNote: setup.join("; "), options: opts };
 }
 
 function mpps(n: number): string {
-	return `${(n / 1e6).toFixed(2)} M`;
+	return (n / 1e6).toFixed(2);
 }
 
-export function liveTable(r: LiveResult, windowS: number): string {
-	const trivial = r.rows.find((x) => x.receiver.startsWith("trivial"))?.drops ?? Number.NaN;
-	const nft = r.rows.find((x) => x.receiver.startsWith("nftables"))?.drops ?? Number.NaN;
+const SOURCES_LABEL: Record<Sources, string> = {
+	spread: "random host in a random blocked /24 (~25M distinct sources)",
+	"per-prefix": "one source per blocked /24 (.1, 100k distinct)",
+};
+
+/** Markdown: one table per source pattern, ratios within the pattern. */
+export function liveTable(r: LiveResult): string {
+	const o = r.options;
 	const lines = [
-		`Generator: ${r.generator}. Window ${windowS} s per receiver; ${r.setupNote}.`,
-		"",
-		"| receiver | drops/s | × trivial XDP_DROP | × nftables | offered/s | taken off the ring/s | drops counted by |",
-		"|---|---:|---:|---:|---:|---:|---|",
+		`Generator: BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES, batch 64), an XDP program redirecting 60-byte UDP/IPv4 frames (64 on the wire) to port ${GAME_PORT} out of a veth in namespace pp-gen-…, on CPU ${GEN_CPU}. Receiver: the peer veth in the root namespace, NAPI threaded and pinned to CPU ${RX_CPU}. ${o.rounds} rounds × ${o.windowS} s per receiver (after ${o.warmupS} s warm-up), interleaved; median (min–max) in Mpps. Every frame comes from a blocked prefix, so every receiver drops all it takes off the ring; offered is what the generator put to the veth, ring-full refusals included. ${r.setupNote}.`,
 	];
-	for (const row of r.rows) {
-		const saturated = row.offered > row.drops * 1.05 ? "" : " (not saturated)";
+	for (const sources of o.sources) {
+		const rows = r.rows.filter((x) => x.sources === sources);
+		const trivial = rows.find((x) => x.receiver === "trivial")?.drops ?? Number.NaN;
+		const nft = rows.find((x) => x.receiver === "nftables")?.drops ?? Number.NaN;
 		lines.push(
-			`| ${row.receiver}${row.note ? ` (${row.note})` : ""} | ${mpps(row.drops)} | ${(row.drops / trivial).toFixed(2)} | ${(row.drops / nft).toFixed(2)} | ${mpps(row.offered)}${saturated} | ${mpps(row.received)} | ${row.countedBy} |`,
+			"",
+			`Sources: ${SOURCES_LABEL[sources]}`,
+			"",
+			"| receiver | drops/s (M) | × trivial XDP_DROP | × nftables | offered/s (M) | generator ns/frame | drops counted by |",
+			"|---|---:|---:|---:|---:|---:|---|",
 		);
+		for (const row of rows) {
+			const saturated = row.offered > row.drops * 1.05 ? "" : " (not saturated)";
+			lines.push(
+				`| ${row.label}${row.note ? ` (also: ${row.note})` : ""} | ${mpps(row.drops)} (${mpps(row.dropsMin)}–${mpps(row.dropsMax)}) | ${(row.drops / trivial).toFixed(2)} | ${(row.drops / nft).toFixed(2)} | ${mpps(row.offered)}${saturated} | ${row.genNs.toFixed(0)} | ${row.countedBy} |`,
+			);
+		}
 	}
 	return lines.join("\n");
 }
 
 if (import.meta.main) {
-	const r = await benchLive();
-	console.log(liveTable(r, LIVE_DEFAULTS.windowS));
+	const skip = liveSkipReason();
+	if (skip) {
+		console.error(`live bench skipped: ${skip}`);
+		process.exit(0);
+	}
+	console.log(liveTable(await benchLive()));
 }

@@ -77,6 +77,20 @@ describe.skipIf(skip !== null)(`the data plane on a veth (native XDP)${skip ? ` 
 		expect(d.ALLOW ?? 0).toBe(0);
 	});
 
+	test("a block with a duration expires in the kernel on time and then leaves the list", async () => {
+		const [, , src] = rig.topo.peerV4 as [string, string, string];
+		expect(rig.cli(["ip", "block", src, "--duration", "2s"]).exitCode).toBe(0);
+		await rig.settle();
+		const placed = Date.now();
+		expect(await rig.udp(src, rig.topo.hostV4, echo.udpPort, 5, 400)).toBe(0);
+		// The kernel compares the expiry itself: traffic passes once it is reached, sweep or not.
+		await Bun.sleep(Math.max(0, 2300 - (Date.now() - placed)));
+		expect(await rig.udp(src, rig.topo.hostV4, echo.udpPort, 5)).toBe(5);
+		const deadline = Date.now() + 8000;
+		while (rig.cli(["ip", "list"]).stdout.includes(src) && Date.now() < deadline) await Bun.sleep(250);
+		expect(rig.cli(["ip", "list"]).stdout).not.toContain(src);
+	});
+
 	test("IPv6 sources are blocked by IPv6 prefixes", async () => {
 		const [good, bad] = rig.topo.peerV6 as [string, string];
 		expect(rig.cli(["ip", "block", `${bad}/128`]).exitCode).toBe(0);

@@ -85,6 +85,11 @@ describe("the compiled binary", () => {
 		try {
 			const res = await fetch(`${daemon.url}/healthz`);
 			expect(res.status).toBe(200);
+			// Static assets come from inside the binary: nothing beside it but the data directory.
+			const version = runCli(["version"], { env, cmd: [copy] }).stdout.split(" ")[1];
+			const htmx = await fetch(`${daemon.url}/static/${version}/htmx.min.js`);
+			expect(htmx.status).toBe(200);
+			expect(await htmx.text()).toContain("htmx");
 		} finally {
 			expect(await daemon.stop()).toBe(0);
 		}

@@ -1,0 +1,52 @@
+// bun run bench:dataplane — the data plane's three tables from one run, as markdown:
+//   1. ns per packet by verdict path (dataplane-prog.ts, BPF_PROG_TEST_RUN, in its own process);
+//   2. live drop rate on a veth pair: pp_xdp vs trivial XDP_DROP vs nftables (live.ts);
+//   3. time to apply 100k blocked prefixes from the database to the maps (apply.ts).
+// Needs root and `bun run build:bpf`; skips with a reason otherwise. Bounded to about two minutes.
+import { join } from "node:path";
+import { skipReason } from "../bpf/harness.ts";
+import { benchApply } from "./apply.ts";
+import { benchLive, LIVE_DEFAULTS, liveSkipReason, liveTable } from "./live.ts";
+
+const PROG_BUDGET_S = 60;
+
+function section(title: string, body: string): void {
+	console.log(`### ${title}\n\n${body.trim()}\n`);
+}
+
+async function progTable(): Promise<string> {
+	const p = Bun.spawn(
+		[process.execPath, join(import.meta.dir, "dataplane-prog.ts"), "--budget-s", String(PROG_BUDGET_S)],
+		{ stdout: "pipe", stderr: "inherit" },
+	);
+	const out = await new Response(p.stdout).text();
+	if ((await p.exited) !== 0) throw new Error("dataplane-prog.ts failed");
+	return out;
+}
+
+async function applyTable(): Promise<string> {
+	const r = await benchApply();
+	const n = r.prefixes.toLocaleString("en-US");
+	return [
+		"| measurement | value | target |",
+		"|---|---:|---|",
+		`| insert ${n} block rows (SQLite, one transaction) | ${(r.insertMs / 1000).toFixed(2)} s | — |`,
+		`| apply ${n} blocked prefixes, database → maps (full resync) | ${(r.applyMs / 1000).toFixed(2)} s | < 2 s |`,
+		`| one more block with ${n} in place (incremental sync) | ${r.updateMs.toFixed(0)} ms | — |`,
+	].join("\n");
+}
+
+export async function benchDataplane(): Promise<void> {
+	const skip = skipReason() ?? liveSkipReason();
+	if (skip) {
+		console.error(`bench:dataplane skipped: ${skip}`);
+		return;
+	}
+	const t0 = performance.now();
+	section("Cost per packet (BPF_PROG_TEST_RUN)", await progTable());
+	section("Live drop rate (veth pair, 100k blocked prefixes)", liveTable(await benchLive(LIVE_DEFAULTS)));
+	section("Time to apply 100k blocked prefixes", await applyTable());
+	console.error(`bench:dataplane: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+if (import.meta.main) await benchDataplane();
