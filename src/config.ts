@@ -163,6 +163,36 @@ export const ConfigSchema = T.Object(
 			},
 			{ additionalProperties: false },
 		),
+		proxy: T.Object(
+			{
+				enabled: T.Boolean({ description: "run the proxy: bind every backend's listeners and forward to origins" }),
+				unknown_host_message: T.String({
+					minLength: 1,
+					maxLength: 1000,
+					description: "disconnect message (and server-list text) for a hostname no backend serves",
+				}),
+				challenge_message: T.String({
+					minLength: 1,
+					maxLength: 1000,
+					description: "disconnect message of a Minecraft challenge: the player reconnects to be let in",
+				}),
+				challenge_window_seconds: size(5, 3600, "a challenged player must reconnect within this long"),
+				challenge_remember_seconds: size(60, 30 * 86_400, "how long a verified address skips the challenge"),
+				challenge_allowlist: T.Boolean({
+					description: "also put verified addresses on the backend's allow-list for challenge_remember_seconds",
+				}),
+				clearance_ttl_seconds: size(60, 30 * 86_400, "lifetime of the HTTP challenge's clearance cookie"),
+				trusted_upstreams: T.Array(cidr, {
+					description: "sources whose PROXY v2 header is believed (other proxies in front of this one)",
+				}),
+				udp_idle_timeout_seconds: size(1, 3600, "a UDP/QUIC client session without packets for this long ends"),
+				max_connections_per_ip: size(0, 1_000_000, "open proxied TCP connections per source address; 0: unlimited"),
+				sticky_ttl_seconds: size(1, 86_400, "how long a sticky session keeps its origin after its last connection"),
+				status_timeout_ms: size(100, 60_000, "a Minecraft status the origin has not answered in this long is answered from the cache"),
+				status_cache_max_age_seconds: size(10, 30 * 86_400, "oldest cached server-list status or RakNet pong still served"),
+			},
+			{ additionalProperties: false },
+		),
 	},
 	{ additionalProperties: false },
 );
@@ -226,7 +256,22 @@ export const DEFAULTS: Config = {
 		update_schedule: "0 30 4 * * 3",
 	},
 	filters: { timezone: "UTC" },
-	stats: { rule_sample_seconds: 10, rule_retention_days: 30 },
+	stats: { rule_sample_seconds: 60, rule_retention_days: 7 },
+	proxy: {
+		enabled: true,
+		unknown_host_message: "Unknown server address. Check the address you connected with.",
+		challenge_message: "Checking your connection: please reconnect to join.",
+		challenge_window_seconds: 120,
+		challenge_remember_seconds: 86_400,
+		challenge_allowlist: false,
+		clearance_ttl_seconds: 3600,
+		trusted_upstreams: [],
+		udp_idle_timeout_seconds: 60,
+		max_connections_per_ip: 64,
+		sticky_ttl_seconds: 1800,
+		status_timeout_ms: 1500,
+		status_cache_max_age_seconds: 3600,
+	},
 };
 
 export class ConfigError extends Error {
@@ -386,6 +431,9 @@ function validate(value: unknown): void {
 		throw new ConfigError("geoip.update_schedule", `not a cron expression: ${cron.error?.message ?? ""}`);
 	for (const [i, net] of cfg.dataplane.admin_networks.entries()) {
 		if (!isValidCidr(net)) throw new ConfigError(`dataplane.admin_networks.${i}`, `"${net}" is not a valid CIDR`);
+	}
+	for (const [i, net] of cfg.proxy.trusted_upstreams.entries()) {
+		if (!isValidCidr(net)) throw new ConfigError(`proxy.trusted_upstreams.${i}`, `"${net}" is not a valid CIDR`);
 	}
 	for (const key of ["https_listen", "http_listen", "grpc_listen"] as const) {
 		const port = Number(cfg.server[key].slice(cfg.server[key].lastIndexOf(":") + 1));

@@ -16,6 +16,7 @@ import { OrganizationService } from "./domain/organizations/service.ts";
 import { FilterRuleService } from "./domain/rules/service.ts";
 import { UserService } from "./domain/users/service.ts";
 import { EventBus } from "./events.ts";
+import { GeoIpService } from "./geoip/service.ts";
 import type { Logger } from "./log.ts";
 
 export interface DataPlaneReadiness {
@@ -33,6 +34,29 @@ export type OriginHealth = "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
 export interface ProxyView {
 	originHealth(originId: string): OriginHealth;
 	activeConnections(backendId: string): number | null;
+}
+
+/** What the data plane tells the domain about its counters (src/dataplane registers it). */
+export interface CounterView {
+	/** Live totals of a rule's kernel counters (its stats slot). */
+	rule(slot: number): { packets: number; bytes: number; lastMatched: string | null } | null;
+	/** A backend's rates over the last sampled second, or null before two samples exist. */
+	backendRates(dpIndex: number): BackendRates | null;
+}
+
+export interface BackendRates {
+	packetsPerSecond: number;
+	bytesPerSecond: number;
+	passedPacketsPerSecond: number;
+	droppedPacketsPerSecond: number;
+	sampledAt: string;
+}
+
+/** Live views the domain reads through (the proxy and the data plane register theirs later). */
+export interface LiveView {
+	originHealth(originId: string): OriginHealth;
+	activeConnections(backendId: string): number | null;
+	counters(): CounterView | null;
 }
 
 export interface Readiness {
@@ -53,10 +77,17 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const invitations = new InvitationService(db, settings, organizations, users, audit);
 	const oauth = new OAuthService(db, settings, auth, audit);
 	const rateLimiter = new RateLimiter();
-	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends);
-	const ipLists = new IpListService(db, config, audit, bus);
-	const rules = new FilterRuleService(db, audit, bus);
+	const geoip = new GeoIpService(settings);
 	let proxy: ProxyView | null = null;
+	let counters: CounterView | null = null;
+	const live: LiveView = {
+		originHealth: (originId: string): OriginHealth => proxy?.originHealth(originId) ?? "UNKNOWN",
+		activeConnections: (backendId: string): number | null => proxy?.activeConnections(backendId) ?? null,
+		counters: () => counters,
+	};
+	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, settings, geoip, live);
+	const ipLists = new IpListService(db, config, audit, bus);
+	const rules = new FilterRuleService(db, audit, bus, settings, geoip, live);
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -78,6 +109,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		backends,
 		ipLists,
 		rules,
+		geoip,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
 			dataplane = fn;
@@ -86,14 +118,14 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		setProxyView(view: ProxyView) {
 			proxy = view;
 		},
+		/** The data plane registers its counters once loaded; until then rule stats and rates come from samples only. */
+		setCounterView(view: CounterView | null) {
+			counters = view;
+		},
 		/** Health and connections of an origin as the proxy's health checks see them. */
-		originHealth(originId: string): OriginHealth {
-			return proxy?.originHealth(originId) ?? "UNKNOWN";
-		},
+		originHealth: live.originHealth,
 		/** Open proxied connections of a backend, or null when no proxy serves it. */
-		activeConnections(backendId: string): number | null {
-			return proxy?.activeConnections(backendId) ?? null;
-		},
+		activeConnections: live.activeConnections,
 		readiness(): Readiness {
 			let database: Readiness["database"] = "ok";
 			try {

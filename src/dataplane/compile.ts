@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type { Config } from "../config.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
-import { sourceSetKey } from "../domain/rules/service.ts";
+import { countrySetKey, ruleSetKeys, sourceSetKey } from "../domain/rules/service.ts";
 import { intersectAll, prefixToRange, rangesOf } from "../geoip/prefixes.ts";
 import { storedNetworks } from "../geoip/service.ts";
 import { formatAddress, type Prefix, parsePrefix, toMapped16 } from "../net/cidr.ts";
@@ -339,7 +339,7 @@ function positiveSet(db: Database, m: RuleMatch): SourceSet | null {
 
 function countrySet(db: Database, countries: string[]): SourceSet {
 	const codes = [...new Set(countries)].sort();
-	return { key: `cc:${codes.join(",")}`, prefixes: () => storedNetworks(db, "country", codes) };
+	return { key: countrySetKey(codes), prefixes: () => storedNetworks(db, "country", codes) };
 }
 
 function negativeSets(db: Database, m: RuleMatch): SourceSet[] {

@@ -28,7 +28,7 @@ function hasRoom(o: OriginState): boolean {
 }
 
 /** The serving tier: origins of the lowest priority number that has a usable one with room. */
-export function servingTier(origins: readonly OriginState[], exclude: ReadonlySet<string> = new Set()): OriginState[] {
+export function servingTier<T extends OriginState>(origins: readonly T[], exclude: ReadonlySet<string> = new Set()): T[] {
 	let best = Number.POSITIVE_INFINITY;
 	for (const o of origins) if (usable(o) && o.priority < best && !exclude.has(o.id) && hasRoom(o)) best = o.priority;
 	return origins.filter((o) => o.priority === best && usable(o) && hasRoom(o) && !exclude.has(o.id));
@@ -48,7 +48,7 @@ export class Balancer {
 	}
 
 	/** An origin for a client, or null when none is usable; `exclude` skips origins that just failed. */
-	pick(origins: readonly OriginState[], clientIp: string, exclude: ReadonlySet<string> = new Set()): OriginState | null {
+	pick<T extends OriginState>(origins: readonly T[], clientIp: string, exclude: ReadonlySet<string> = new Set()): T | null {
 		const tier = servingTier(origins, exclude);
 		if (tier.length === 0) return null;
 		const now = Date.now();
@@ -70,10 +70,10 @@ export class Balancer {
 		return chosen;
 	}
 
-	private choose(tier: OriginState[], clientIp: string): OriginState {
+	private choose<T extends OriginState>(tier: T[], clientIp: string): T {
 		switch (this.config.algorithm) {
 			case "LEAST_CONNECTIONS": {
-				let best = tier[0] as OriginState;
+				let best = tier[0] as T;
 				for (const o of tier) if (o.active / o.weight < best.active / best.weight) best = o;
 				return best;
 			}
@@ -84,11 +84,11 @@ export class Balancer {
 					r -= o.weight;
 					if (r < 0) return o;
 				}
-				return tier[tier.length - 1] as OriginState;
+				return tier[tier.length - 1] as T;
 			}
 			case "IP_HASH": {
 				// Rendezvous hashing: a client keeps its origin while that origin stays in the tier.
-				let best = tier[0] as OriginState;
+				let best = tier[0] as T;
 				let bestScore = -1;
 				for (const o of tier) {
 					const h = Number(BigInt.asUintN(32, BigInt(Bun.hash.wyhash(`${clientIp}|${o.id}`)))) / 0x100000000;
@@ -103,7 +103,7 @@ export class Balancer {
 			default: {
 				// Smooth weighted round robin (as nginx): even spread, proportional to weight.
 				let total = 0;
-				let best = tier[0] as OriginState;
+				let best = tier[0] as T;
 				for (const o of tier) {
 					o.current += o.weight;
 					total += o.weight;

@@ -5,7 +5,10 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import powPage from "../../views/challenge/pow.html" with { type: "text" };
+import powPageAsset from "../../views/challenge/pow.html" with { type: "text" };
+
+// bun-types declares *.html as an HTMLBundle; imported as text it is the file's contents.
+const powPage = powPageAsset as unknown as string;
 
 export class ReconnectChallenge {
 	private readonly pending = new Map<string, number>();

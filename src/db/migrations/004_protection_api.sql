@@ -17,13 +17,17 @@ CREATE TABLE geoip_sets (
 	PRIMARY KEY (kind, code)
 );
 
--- Per-rule counter samples: totals read from pp_rule_ctrs every stats.rule_sample_seconds,
--- kept stats.rule_retention_days. Rates and ranges are differences between samples.
+-- Per-rule counter samples, written by the daemon every stats.rule_sample_seconds when the
+-- counters moved (and once as a baseline when a rule is first seen), kept
+-- stats.rule_retention_days. packets/bytes are cumulative since the rule was created (kernel
+-- counter resets and reused slots are accounted for); raw_* are the kernel's totals then.
 CREATE TABLE rule_stats_samples (
 	rule_id TEXT NOT NULL REFERENCES filter_rules (id) ON DELETE CASCADE,
 	sampled_at TEXT NOT NULL,
 	packets INTEGER NOT NULL,
 	bytes INTEGER NOT NULL,
+	raw_packets INTEGER NOT NULL,
+	raw_bytes INTEGER NOT NULL,
 	last_matched TEXT,
 	PRIMARY KEY (rule_id, sampled_at)
 ) WITHOUT ROWID;

@@ -153,6 +153,30 @@ export const DEFAULT_LISTENERS: Record<BackendType, Listener[] | null> = {
 	UDP: null,
 };
 
+export const OriginUpdate = T.Partial(OriginInput, { additionalProperties: false });
+export type OriginUpdate = Static<typeof OriginUpdate>;
+
+export const HEALTH_STATES = ["HEALTHY", "DEGRADED", "UNHEALTHY", "UNKNOWN"] as const;
+export type Health = (typeof HEALTH_STATES)[number];
+
+/** A backend's live state. Rates are null when no data plane measures them (disabled or not loaded). */
+export interface BackendStatus {
+	health: Health;
+	healthyOrigins: number;
+	totalOrigins: number;
+	/** Packets per second admitted to the backend's listeners (what passed every check). */
+	requestsPerSecond: number | null;
+	/** Bytes per second received for the backend's listeners. */
+	bytesPerSecond: number | null;
+	/** Packets per second received for the backend's listeners. */
+	packetsPerSecond: number | null;
+	/** Open proxied connections; null until the proxy serves the backend. */
+	activeConnections: number | null;
+	/** Set by attack detection (telemetry); false until something detects an attack. */
+	underAttack: boolean;
+	lastUpdated: string;
+}
+
 export interface Origin {
 	id: string;
 	name: string;
@@ -176,6 +200,7 @@ export interface Backend {
 	healthCheck: Static<typeof HealthCheck>;
 	protection: Protection & { enabled: boolean; level: ProtectionLevel };
 	domains: string[];
+	status: BackendStatus;
 	createdAt: string;
 	updatedAt: string;
 }

@@ -1,22 +1,32 @@
 // Backends: protected services with listeners, origins and protection settings.
 // Listener and protection changes bump the 'services' revision the data plane follows.
 import type { Database } from "bun:sqlite";
+import type { Config } from "../../config.ts";
+import { destinationScope } from "../../dataplane/compile.ts";
 import type { EventBus } from "../../events.ts";
+import type { GeoIpService } from "../../geoip/service.ts";
 import { AddressError, parseAddress } from "../../net/cidr.ts";
+import type { LiveView } from "../../services.ts";
 import type { Actor, Permission } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
-import { Conflict, Forbidden, NotFound, ValidationError } from "../errors.ts";
+import { Conflict, type FieldError, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { bumpRevision } from "../revisions.ts";
+import { activeSourceSets, MAX_RULES_PER_BACKEND, MAX_SOURCE_SETS } from "../rules/service.ts";
 import { check } from "../validate.ts";
 import {
+	BACKEND_TYPES,
 	type Backend,
 	BackendCreate,
+	type BackendStatus,
 	BackendUpdate,
 	DEFAULT_LISTENERS,
+	type Health,
 	type Listener,
 	type Origin,
-	type OriginInput,
+	OriginInput,
+	OriginUpdate,
+	type Protection,
 	ProtectionLevel,
 } from "./model.ts";
 
@@ -50,8 +60,12 @@ export interface BackendQuery {
 	page?: number;
 	pageSize?: number;
 	type?: string;
+	status?: string;
 	search?: string;
 }
+
+const STATUS_FILTERS = ["healthy", "degraded", "unhealthy", "unknown"] as const;
+const MAX_ORIGINS = 64;
 
 function require(actor: Actor, permission: Permission) {
 	if (!actor.permissions.includes(permission)) throw new Forbidden(`requires the '${permission}' permission`);
@@ -64,6 +78,9 @@ export class BackendService {
 		private readonly bus: EventBus,
 		/** dataplane.map_sizes.backends: the data plane's per-backend arrays hold this many. */
 		private readonly maxBackends: number,
+		private readonly config: () => Config,
+		private readonly geoip: GeoIpService,
+		private readonly live: LiveView,
 	) {}
 
 	create(actor: Actor, input: unknown): Backend {
@@ -71,6 +88,7 @@ export class BackendService {
 		check(BackendCreate, input);
 		const listeners = this.listenersFor(input.type, input.listeners);
 		this.checkOrigins(input.origins ?? []);
+		this.checkGeoIp(input.protection);
 		const sandbox = actor.sandbox ? 1 : 0;
 		const backend = this.db.transaction(() => {
 			this.ensureNameFree(actor, input.name, null);
@@ -121,6 +139,7 @@ export class BackendService {
 				);
 			this.writeListeners(id, listeners);
 			for (const o of input.origins ?? []) this.insertOrigin(id, o, now);
+			this.afterProtectionChange(id, !!sandbox);
 			if (!sandbox) bumpRevision(this.db, "services");
 			this.audit.record(actor, {
 				action: "backend.created",
@@ -144,6 +163,13 @@ export class BackendService {
 		require(actor, "read");
 		const page = Math.max(1, query.page ?? 1);
 		const pageSize = Math.min(100, Math.max(1, query.pageSize ?? 20));
+		const errors: FieldError[] = [];
+		if (query.type !== undefined && !(BACKEND_TYPES as readonly string[]).includes(query.type))
+			errors.push({ field: "type", code: "invalid_enum", message: `must be one of ${BACKEND_TYPES.join(", ")}` });
+		const status = query.status?.toLowerCase();
+		if (status !== undefined && !(STATUS_FILTERS as readonly string[]).includes(status))
+			errors.push({ field: "status", code: "invalid_enum", message: `must be one of ${STATUS_FILTERS.join(", ")}` });
+		if (errors.length) throw new ValidationError(errors);
 		const where = ["organization_id = ?", "sandbox = ?"];
 		const params: Array<string | number> = [actor.organizationId, actor.sandbox ? 1 : 0];
 		if (query.type) {
@@ -151,22 +177,122 @@ export class BackendService {
 			params.push(query.type);
 		}
 		if (query.search) {
-			where.push("(name LIKE ? OR domains LIKE ?)");
-			params.push(`%${query.search}%`, `%${query.search}%`);
+			where.push("(name LIKE ? ESCAPE '\\' OR domains LIKE ? ESCAPE '\\')");
+			const like = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+			params.push(like, like);
 		}
 		const clause = where.join(" AND ");
-		const totalCount =
-			this.db.query<{ n: number }, typeof params>(`SELECT COUNT(*) AS n FROM backends WHERE ${clause}`).get(...params)
-				?.n ?? 0;
 		const ids = this.db
-			.query<{ id: string }, typeof params>(
-				`SELECT id FROM backends WHERE ${clause} ORDER BY created_at, id LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
-			)
-			.all(...params);
+			.query<{ id: string }, typeof params>(`SELECT id FROM backends WHERE ${clause} ORDER BY created_at, id`)
+			.all(...params)
+			.map((r) => r.id);
+		// Health is live state, not a column: filtering by it loads the candidates.
+		const matching = status
+			? ids.map((id) => this.load(actor, id)).filter((b) => b.status.health.toLowerCase() === status)
+			: null;
+		const totalCount = matching ? matching.length : ids.length;
+		const slice = <T>(all: T[]) => all.slice((page - 1) * pageSize, page * pageSize);
 		return {
-			data: ids.map((r) => this.load(actor, r.id)),
+			data: matching ? slice(matching) : slice(ids).map((id) => this.load(actor, id)),
 			pagination: { page, pageSize, totalCount, hasNext: page * pageSize < totalCount },
 		};
+	}
+
+	/** Live state: origin health from the proxy, rates from the data plane's counters. */
+	status(actor: Actor, id: string): BackendStatus {
+		require(actor, "read");
+		return this.load(actor, id).status;
+	}
+
+	addOrigin(actor: Actor, backendId: string, input: unknown): Origin {
+		require(actor, "write");
+		check(OriginInput, input);
+		const backend = this.load(actor, backendId);
+		const originId = this.db.transaction(() => {
+			if (backend.origins.some((o) => o.name === input.name))
+				throw new Conflict("duplicate_name", `backend '${backend.name}' already has an origin named '${input.name}'`);
+			if (backend.origins.length >= MAX_ORIGINS)
+				throw ValidationError.field("origins", "limit_exceeded", `a backend has at most ${MAX_ORIGINS} origins`);
+			const now = nowIso();
+			const id = this.insertOrigin(backendId, input, now);
+			this.touch(backendId, now);
+			this.audit.record(actor, {
+				action: "backend.origin_added",
+				resourceType: "backend",
+				resourceId: backendId,
+				description: `Added origin '${input.name}' (${input.address}:${input.port}) to '${backend.name}'`,
+				metadata: { originId: id, name: input.name, address: input.address, port: input.port },
+			});
+			return id;
+		})();
+		this.bus.publish({ type: "backend.updated", organizationId: actor.organizationId, resourceId: backendId });
+		return this.origin(actor, backendId, originId);
+	}
+
+	updateOrigin(actor: Actor, backendId: string, originId: string, input: unknown): Origin {
+		require(actor, "write");
+		check(OriginUpdate, input);
+		const backend = this.load(actor, backendId);
+		const current = this.origin(actor, backendId, originId);
+		this.db.transaction(() => {
+			if (input.name !== undefined && backend.origins.some((o) => o.name === input.name && o.id !== originId))
+				throw new Conflict("duplicate_name", `backend '${backend.name}' already has an origin named '${input.name}'`);
+			const now = nowIso();
+			this.db
+				.prepare(
+					`UPDATE origins SET name = ?, address = ?, port = ?, weight = ?, priority = ?, enabled = ?, settings = ?,
+						updated_at = ? WHERE id = ?`,
+				)
+				.run(
+					input.name ?? current.name,
+					input.address ?? current.address,
+					input.port ?? current.port,
+					input.weight ?? current.weight,
+					input.priority ?? current.priority,
+					(input.enabled ?? current.enabled) ? 1 : 0,
+					JSON.stringify(input.settings ? { ...current.settings, ...input.settings } : current.settings),
+					now,
+					originId,
+				);
+			this.touch(backendId, now);
+			this.audit.record(actor, {
+				action: "backend.origin_updated",
+				resourceType: "backend",
+				resourceId: backendId,
+				description: `Updated origin '${input.name ?? current.name}' of '${backend.name}'`,
+				metadata: { originId, fields: Object.keys(input as object) },
+			});
+		})();
+		this.bus.publish({ type: "backend.updated", organizationId: actor.organizationId, resourceId: backendId });
+		return this.origin(actor, backendId, originId);
+	}
+
+	removeOrigin(actor: Actor, backendId: string, originId: string): void {
+		require(actor, "delete");
+		const backend = this.load(actor, backendId);
+		const current = this.origin(actor, backendId, originId);
+		this.db.transaction(() => {
+			this.db.prepare("DELETE FROM origins WHERE id = ?").run(originId);
+			this.touch(backendId, nowIso());
+			this.audit.record(actor, {
+				action: "backend.origin_removed",
+				resourceType: "backend",
+				resourceId: backendId,
+				description: `Removed origin '${current.name}' from '${backend.name}'`,
+				metadata: { originId, name: current.name },
+			});
+		})();
+		this.bus.publish({ type: "backend.updated", organizationId: actor.organizationId, resourceId: backendId });
+	}
+
+	private origin(actor: Actor, backendId: string, originId: string): Origin {
+		const origin = this.load(actor, backendId).origins.find((o) => o.id === originId);
+		if (!origin) throw new NotFound("origin", originId);
+		return origin;
+	}
+
+	private touch(backendId: string, now: string): void {
+		this.db.prepare("UPDATE backends SET updated_at = ? WHERE id = ?").run(now, backendId);
 	}
 
 	/** Partial update: fields present replace, nested protection settings merge. */
@@ -174,6 +300,7 @@ export class BackendService {
 		require(actor, "write");
 		check(BackendUpdate, input);
 		const current = this.load(actor, id);
+		this.checkGeoIp(input.protection);
 		const type = input.type ?? current.type;
 		const listeners = input.listeners
 			? this.listenersFor(type, input.listeners)
@@ -200,12 +327,16 @@ export class BackendService {
 					now,
 					id,
 				);
-			if (listeners) this.writeListeners(id, listeners);
+			if (listeners) {
+				this.writeListeners(id, listeners);
+				this.ensureDestinationRulesFit(id);
+			}
 			if (input.origins) {
 				this.checkOrigins(input.origins);
 				this.db.prepare("DELETE FROM origins WHERE backend_id = ?").run(id);
 				for (const o of input.origins) this.insertOrigin(id, o, now);
 			}
+			this.afterProtectionChange(id, actor.sandbox);
 			if (!actor.sandbox) bumpRevision(this.db, "services");
 			this.audit.record(actor, {
 				action: "backend.updated",
@@ -256,6 +387,7 @@ export class BackendService {
 		const current = this.load(actor, id);
 		this.db.transaction(() => {
 			this.db.prepare("DELETE FROM backends WHERE id = ?").run(id);
+			this.geoip.materialize(this.db);
 			if (!actor.sandbox) {
 				bumpRevision(this.db, "services");
 				bumpRevision(this.db, "rules");
@@ -291,7 +423,7 @@ export class BackendService {
 					weight: o.weight,
 					priority: o.priority,
 					enabled: o.enabled === 1,
-					healthStatus: "UNKNOWN",
+					healthStatus: this.live.originHealth(o.id),
 					settings: JSON.parse(o.settings),
 				}),
 			);
@@ -311,9 +443,95 @@ export class BackendService {
 			healthCheck: JSON.parse(row.health_check),
 			protection: JSON.parse(row.protection),
 			domains: JSON.parse(row.domains),
+			status: this.statusOf(row, origins),
 			createdAt: row.created_at,
 			updatedAt: row.updated_at,
 		};
+	}
+
+	private statusOf(row: BackendRow, origins: Origin[]): BackendStatus {
+		const enabled = origins.filter((o) => o.enabled);
+		const healthy = enabled.filter((o) => o.healthStatus === "HEALTHY").length;
+		let health: Health = "UNKNOWN";
+		if (enabled.length && enabled.every((o) => o.healthStatus !== "UNKNOWN"))
+			health = healthy === enabled.length ? "HEALTHY" : healthy === 0 ? "UNHEALTHY" : "DEGRADED";
+		const rates = row.sandbox ? null : (this.live.counters()?.backendRates(row.dp_index) ?? null);
+		return {
+			health,
+			healthyOrigins: healthy,
+			totalOrigins: origins.length,
+			requestsPerSecond: rates ? rates.passedPacketsPerSecond : null,
+			bytesPerSecond: rates ? rates.bytesPerSecond : null,
+			packetsPerSecond: rates ? rates.packetsPerSecond : null,
+			activeConnections: this.live.activeConnections(row.id),
+			underAttack: false,
+			lastUpdated: rates?.sampledAt ?? nowIso(),
+		};
+	}
+
+	/** geoIp needs a country database, and an allow list needs at least one country. */
+	private checkGeoIp(protection: Protection | undefined): void {
+		const geo = protection?.geoIp;
+		if (!geo || geo.mode === "OFF") return;
+		if (geo.mode === "ALLOW_LIST" && geo.countries.length === 0)
+			throw ValidationError.field(
+				"protection.geoIp.countries",
+				"invalid_value",
+				"an ALLOW_LIST needs at least one country (an empty one would drop every source)",
+			);
+		if (!this.geoip.available("country"))
+			throw ValidationError.field(
+				"protection.geoIp",
+				"geoip_unavailable",
+				`no country database is installed (${this.geoip.path("country")}); run 'pistonprotection geoip update' or reinstall`,
+			);
+	}
+
+	/** Inside the transaction: GeoIP networks for geoIp countries, and the rule and source-set limits. */
+	private afterProtectionChange(id: string, sandbox: boolean): void {
+		this.geoip.materialize(this.db);
+		const protection = JSON.parse(
+			this.db.query<{ protection: string }, [string]>("SELECT protection FROM backends WHERE id = ?").get(id)
+				?.protection ?? "{}",
+		) as Protection;
+		const implicit = protection.geoIp && protection.geoIp.mode !== "OFF" ? 1 : 0;
+		const rules =
+			this.db
+				.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM filter_rules WHERE backend_id = ? AND enabled = 1")
+				.get(id)?.n ?? 0;
+		if (rules + implicit > MAX_RULES_PER_BACKEND)
+			throw ValidationError.field(
+				"protection.geoIp",
+				"limit_exceeded",
+				`the backend already has ${rules} enabled rules; with geoIp it would exceed ${MAX_RULES_PER_BACKEND}`,
+			);
+		const sets = activeSourceSets(this.db).size;
+		if (sets > MAX_SOURCE_SETS)
+			throw ValidationError.field(
+				"protection.geoIp",
+				"limit_exceeded",
+				`rules and geoIp settings would need ${sets} distinct source lists; the data plane holds ${MAX_SOURCE_SETS}`,
+			);
+		if (!sandbox) bumpRevision(this.db, "rules");
+	}
+
+	/** Rules with destinationIps stay meaningful only if they cover all or none of the listeners. */
+	private ensureDestinationRulesFit(id: string): void {
+		const addresses = this.db
+			.query<{ address: string }, [string]>("SELECT address FROM backend_listeners WHERE backend_id = ?")
+			.all(id)
+			.map((l) => l.address);
+		for (const r of this.db
+			.query<{ id: string; match: string }, [string]>("SELECT id, match FROM filter_rules WHERE backend_id = ?")
+			.all(id)) {
+			const m = JSON.parse(r.match) as { destinationIps?: Array<{ address: string; prefixLength?: number }> };
+			if (m.destinationIps?.length && destinationScope(m.destinationIps, addresses) === "partial")
+				throw ValidationError.field(
+					"listeners",
+					"unsupported",
+					`filter rule ${r.id} matches destinationIps that would cover only some of these listeners; change the rule first`,
+				);
+		}
 	}
 
 	private listenersFor(type: Backend["type"], given: Listener[] | undefined): Backend["listeners"] {
@@ -405,14 +623,15 @@ export class BackendService {
 		for (const l of listeners) insert.run(id, l.address, l.port, l.protocol);
 	}
 
-	private insertOrigin(backendId: string, o: OriginInput, now: string): void {
+	private insertOrigin(backendId: string, o: OriginInput, now: string): string {
+		const id = newId("or");
 		this.db
 			.prepare(
 				`INSERT INTO origins (id, backend_id, name, address, port, weight, priority, enabled, settings, created_at, updated_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			)
 			.run(
-				newId("or"),
+				id,
 				backendId,
 				o.name,
 				o.address,
@@ -424,6 +643,7 @@ export class BackendService {
 				now,
 				now,
 			);
+		return id;
 	}
 }
 

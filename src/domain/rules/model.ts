@@ -83,6 +83,34 @@ export type RuleCreate = Static<typeof RuleCreate>;
 export const RuleUpdate = T.Partial(T.Omit(RuleCreate, ["backendId"]), { additionalProperties: false });
 export type RuleUpdate = Static<typeof RuleUpdate>;
 
+export const RuleBulkCreate = T.Object(
+	{ rules: T.Array(RuleCreate, { minItems: 1, maxItems: 10_000 }) },
+	{ additionalProperties: false },
+);
+export const RuleBulkDelete = T.Object(
+	{ ruleIds: T.Array(T.String({ minLength: 1 }), { minItems: 1, maxItems: 10_000 }) },
+	{ additionalProperties: false },
+);
+export const RuleReorder = T.Object(
+	{ backendId: T.String({ minLength: 1 }), ruleIds: T.Array(T.String({ minLength: 1 }), { maxItems: 10_000 }) },
+	{ additionalProperties: false },
+);
+export const GRANULARITIES = ["MINUTE", "HOUR", "DAY"] as const;
+
+export interface RuleStats {
+	packetsMatched: number;
+	bytesMatched: number;
+	/** Packets the rule itself dropped: all matches for DROP, none for ALLOW/LOG/CHALLENGE/REDIRECT, null for RATE_LIMIT (the kernel counts matches, not which of them exceeded the limit). */
+	packetsDropped: number | null;
+	lastMatched: string | null;
+}
+
+/** Backend types the proxy can challenge or redirect (CHALLENGE, REDIRECT are proxy actions). */
+export const PROXY_ACTION_TYPES: Record<"CHALLENGE" | "REDIRECT", readonly string[]> = {
+	CHALLENGE: ["HTTP", "HTTPS", "MINECRAFT_JAVA", "MINECRAFT_BEDROCK"],
+	REDIRECT: ["HTTP", "HTTPS", "TCP", "UDP", "MINECRAFT_JAVA", "MINECRAFT_BEDROCK"],
+};
+
 export interface FilterRule {
 	id: string;
 	backendId: string;
@@ -93,6 +121,7 @@ export interface FilterRule {
 	match: RuleMatch;
 	action: (typeof RULE_ACTIONS)[number];
 	rateLimit: Static<typeof RuleRateLimit> | null;
+	stats: RuleStats;
 	createdAt: string;
 	updatedAt: string;
 }

@@ -1,15 +1,32 @@
 // Filter rules: per-backend match/action rules in priority order (lower number first).
 // Every change bumps the 'rules' revision; the reconciler compiles them into rule sets.
 import type { Database } from "bun:sqlite";
+import type { Static } from "@sinclair/typebox";
+import type { Config } from "../../config.ts";
+import { destinationScope } from "../../dataplane/compile.ts";
 import type { EventBus } from "../../events.ts";
+import type { GeoIpService } from "../../geoip/service.ts";
 import { AddressError, parsePrefix } from "../../net/cidr.ts";
+import type { LiveView } from "../../services.ts";
 import type { Actor, Permission } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { bumpRevision } from "../revisions.ts";
 import { check } from "../validate.ts";
-import { type FilterRule, RuleCreate, type RuleMatch, RuleUpdate } from "./model.ts";
+import {
+	type FilterRule,
+	GRANULARITIES,
+	PROXY_ACTION_TYPES,
+	RuleBulkCreate,
+	RuleBulkDelete,
+	RuleCreate,
+	type RuleMatch,
+	RuleReorder,
+	type RuleStats,
+	RuleUpdate,
+} from "./model.ts";
+import { windowOpen } from "./timewindow.ts";
 
 /** Rules the data plane evaluates per backend (pp_ruleset holds 64). */
 export const MAX_RULES_PER_BACKEND = 64;
@@ -32,7 +49,7 @@ interface RuleRow {
 	updated_at: string;
 }
 
-export const toRule = (r: RuleRow): FilterRule => ({
+export const toRule = (r: RuleRow, stats: RuleStats): FilterRule => ({
 	id: r.id,
 	backendId: r.backend_id,
 	name: r.name,
@@ -42,6 +59,7 @@ export const toRule = (r: RuleRow): FilterRule => ({
 	match: JSON.parse(r.match),
 	action: r.action,
 	rateLimit: r.rate_limit ? JSON.parse(r.rate_limit) : null,
+	stats,
 	createdAt: r.created_at,
 	updatedAt: r.updated_at,
 });
@@ -71,6 +89,26 @@ export function sourceSetKey(prefixes: Array<{ address: string; prefixLength?: n
 		.join(",");
 }
 
+/** The key of a country list's source set (also used by backends' geoIp). */
+export function countrySetKey(countries: string[]): string {
+	return `cc:${[...new Set(countries)].sort().join(",")}`;
+}
+
+/**
+ * The source sets a rule needs. Its conditions combine with AND: the positive ones (addresses,
+ * countries, ASNs) form one set (their intersection), each blacklist is a set of its own.
+ */
+export function ruleSetKeys(m: RuleMatch): { positive: string | null; negative: string[] } {
+	const parts: string[] = [];
+	if (m.sourceIps?.length) parts.push(sourceSetKey(m.sourceIps));
+	if (m.sourceCountries?.length) parts.push(countrySetKey(m.sourceCountries));
+	if (m.sourceAsns?.length) parts.push(`as:${[...new Set(m.sourceAsns.map(String))].sort().join(",")}`);
+	const negative: string[] = [];
+	if (m.sourceIpBlacklist?.length) negative.push(sourceSetKey(m.sourceIpBlacklist));
+	if (m.sourceCountryBlacklist?.length) negative.push(countrySetKey(m.sourceCountryBlacklist));
+	return { positive: parts.length ? parts.join("&") : null, negative };
+}
+
 /** Checks what the data plane can enforce, beyond the schema. */
 function matchErrors(match: RuleMatch, action: string, rateLimit: unknown): FieldError[] {
 	const errors: FieldError[] = [];
@@ -92,20 +130,14 @@ function matchErrors(match: RuleMatch, action: string, rateLimit: unknown): Fiel
 				message: "start must not exceed end",
 			});
 	});
-	for (const field of ["sourceCountries", "sourceCountryBlacklist", "sourceAsns"] as const) {
-		if (match[field]?.length)
-			errors.push({
-				field: `match.${field}`,
-				code: "geoip_unavailable",
-				message: "country and ASN matching needs a GeoIP database, which this appliance does not have yet",
-			});
-	}
-	if (match.destinationIps?.length)
-		errors.push({
-			field: "match.destinationIps",
-			code: "unsupported",
-			message: "match on destination addresses by giving the backend listeners on those addresses",
-		});
+	(match.destinationIps ?? []).forEach((p, i) => {
+		try {
+			parsePrefix(p.prefixLength === undefined ? p.address : `${p.address}/${p.prefixLength}`);
+		} catch (err) {
+			if (!(err instanceof AddressError)) throw err;
+			errors.push({ field: `match.destinationIps[${i}]`, code: err.code, message: err.message });
+		}
+	});
 	if (match.l7Match && Object.keys(match.l7Match).length)
 		errors.push({
 			field: "match.l7Match",
@@ -121,68 +153,83 @@ function matchErrors(match: RuleMatch, action: string, rateLimit: unknown): Fiel
 	return errors;
 }
 
+interface BackendInfo {
+	id: string;
+	type: string;
+	protection: string;
+	listeners: string[];
+}
+
+interface SampleRow {
+	packets: number;
+	bytes: number;
+	raw_packets: number;
+	raw_bytes: number;
+	last_matched: string | null;
+	sampled_at: string;
+}
+
+const GRANULARITY_MS: Record<(typeof GRANULARITIES)[number], number> = {
+	MINUTE: 60_000,
+	HOUR: 3_600_000,
+	DAY: 86_400_000,
+};
+const MAX_BUCKETS = 10_000;
+
+export interface StatsQuery {
+	from?: string;
+	to?: string;
+	granularity?: string;
+}
+
 export class FilterRuleService {
 	constructor(
 		private readonly db: Database,
 		private readonly audit: AuditService,
 		private readonly bus: EventBus,
+		private readonly config: () => Config,
+		private readonly geoip: GeoIpService,
+		private readonly live: LiveView,
 	) {}
 
 	create(actor: Actor, input: unknown): FilterRule {
 		require(actor, "write");
 		check(RuleCreate, input);
-		const errors = matchErrors(input.match ?? {}, input.action, input.rateLimit);
-		if (errors.length) throw new ValidationError(errors);
 		const rule = this.db.transaction(() => {
-			this.ownBackend(actor, input.backendId);
-			const now = nowIso();
-			const id = newId("fr");
-			const priority =
-				input.priority ??
-				(this.db
-					.query<{ p: number | null }, [string]>("SELECT MAX(priority) AS p FROM filter_rules WHERE backend_id = ?")
-					.get(input.backendId)?.p ?? 0) + 10;
-			const slot =
-				this.db
-					.query<{ s: number }, []>(
-						`SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM filter_rules WHERE stats_slot = 0) THEN 0
-							ELSE (SELECT MIN(a.stats_slot) + 1 FROM filter_rules a
-								WHERE NOT EXISTS (SELECT 1 FROM filter_rules b WHERE b.stats_slot = a.stats_slot + 1)) END AS s`,
-					)
-					.get()?.s ?? 0;
-			this.db
-				.prepare(
-					`INSERT INTO filter_rules (id, organization_id, backend_id, stats_slot, name, description, priority, enabled,
-						match, action, rate_limit, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				)
-				.run(
-					id,
-					actor.organizationId,
-					input.backendId,
-					slot,
-					input.name,
-					input.description ?? "",
-					priority,
-					input.enabled === false ? 0 : 1,
-					JSON.stringify(input.match ?? {}),
-					input.action,
-					input.rateLimit ? JSON.stringify(input.rateLimit) : null,
-					now,
-					now,
-				);
-			this.ensureCompilable(input.backendId);
-			if (!actor.sandbox) bumpRevision(this.db, "rules");
+			const id = this.insert(actor, input, "");
+			this.afterWrite(actor, [input.backendId]);
 			this.audit.record(actor, {
 				action: "rule.created",
 				resourceType: "filter_rule",
 				resourceId: id,
 				description: `Created filter rule '${input.name}' (${input.action})`,
-				metadata: { backendId: input.backendId, action: input.action, priority },
+				metadata: { backendId: input.backendId, action: input.action },
 			});
 			return this.load(actor, id);
 		})();
 		this.bus.publish({ type: "rule.created", organizationId: actor.organizationId, resourceId: rule.id });
 		return rule;
+	}
+
+	/** Creates every rule or none (one transaction); errors name the rule: rules[3].match.sourceIps[0]. */
+	bulkCreate(actor: Actor, input: unknown): FilterRule[] {
+		require(actor, "write");
+		check(RuleBulkCreate, input);
+		const ids = this.db.transaction(() => {
+			const created = input.rules.map((r, i) => this.insert(actor, r, `rules[${i}].`));
+			this.afterWrite(actor, [...new Set(input.rules.map((r) => r.backendId))]);
+			this.audit.record(actor, {
+				action: "rule.bulk_created",
+				resourceType: "filter_rule",
+				resourceId: created[0] as string,
+				description: `Created ${created.length} filter rules`,
+				metadata: { ruleIds: created },
+			});
+			return created;
+		})();
+		for (const id of ids)
+			this.bus.publish({ type: "rule.created", organizationId: actor.organizationId, resourceId: id });
+		return ids.map((id) => this.load(actor, id));
 	}
 
 	get(actor: Actor, id: string): FilterRule {
@@ -217,7 +264,7 @@ export class FilterRuleService {
 			)
 			.all(...params);
 		return {
-			data: rows.map(toRule),
+			data: rows.map((r) => toRule(r, this.totals(r))),
 			pagination: { page, pageSize, totalCount, hasNext: page * pageSize < totalCount },
 		};
 	}
@@ -229,13 +276,14 @@ export class FilterRuleService {
 		const match = input.match ?? current.match;
 		const action = input.action ?? current.action;
 		const rateLimit = input.rateLimit ?? current.rateLimit;
-		const errors = matchErrors(match, action, rateLimit);
+		const backend = this.backend(actor, current.backendId, "backendId");
+		const errors = this.ruleErrors(match, action, rateLimit, backend, "");
 		if (errors.length) throw new ValidationError(errors);
 		const rule = this.db.transaction(() => {
 			this.db
 				.prepare(
 					`UPDATE filter_rules SET name = ?, description = ?, priority = ?, enabled = ?, match = ?, action = ?,
-						rate_limit = ?, updated_at = ? WHERE id = ?`,
+						rate_limit = ?, time_active = ?, updated_at = ? WHERE id = ?`,
 				)
 				.run(
 					input.name ?? current.name,
@@ -245,11 +293,11 @@ export class FilterRuleService {
 					JSON.stringify(match),
 					action,
 					rateLimit ? JSON.stringify(rateLimit) : null,
+					this.timeActive(match),
 					nowIso(),
 					id,
 				);
-			this.ensureCompilable(current.backendId);
-			if (!actor.sandbox) bumpRevision(this.db, "rules");
+			this.afterWrite(actor, [current.backendId]);
 			this.audit.record(actor, {
 				action: "rule.updated",
 				resourceType: "filter_rule",
@@ -264,26 +312,53 @@ export class FilterRuleService {
 	}
 
 	delete(actor: Actor, id: string): void {
+		this.bulkDelete(actor, { ruleIds: [id] }, false);
+	}
+
+	/** Deletes every listed rule or none; an unknown id is a 404 naming it. */
+	bulkDelete(actor: Actor, input: unknown, bulk = true): { deleted: number } {
 		require(actor, "delete");
-		const current = this.load(actor, id);
+		check(RuleBulkDelete, input);
+		const ids = [...new Set(input.ruleIds)];
+		const rules = ids.map((id) => this.load(actor, id));
 		this.db.transaction(() => {
-			this.db.prepare("DELETE FROM filter_rules WHERE id = ?").run(id);
+			const del = this.db.prepare("DELETE FROM filter_rules WHERE id = ?");
+			for (const r of rules) del.run(r.id);
+			this.geoip.materialize(this.db);
 			if (!actor.sandbox) bumpRevision(this.db, "rules");
-			this.audit.record(actor, {
-				action: "rule.deleted",
-				resourceType: "filter_rule",
-				resourceId: id,
-				description: `Deleted filter rule '${current.name}'`,
-				metadata: { backendId: current.backendId },
-			});
+			if (bulk)
+				this.audit.record(actor, {
+					action: "rule.bulk_deleted",
+					resourceType: "filter_rule",
+					resourceId: rules[0]?.id as string,
+					description: `Deleted ${rules.length} filter rules`,
+					metadata: { ruleIds: ids },
+				});
+			else
+				this.audit.record(actor, {
+					action: "rule.deleted",
+					resourceType: "filter_rule",
+					resourceId: rules[0]?.id as string,
+					description: `Deleted filter rule '${rules[0]?.name}'`,
+					metadata: { backendId: rules[0]?.backendId },
+				});
 		})();
-		this.bus.publish({ type: "rule.deleted", organizationId: actor.organizationId, resourceId: id });
+		for (const r of rules)
+			this.bus.publish({ type: "rule.deleted", organizationId: actor.organizationId, resourceId: r.id });
+		return { deleted: rules.length };
 	}
 
 	/** Gives the backend's rules the order of ruleIds (every rule of the backend, once). */
-	reorder(actor: Actor, backendId: string, ruleIds: string[]): FilterRule[] {
+	reorder(actor: Actor, backendId: unknown, ruleIds: unknown): FilterRule[] {
 		require(actor, "write");
-		this.ownBackend(actor, backendId);
+		const input = { backendId, ruleIds };
+		check(RuleReorder, input);
+		this.reorderChecked(actor, input.backendId, input.ruleIds);
+		return input.ruleIds.map((id) => this.load(actor, id));
+	}
+
+	private reorderChecked(actor: Actor, backendId: string, ruleIds: string[]): void {
+		this.backend(actor, backendId, "backendId");
 		const existing = this.db
 			.query<{ id: string }, [string]>("SELECT id FROM filter_rules WHERE backend_id = ?")
 			.all(backendId)
@@ -307,10 +382,209 @@ export class FilterRuleService {
 			});
 		})();
 		this.bus.publish({ type: "rule.reordered", organizationId: actor.organizationId, resourceId: backendId });
-		return this.list(actor, { backendId, pageSize: 100 }).data;
+	}
+
+	/**
+	 * Counts of a rule between from and to (default: the last 24 hours) in buckets of the
+	 * granularity, from the stored samples of its kernel counters (plus the live counters for
+	 * the newest bucket when the data plane runs in this process).
+	 */
+	stats(actor: Actor, id: string, query: StatsQuery = {}) {
+		require(actor, "read");
+		const rule = this.loadRow(actor, id);
+		const errors: FieldError[] = [];
+		const granularity = (query.granularity ?? "HOUR").toUpperCase() as (typeof GRANULARITIES)[number];
+		if (!GRANULARITIES.includes(granularity))
+			errors.push({
+				field: "granularity",
+				code: "invalid_enum",
+				message: `must be one of ${GRANULARITIES.join(", ")}`,
+			});
+		const time = (field: "from" | "to", fallback: number) => {
+			const raw = query[field];
+			if (raw === undefined) return fallback;
+			const t = Date.parse(raw);
+			if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t)) {
+				errors.push({ field, code: "invalid_value", message: "must be an ISO 8601 timestamp" });
+				return fallback;
+			}
+			return t;
+		};
+		const to = time("to", Date.now());
+		const from = time("from", to - 86_400_000);
+		if (!errors.length && from >= to)
+			errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
+		const step = GRANULARITY_MS[granularity] ?? GRANULARITY_MS.HOUR;
+		if (!errors.length && (to - from) / step > MAX_BUCKETS)
+			errors.push({
+				field: "granularity",
+				code: "invalid_value",
+				message: `the range would have more than ${MAX_BUCKETS} buckets; choose a coarser granularity`,
+			});
+		if (errors.length) throw new ValidationError(errors);
+
+		const fromIso = new Date(from).toISOString();
+		const toIso = new Date(to).toISOString();
+		const before = this.db
+			.query<SampleRow, [string, string]>(
+				"SELECT * FROM rule_stats_samples WHERE rule_id = ? AND sampled_at < ? ORDER BY sampled_at DESC LIMIT 1",
+			)
+			.get(id, fromIso);
+		const samples = this.db
+			.query<SampleRow, [string, string, string]>(
+				"SELECT * FROM rule_stats_samples WHERE rule_id = ? AND sampled_at >= ? AND sampled_at <= ? ORDER BY sampled_at",
+			)
+			.all(id, fromIso, toIso);
+		const liveNow = to >= Date.now() - 1000 ? this.liveTotals(rule) : null;
+		const points = liveNow ? [...samples, { ...liveNow, raw_packets: 0, raw_bytes: 0, sampled_at: nowIso() }] : samples;
+		const buckets = new Map<number, { packets: number; bytes: number }>();
+		let previous = before ?? points[0] ?? null;
+		let packets = 0;
+		let bytes = 0;
+		let lastMatched: string | null = null;
+		for (const p of points) {
+			const dp = Math.max(0, p.packets - (previous?.packets ?? p.packets));
+			const db = Math.max(0, p.bytes - (previous?.bytes ?? p.bytes));
+			previous = p;
+			packets += dp;
+			bytes += db;
+			if (p.last_matched && p.last_matched >= fromIso && p.last_matched <= toIso) lastMatched = p.last_matched;
+			const at = from + Math.floor((Date.parse(p.sampled_at) - from) / step) * step;
+			const b = buckets.get(at) ?? { packets: 0, bytes: 0 };
+			b.packets += dp;
+			b.bytes += db;
+			buckets.set(at, b);
+		}
+		const series = [];
+		for (let t = from, i = 0; t < to && i < MAX_BUCKETS; t += step, i++) {
+			const b = buckets.get(t) ?? { packets: 0, bytes: 0 };
+			series.push({ timestamp: new Date(t).toISOString(), packetsMatched: b.packets, bytesMatched: b.bytes });
+		}
+		return {
+			ruleId: id,
+			from: fromIso,
+			to: toIso,
+			granularity,
+			packetsMatched: packets,
+			bytesMatched: bytes,
+			packetsDropped: dropped(rule.action, packets),
+			lastMatched,
+			series,
+		};
+	}
+
+	/** Inserts one rule after checking it; returns its id. Field paths carry `prefix`. */
+	private insert(actor: Actor, input: Static<typeof RuleCreate>, prefix: string): string {
+		const backend = this.backend(actor, input.backendId, `${prefix}backendId`);
+		const match = input.match ?? {};
+		const errors = this.ruleErrors(match, input.action, input.rateLimit, backend, prefix);
+		if (errors.length) throw new ValidationError(errors);
+		const now = nowIso();
+		const id = newId("fr");
+		const priority =
+			input.priority ??
+			(this.db
+				.query<{ p: number | null }, [string]>("SELECT MAX(priority) AS p FROM filter_rules WHERE backend_id = ?")
+				.get(input.backendId)?.p ?? 0) + 10;
+		const slot =
+			this.db
+				.query<{ s: number }, []>(
+					`SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM filter_rules WHERE stats_slot = 0) THEN 0
+						ELSE (SELECT MIN(a.stats_slot) + 1 FROM filter_rules a
+							WHERE NOT EXISTS (SELECT 1 FROM filter_rules b WHERE b.stats_slot = a.stats_slot + 1)) END AS s`,
+				)
+				.get()?.s ?? 0;
+		const slots = this.config().dataplane.map_sizes.rules;
+		if (slot >= slots)
+			throw ValidationError.field(
+				`${prefix}backendId`,
+				"limit_exceeded",
+				`the data plane counts ${slots} rules (dataplane.map_sizes.rules)`,
+			);
+		this.db
+			.prepare(
+				`INSERT INTO filter_rules (id, organization_id, backend_id, stats_slot, name, description, priority, enabled,
+					match, action, rate_limit, time_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			)
+			.run(
+				id,
+				actor.organizationId,
+				input.backendId,
+				slot,
+				input.name,
+				input.description ?? "",
+				priority,
+				input.enabled === false ? 0 : 1,
+				JSON.stringify(match),
+				input.action,
+				input.rateLimit ? JSON.stringify(input.rateLimit) : null,
+				this.timeActive(match),
+				now,
+				now,
+			);
+		return id;
+	}
+
+	/** After rules of these backends changed (inside the transaction): GeoIP sets, limits, revision. */
+	private afterWrite(actor: Actor, backendIds: string[]): void {
+		this.geoip.materialize(this.db);
+		for (const b of backendIds) this.ensureCompilable(b);
+		if (!actor.sandbox) bumpRevision(this.db, "rules");
+	}
+
+	private timeActive(match: RuleMatch): number {
+		return windowOpen(match, new Date(), this.config().filters.timezone) ? 1 : 0;
+	}
+
+	/** Everything beyond the schema that decides whether the data plane (or proxy) can enforce the rule. */
+	private ruleErrors(
+		match: RuleMatch,
+		action: string,
+		rateLimit: unknown,
+		backend: BackendInfo,
+		prefix: string,
+	): FieldError[] {
+		const errors = matchErrors(match, action, rateLimit).map((e) => ({ ...e, field: prefix + e.field }));
+		const geo = [
+			["sourceCountries", "country"],
+			["sourceCountryBlacklist", "country"],
+			["sourceAsns", "asn"],
+		] as const;
+		for (const [field, kind] of geo)
+			if (match[field]?.length && !this.geoip.available(kind))
+				errors.push({
+					field: `${prefix}match.${field}`,
+					code: "geoip_unavailable",
+					message: `no ${kind === "asn" ? "ASN" : "country"} database is installed (${this.geoip.path(kind)}); run 'pistonprotection geoip update' or reinstall`,
+				});
+		if (match.destinationIps?.length && !errors.some((e) => e.field.includes("destinationIps"))) {
+			const scope = destinationScope(match.destinationIps, backend.listeners);
+			if (scope === "partial")
+				errors.push({
+					field: `${prefix}match.destinationIps`,
+					code: "unsupported",
+					message:
+						"the data plane matches a backend's listeners, not destination addresses: destinationIps must contain all or none of the backend's listener addresses, and the backend must not listen on every address",
+				});
+		}
+		if (action === "CHALLENGE" || action === "REDIRECT") {
+			const types = PROXY_ACTION_TYPES[action];
+			if (!types.includes(backend.type))
+				errors.push({
+					field: `${prefix}action`,
+					code: "unsupported",
+					message: `the proxy cannot ${action === "CHALLENGE" ? "challenge" : "redirect"} ${backend.type} traffic (${types.join(", ")} only)`,
+				});
+		}
+		return errors;
 	}
 
 	private load(actor: Actor, id: string): FilterRule {
+		const row = this.loadRow(actor, id);
+		return toRule(row, this.totals(row));
+	}
+
+	private loadRow(actor: Actor, id: string): RuleRow {
 		const row = this.db
 			.query<RuleRow, [string, string, number]>(
 				`SELECT r.* FROM filter_rules r JOIN backends b ON b.id = r.backend_id
@@ -318,43 +592,102 @@ export class FilterRuleService {
 			)
 			.get(id, actor.organizationId, actor.sandbox ? 1 : 0);
 		if (!row) throw new NotFound("filter rule", id);
-		return toRule(row);
+		return row;
 	}
 
-	private ownBackend(actor: Actor, backendId: string): void {
-		const owned = this.db
-			.query("SELECT 1 FROM backends WHERE id = ? AND organization_id = ? AND sandbox = ?")
+	/** Totals since creation: the newest sample, advanced by the live kernel counters when available. */
+	private totals(row: RuleRow): RuleStats {
+		const t = this.liveTotals(row) ?? this.latestSample(row.id);
+		const packets = t?.packets ?? 0;
+		return {
+			packetsMatched: packets,
+			bytesMatched: t?.bytes ?? 0,
+			packetsDropped: dropped(row.action, packets),
+			lastMatched: t?.last_matched ?? null,
+		};
+	}
+
+	private latestSample(ruleId: string): SampleRow | null {
+		return this.db
+			.query<SampleRow, [string]>("SELECT * FROM rule_stats_samples WHERE rule_id = ? ORDER BY sampled_at DESC LIMIT 1")
+			.get(ruleId);
+	}
+
+	private liveTotals(row: RuleRow): Pick<SampleRow, "packets" | "bytes" | "last_matched"> | null {
+		const view = this.live.counters();
+		const last = this.latestSample(row.id);
+		if (!view || !last) return last;
+		const now = view.rule(row.stats_slot);
+		if (!now) return last;
+		// A kernel total below the sample's means the counters restarted from zero.
+		const dp = now.packets >= last.raw_packets ? now.packets - last.raw_packets : now.packets;
+		const db = now.bytes >= last.raw_bytes ? now.bytes - last.raw_bytes : now.bytes;
+		const lastMatched = now.lastMatched && now.lastMatched > row.created_at ? now.lastMatched : last.last_matched;
+		return { packets: last.packets + dp, bytes: last.bytes + db, last_matched: lastMatched };
+	}
+
+	private backend(actor: Actor, backendId: string, field: string): BackendInfo {
+		const row = this.db
+			.query<{ id: string; type: string; protection: string }, [string, string, number]>(
+				"SELECT id, type, protection FROM backends WHERE id = ? AND organization_id = ? AND sandbox = ?",
+			)
 			.get(backendId, actor.organizationId, actor.sandbox ? 1 : 0);
-		if (!owned) throw ValidationError.field("backendId", "backend_not_found", `backend ${backendId} does not exist`);
+		if (!row) throw ValidationError.field(field, "backend_not_found", `backend ${backendId} does not exist`);
+		const listeners = this.db
+			.query<{ address: string }, [string]>("SELECT address FROM backend_listeners WHERE backend_id = ?")
+			.all(backendId)
+			.map((l) => l.address);
+		return { ...row, listeners };
 	}
 
 	/** Refuses (inside the writer's transaction) a change the data plane could not hold. */
 	private ensureCompilable(backendId: string): void {
+		const geoRule = this.db
+			.query<{ protection: string }, [string]>("SELECT protection FROM backends WHERE id = ?")
+			.get(backendId);
+		const geo = geoRule ? (JSON.parse(geoRule.protection) as { geoIp?: { mode: string } }).geoIp : undefined;
+		const implicit = geo && geo.mode !== "OFF" ? 1 : 0;
 		const enabled =
 			this.db
 				.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM filter_rules WHERE backend_id = ? AND enabled = 1")
 				.get(backendId)?.n ?? 0;
-		if (enabled > MAX_RULES_PER_BACKEND)
+		if (enabled + implicit > MAX_RULES_PER_BACKEND)
 			throw ValidationError.field(
 				"backendId",
 				"limit_exceeded",
-				`a backend holds at most ${MAX_RULES_PER_BACKEND} enabled rules`,
+				`a backend holds at most ${MAX_RULES_PER_BACKEND} enabled rules${implicit ? " (its geoIp setting takes one)" : ""}`,
 			);
-		const sets = new Set<string>();
-		for (const r of this.db
-			.query<{ match: string }, []>(
-				"SELECT r.match FROM filter_rules r JOIN backends b ON b.id = r.backend_id WHERE r.enabled = 1 AND b.sandbox = 0",
-			)
-			.all()) {
-			const m = JSON.parse(r.match) as RuleMatch;
-			if (m.sourceIps?.length) sets.add(sourceSetKey(m.sourceIps));
-			if (m.sourceIpBlacklist?.length) sets.add(sourceSetKey(m.sourceIpBlacklist));
-		}
+		const sets = activeSourceSets(this.db);
 		if (sets.size > MAX_SOURCE_SETS)
 			throw ValidationError.field(
-				"match.sourceIps",
+				"match",
 				"limit_exceeded",
-				`the rules would need ${sets.size} distinct source lists; the data plane holds ${MAX_SOURCE_SETS}`,
+				`the rules would need ${sets.size} distinct source lists (addresses, countries, ASNs); the data plane holds ${MAX_SOURCE_SETS}`,
 			);
 	}
+}
+
+/** Every distinct source set the live (non-sandbox) rules and backends' geoIp settings need. */
+export function activeSourceSets(db: Database): Set<string> {
+	const sets = new Set<string>();
+	for (const r of db
+		.query<{ match: string }, []>(
+			"SELECT r.match FROM filter_rules r JOIN backends b ON b.id = r.backend_id WHERE r.enabled = 1 AND b.sandbox = 0",
+		)
+		.all()) {
+		const keys = ruleSetKeys(JSON.parse(r.match) as RuleMatch);
+		if (keys.positive) sets.add(keys.positive);
+		for (const k of keys.negative) sets.add(k);
+	}
+	for (const b of db.query<{ protection: string }, []>("SELECT protection FROM backends WHERE sandbox = 0").all()) {
+		const geo = (JSON.parse(b.protection) as { geoIp?: { mode: string; countries: string[] } }).geoIp;
+		if (geo && geo.mode !== "OFF" && geo.countries.length) sets.add(countrySetKey(geo.countries));
+	}
+	return sets;
+}
+
+function dropped(action: FilterRule["action"], packets: number): number | null {
+	if (action === "DROP") return packets;
+	if (action === "RATE_LIMIT") return null;
+	return 0;
 }

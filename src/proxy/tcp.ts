@@ -1,0 +1,644 @@
+// TCP listeners: accept a player, decide where the connection goes (by the Minecraft handshake's
+// server address, HTTP Host or TLS SNI when the listener is shared or the backend challenges),
+// connect to an origin with a PROXY header when it wants one, then relay both ways with
+// backpressure (a side that cannot take more pauses the other's reads) and half-close.
+import type { Socket, TCPSocketListener } from "bun";
+import type { Logger } from "../log.ts";
+import { COOKIE_NAME, httpResponse, type ProofOfWork, type ReconnectChallenge, renderPowPage, VERIFY_PATH } from "./challenge.ts";
+import {
+	type Handshake,
+	LocalStatusResponder,
+	loginDisconnect,
+	ProtocolError,
+	parseHandshake,
+} from "./minecraft.ts";
+import { encodeHeader, parseV2, plainAddress } from "./proxy-protocol.ts";
+import { proxyAction } from "./rules.ts";
+import {
+	type BackendRuntime,
+	type Closable,
+	challengeByLevel,
+	type OriginRuntime,
+	type ProxyConfig,
+	selectBackend,
+	serveFromCache,
+} from "./runtime.ts";
+import { domainMatches, type HttpHead, parseHttpHead, parseSni, SniffError } from "./sniff.ts";
+
+/** A first request or handshake must arrive within this long. */
+const SNIFF_TIMEOUT_MS = 5000;
+const MAX_SNIFF_BYTES = 20 * 1024;
+const MAX_CONNECT_ATTEMPTS = 3;
+
+export interface TcpContext {
+	config(): ProxyConfig;
+	log: Logger;
+	trustedUpstream(ip: string): boolean;
+	/** Counts a connection from ip; false when the per-address limit is reached. */
+	acquireAddress(ip: string): boolean;
+	releaseAddress(ip: string): void;
+	reconnect: ReconnectChallenge;
+	pow: ProofOfWork;
+	onVerified(backend: BackendRuntime, ip: string): void;
+	open(conn: TcpConnection): void;
+	closed(conn: TcpConnection): void;
+}
+
+type State = "sniff" | "connecting" | "piped" | "local" | "closed";
+
+interface OriginLink {
+	conn: TcpConnection;
+}
+
+export class TcpConnection implements Closable {
+	state: State = "sniff";
+	backend: BackendRuntime | null = null;
+	origin: OriginRuntime | null = null;
+	originSocket: Socket<OriginLink> | null = null;
+	link: OriginLink | null = null;
+	clientIp: string;
+	clientPort: number;
+	localIp: string;
+	localPort: number;
+	/** Client bytes read before the origin connection is up (handshake, request head …). */
+	pending: Buffer[] = [];
+	pendingBytes = 0;
+	toOrigin: Buffer[] = [];
+	toClient: Buffer[] = [];
+	clientEnded = false;
+	originEnded = false;
+	openedAt = Date.now();
+	connectStartedAt = 0;
+	lastOriginRead = 0;
+	originBlockedSince = 0;
+	originAnswered = false;
+	statusFallback = false;
+	tried = new Set<string>();
+	responder: LocalStatusResponder | null = null;
+	/** The address counted against the per-address limit (the real one behind a trusted upstream). */
+	countedAddress: string | null = null;
+	tracked = false;
+	sniffing: "minecraft" | "http" | "tls" | "proxy" | null = null;
+
+	constructor(
+		readonly client: Socket<TcpConnection>,
+		readonly listener: TcpListener,
+	) {
+		this.clientIp = plainAddress(client.remoteAddress);
+		this.clientPort = client.remotePort;
+		this.localIp = plainAddress(client.localAddress);
+		this.localPort = client.localPort;
+	}
+
+	close(reason: string): void {
+		if (this.state === "closed") return;
+		this.state = "closed";
+		this.listener.ctx.log.debug("connection closed", { client: this.clientIp, reason });
+		this.client.end();
+		this.originSocket?.end();
+		this.finish();
+	}
+
+	/** Bookkeeping once: counts, tracking. Safe to call from every close path. */
+	finish(): void {
+		this.state = "closed";
+		if (this.countedAddress !== null) {
+			this.listener.ctx.releaseAddress(this.countedAddress);
+			this.countedAddress = null;
+		}
+		if (this.tracked) {
+			this.tracked = false;
+			if (this.origin) this.origin.active--;
+			this.backend?.connections.delete(this);
+			this.listener.ctx.closed(this);
+		}
+	}
+
+	/** Checked by the supervisor's sweep; ends connections past a deadline. */
+	checkDeadlines(now: number): void {
+		switch (this.state) {
+			case "sniff":
+				if (now - this.openedAt > SNIFF_TIMEOUT_MS) this.close("no handshake in time");
+				return;
+			case "connecting":
+				if (this.origin && now - this.connectStartedAt > this.origin.connectTimeoutMs) this.connectFailed("connect timeout");
+				return;
+			case "piped": {
+				const o = this.origin;
+				if (!o) return;
+				if (this.statusFallback && !this.originAnswered && this.backend?.status &&
+					now - this.connectStartedAt > this.listener.ctx.config().status_timeout_ms) {
+					this.answerStatusLocally(this.backend.status.json, true);
+					return;
+				}
+				if (o.readTimeoutMs !== null && now - this.lastOriginRead > o.readTimeoutMs) this.close("read timeout");
+				else if (o.writeTimeoutMs !== null && this.originBlockedSince && now - this.originBlockedSince > o.writeTimeoutMs)
+					this.close("write timeout");
+				return;
+			}
+			default:
+		}
+	}
+
+	// ---- client side ----
+
+	onClientData(chunk: Buffer): void {
+		switch (this.state) {
+			case "piped": {
+				if (this.sentStatus) this.sentStatus = Buffer.concat([this.sentStatus, chunk]);
+				const o = this.originSocket as Socket<OriginLink>;
+				if (this.toOrigin.length === 0) {
+					const n = o.write(chunk);
+					if (n === chunk.length) return;
+					this.toOrigin.push(Buffer.from(chunk.subarray(Math.max(n, 0))));
+					this.originBlockedSince = Date.now();
+					this.client.pause();
+				} else this.toOrigin.push(Buffer.from(chunk));
+				return;
+			}
+			case "local":
+				this.feedResponder(chunk);
+				return;
+			case "closed":
+				return;
+			default:
+				this.pending.push(Buffer.from(chunk));
+				this.pendingBytes += chunk.length;
+				if (this.state === "sniff") this.sniff();
+				else if (this.pendingBytes > 4 * MAX_SNIFF_BYTES) this.client.pause();
+		}
+	}
+
+	onClientEnd(): void {
+		this.clientEnded = true;
+		if (this.state === "piped") {
+			if (this.toOrigin.length === 0) this.originSocket?.shutdown();
+			if (this.originEnded && this.toClient.length === 0) this.close("both sides done");
+		} else if (this.state !== "connecting") this.close("client ended before routing");
+	}
+
+	onClientDrain(): void {
+		if (this.flush(this.client, this.toClient)) {
+			this.originSocket?.resume();
+			if (this.originEnded) {
+				if (this.clientEnded) this.close("both sides done");
+				else this.client.shutdown();
+			}
+		}
+	}
+
+	onClientClose(): void {
+		if (this.state === "closed") return;
+		this.state = "closed";
+		this.originSocket?.end();
+		this.finish();
+	}
+
+	// ---- origin side ----
+
+	onOriginOpen(s: Socket<OriginLink>): void {
+		this.originSocket = s;
+		this.state = "piped";
+		this.lastOriginRead = Date.now();
+		s.setNoDelay(true);
+		const o = this.origin as OriginRuntime;
+		const header = encodeHeader(
+			o.proxyProtocol,
+			{ sourceAddress: this.clientIp, sourcePort: this.clientPort, destinationAddress: this.localIp, destinationPort: this.localPort },
+			"TCP",
+		);
+		const first = header ? [header, ...this.pending] : this.pending;
+		this.pending = [];
+		this.pendingBytes = 0;
+		const data = first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first);
+		if (data.length) {
+			const n = s.write(data);
+			if (n < data.length) {
+				this.toOrigin.push(data.subarray(Math.max(n, 0)));
+				this.originBlockedSince = Date.now();
+				this.client.pause();
+			}
+		}
+		this.client.resume();
+		if (this.clientEnded && this.toOrigin.length === 0) s.shutdown();
+	}
+
+	onOriginData(chunk: Buffer): void {
+		if (this.state === "local") return;
+		this.originAnswered = true;
+		this.lastOriginRead = Date.now();
+		if (this.toClient.length === 0) {
+			const n = this.client.write(chunk);
+			if (n === chunk.length) return;
+			this.toClient.push(Buffer.from(chunk.subarray(Math.max(n, 0))));
+			this.originSocket?.pause();
+		} else this.toClient.push(Buffer.from(chunk));
+	}
+
+	onOriginDrain(): void {
+		if (this.flush(this.originSocket as Socket<OriginLink>, this.toOrigin)) {
+			this.originBlockedSince = 0;
+			this.client.resume();
+			if (this.clientEnded) {
+				if (this.originEnded) this.close("both sides done");
+				else this.originSocket?.shutdown();
+			}
+		}
+	}
+
+	onOriginEnd(): void {
+		this.originEnded = true;
+		if (this.state !== "piped") return;
+		if (this.toClient.length === 0) this.client.shutdown();
+		if (this.clientEnded && this.toOrigin.length === 0) this.close("both sides done");
+	}
+
+	onOriginClose(): void {
+		if (this.state === "piped") {
+			this.originSocket = null;
+			if (this.toClient.length === 0) this.close("origin closed");
+			else this.originEnded = true;
+		}
+	}
+
+	/** Writes queued chunks; true when the queue is empty afterwards. */
+	private flush(s: Socket<unknown>, queue: Buffer[]): boolean {
+		while (queue.length) {
+			const head = queue[0] as Buffer;
+			const n = s.write(head);
+			if (n < head.length) {
+				queue[0] = head.subarray(Math.max(n, 0));
+				return false;
+			}
+			queue.shift();
+		}
+		return true;
+	}
+
+	// ---- routing ----
+
+	private buffered(): Buffer {
+		if (this.pending.length > 1) this.pending = [Buffer.concat(this.pending)];
+		return this.pending[0] ?? Buffer.alloc(0);
+	}
+
+	/** Called on open and on every chunk while sniffing. */
+	sniff(): void {
+		const ctx = this.listener.ctx;
+		try {
+			if (this.sniffing === "proxy") {
+				const parsed = parseV2(this.buffered());
+				if (parsed.kind === "incomplete") return;
+				if (parsed.kind === "invalid") return this.close(`bad PROXY header: ${parsed.reason}`);
+				if (parsed.kind === "header") {
+					if (parsed.endpoints) {
+						this.clientIp = parsed.endpoints.sourceAddress;
+						this.clientPort = parsed.endpoints.sourcePort;
+						this.localIp = parsed.endpoints.destinationAddress;
+						this.localPort = parsed.endpoints.destinationPort;
+					}
+					if (!ctx.acquireAddress(this.clientIp)) return this.close("per-address connection limit");
+					this.countedAddress = this.clientIp;
+					const rest = this.buffered().subarray(parsed.length);
+					this.pending = rest.length ? [Buffer.from(rest)] : [];
+					this.pendingBytes = rest.length;
+				}
+				this.sniffing = this.listener.sniffKind();
+				if (!this.sniffing) return this.routeTo(this.listener.backends[0] ?? null);
+				if (!this.pendingBytes) return;
+			}
+			if (this.pendingBytes > MAX_SNIFF_BYTES) return this.close("routing data too large");
+			if (this.sniffing === "minecraft") this.sniffMinecraft();
+			else if (this.sniffing === "http") this.sniffHttp();
+			else if (this.sniffing === "tls") this.sniffTls();
+		} catch (err) {
+			if (err instanceof ProtocolError || err instanceof SniffError) this.close(err.message);
+			else throw err;
+		}
+	}
+
+	private sniffMinecraft(): void {
+		const buf = this.buffered();
+		const backends = this.listener.backends;
+		if (buf[0] === 0xfe) {
+			// Pre-1.7 server list ping: no host to route by.
+			return this.routeTo(backends.length === 1 ? (backends[0] as BackendRuntime) : null);
+		}
+		const hs = parseHandshake(buf);
+		if (!hs) return;
+		const backend = selectBackend(backends, hs.host, domainMatches);
+		const cfg = this.listener.ctx.config();
+		if (!backend) {
+			if (hs.nextState === 1) return this.answerStatusLocally(unknownHostStatus(cfg.unknown_host_message, hs), false, hs);
+			return this.refuse(loginDisconnect(cfg.unknown_host_message), `unknown host '${hs.host}'`);
+		}
+		if (hs.nextState === 1) {
+			if (backend.status && serveFromCache(backend)) return this.answerStatusLocally(backend.status.json, false, hs);
+			this.statusFallback = backend.status !== null;
+			return this.routeTo(backend);
+		}
+		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		if (action === "REDIRECT") return this.routeTo(backend, true);
+		if (action === "CHALLENGE" || challengeByLevel(backend)) {
+			const verdict = this.listener.ctx.reconnect.check(`${backend.id}|${this.clientIp}`);
+			if (verdict === "challenge")
+				return this.refuse(loginDisconnect(cfg.challenge_message), "challenged (first join)");
+			if (verdict === "verified") this.listener.ctx.onVerified(backend, this.clientIp);
+		}
+		this.routeTo(backend);
+	}
+
+	private sniffHttp(): void {
+		const head = parseHttpHead(this.buffered());
+		if (!head) return;
+		const backend = selectBackend(this.listener.backends, head.host, domainMatches);
+		const cfg = this.listener.ctx.config();
+		if (!backend)
+			return this.refuse(
+				httpResponse(421, "Misdirected Request", { "Content-Type": "text/plain; charset=utf-8" }, `${cfg.unknown_host_message}\n`),
+				`unknown host '${head.host}'`,
+			);
+		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		if (action === "REDIRECT") return this.routeTo(backend, true);
+		if ((action === "CHALLENGE" || challengeByLevel(backend)) && !this.listener.ctx.pow.cleared(head.headers.get("cookie"), backend.id, this.clientIp)) {
+			const body = this.buffered().subarray(head.length);
+			return this.powChallenge(backend, head, body);
+		}
+		this.routeTo(backend);
+	}
+
+	private powChallenge(backend: BackendRuntime, head: HttpHead, body: Buffer): void {
+		const pow = this.listener.ctx.pow;
+		const difficulty = backend.protection.challenge?.difficulty ?? 5;
+		const path = head.target.split("?")[0];
+		if (head.method === "POST" && path === VERIFY_PATH) {
+			const length = Number(head.headers.get("content-length") ?? "0");
+			if (!Number.isInteger(length) || length < 0 || length > 8192) return this.close("bad challenge answer");
+			if (body.length < length) return;
+			const form = new URLSearchParams(body.subarray(0, length).toString("latin1"));
+			const returnTo = safeReturn(form.get("return"));
+			const cookie = pow.solve(form.get("token") ?? "", form.get("nonce") ?? "", backend.id, this.clientIp);
+			if (cookie) {
+				return this.refuse(
+					httpResponse(
+						303,
+						"See Other",
+						{
+							Location: returnTo,
+							"Set-Cookie": `${COOKIE_NAME}=${cookie}; Path=/; Max-Age=${pow.clearanceSeconds}; HttpOnly; SameSite=Lax`,
+							"Cache-Control": "no-store",
+						},
+						"",
+					),
+					"challenge solved",
+				);
+			}
+			const page = renderPowPage(pow.issue(backend.id, this.clientIp, difficulty), difficulty, returnTo);
+			return this.refuse(httpResponse(403, "Forbidden", htmlHeaders, page), "challenge answer refused");
+		}
+		const page = renderPowPage(pow.issue(backend.id, this.clientIp, difficulty), difficulty, safeReturn(head.target));
+		this.refuse(httpResponse(403, "Forbidden", htmlHeaders, page), "challenge page served");
+	}
+
+	private sniffTls(): void {
+		const host = parseSni(this.buffered());
+		if (host === null) return;
+		const backend = selectBackend(this.listener.backends, host, domainMatches);
+		if (!backend) return this.close(`unknown TLS server name '${host}'`);
+		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		this.routeTo(backend, action === "REDIRECT");
+	}
+
+	private refuse(reply: Buffer, reason: string): void {
+		this.state = "local";
+		this.client.write(reply);
+		this.listener.ctx.log.debug("connection answered locally", { client: this.clientIp, reason });
+		this.client.shutdown();
+		this.close(reason);
+	}
+
+	/** Answers the status exchange from `json`; `switching` when an origin attempt is abandoned. */
+	private answerStatusLocally(json: string, switching: boolean, hs?: Handshake): void {
+		if (switching) {
+			const stale = this.originSocket;
+			this.link = null;
+			this.originSocket = null;
+			stale?.end();
+		}
+		this.state = "local";
+		this.responder = new LocalStatusResponder(json);
+		const rest = hs ? this.buffered().subarray(hs.length) : this.statusBytes();
+		this.pending = [];
+		if (rest.length) this.feedResponder(rest);
+	}
+
+	/** Client bytes after the handshake that were already sent to the origin (kept for fallback). */
+	private statusBytes(): Buffer {
+		return this.sentStatus ?? Buffer.alloc(0);
+	}
+
+	sentStatus: Buffer | null = null;
+
+	private feedResponder(chunk: Uint8Array): void {
+		try {
+			const { reply, done } = (this.responder as LocalStatusResponder).feed(chunk);
+			for (const r of reply) this.client.write(r);
+			if (done) {
+				this.client.shutdown();
+				this.close("status answered from cache");
+			}
+		} catch {
+			this.close("bad status request");
+		}
+	}
+
+	/** Binds the connection to a backend and connects to an origin (or the honeypot). */
+	routeTo(backend: BackendRuntime | null, honeypot = false): void {
+		if (!backend || backend.deleted) return this.close("no backend for this connection");
+		this.backend = backend;
+		backend.connections.add(this);
+		if (this.statusFallback) {
+			const hs = parseHandshake(this.buffered());
+			if (hs) this.sentStatus = Buffer.from(this.buffered().subarray(hs.length));
+		}
+		if (honeypot) {
+			if (!backend.honeypot) return this.close("REDIRECT rule matched but the backend has no honeypot origin");
+			return this.connect(backend.honeypot);
+		}
+		this.connectNext();
+	}
+
+	private connectNext(): void {
+		const backend = this.backend as BackendRuntime;
+		const origin = backend.balancer.pick(backend.origins, this.clientIp, this.tried);
+		if (!origin) return this.close("no usable origin");
+		this.connect(origin);
+	}
+
+	private connect(origin: OriginRuntime): void {
+		if (this.origin) this.origin.active--;
+		this.origin = origin;
+		origin.active++;
+		this.tried.add(origin.id);
+		this.state = "connecting";
+		this.connectStartedAt = Date.now();
+		this.client.pause();
+		const link: OriginLink = { conn: this };
+		this.link = link;
+		Bun.connect<OriginLink>({
+			hostname: origin.address,
+			port: origin.port,
+			data: link,
+			allowHalfOpen: true,
+			socket: originHandlers,
+		}).catch(() => {
+			// connectError has handled it.
+		});
+	}
+
+	connectFailed(reason: string): void {
+		if (this.state !== "connecting") return;
+		this.link = null;
+		this.listener.ctx.log.debug("origin connect failed", { origin: this.origin?.id, reason });
+		if (this.tried.size >= MAX_CONNECT_ATTEMPTS || this.origin?.honeypot)
+			return this.close(`origin unreachable: ${reason}`);
+		this.connectNext();
+	}
+
+	/** Deletes the saved status copy once the origin answers. */
+	statusAnswered(): void {
+		this.sentStatus = null;
+	}
+}
+
+const htmlHeaders = { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" };
+
+function safeReturn(target: string | null): string {
+	return target && target.startsWith("/") && !target.startsWith("//") && !target.startsWith(VERIFY_PATH) ? target : "/";
+}
+
+function unknownHostStatus(message: string, hs: Handshake): string {
+	return JSON.stringify({
+		version: { name: "PistonProtection", protocol: hs.protocolVersion },
+		players: { max: 0, online: 0 },
+		description: { text: message },
+	});
+}
+
+const originHandlers = {
+	open(s: Socket<OriginLink>) {
+		const conn = s.data.conn;
+		if (conn.link !== s.data || conn.state !== "connecting") {
+			s.terminate();
+			return;
+		}
+		conn.onOriginOpen(s);
+	},
+	data(s: Socket<OriginLink>, chunk: Buffer) {
+		const conn = s.data.conn;
+		if (conn.link !== s.data) return;
+		if (conn.sentStatus) conn.statusAnswered();
+		conn.onOriginData(chunk);
+	},
+	drain(s: Socket<OriginLink>) {
+		if (s.data.conn.link === s.data) s.data.conn.onOriginDrain();
+	},
+	end(s: Socket<OriginLink>) {
+		if (s.data.conn.link === s.data) s.data.conn.onOriginEnd();
+	},
+	close(s: Socket<OriginLink>) {
+		if (s.data.conn.link === s.data) s.data.conn.onOriginClose();
+	},
+	connectError(s: Socket<OriginLink>, err: Error) {
+		if (s.data.conn.link === s.data) s.data.conn.connectFailed(err.message);
+	},
+	error(s: Socket<OriginLink>, err: Error) {
+		const conn = s.data.conn;
+		if (conn.link !== s.data) return;
+		if (conn.state === "connecting") conn.connectFailed(err.message);
+		else conn.close(`origin error: ${err.message}`);
+	},
+};
+
+const clientHandlers = {
+	open(s: Socket<TcpConnection>) {
+		s.data.listener.accept(s);
+	},
+	data(s: Socket<TcpConnection>, chunk: Buffer) {
+		s.data?.onClientData(chunk);
+	},
+	drain(s: Socket<TcpConnection>) {
+		s.data?.onClientDrain();
+	},
+	end(s: Socket<TcpConnection>) {
+		s.data?.onClientEnd();
+	},
+	close(s: Socket<TcpConnection>) {
+		s.data?.onClientClose();
+	},
+	error(s: Socket<TcpConnection>, err: Error) {
+		s.data?.close(`client error: ${err.message}`);
+	},
+};
+
+/** One bound (address, port): the backends it serves are swapped in place on every change. */
+export class TcpListener {
+	backends: BackendRuntime[] = [];
+	private server: TCPSocketListener<TcpConnection> | null = null;
+
+	constructor(
+		readonly address: string,
+		readonly port: number,
+		readonly ctx: TcpContext,
+	) {}
+
+	start(): void {
+		const hostname = this.address === "" ? "0.0.0.0" : this.address;
+		this.server = Bun.listen<TcpConnection>({
+			hostname,
+			port: this.port,
+			allowHalfOpen: true,
+			socket: clientHandlers as unknown as import("bun").SocketHandler<TcpConnection>,
+		});
+	}
+
+	/** What the listener must read before it can route: null when the single backend needs nothing. */
+	sniffKind(): TcpConnection["sniffing"] {
+		const first = this.backends[0];
+		if (!first) return null;
+		switch (first.type) {
+			case "MINECRAFT_JAVA":
+				return "minecraft";
+			case "HTTP":
+				return "http";
+			case "HTTPS":
+				return this.backends.length > 1 || first.domains.length > 0 || first.rules.length > 0 ? "tls" : null;
+			default:
+				return null;
+		}
+	}
+
+	accept(s: Socket<TcpConnection>): void {
+		const conn = new TcpConnection(s, this);
+		s.data = conn;
+		const trusted = this.ctx.trustedUpstream(conn.clientIp);
+		if (!trusted) {
+			if (!this.ctx.acquireAddress(conn.clientIp)) {
+				conn.state = "closed";
+				s.terminate();
+				return;
+			}
+			conn.countedAddress = conn.clientIp;
+		}
+		conn.tracked = true;
+		this.ctx.open(conn);
+		s.setNoDelay(true);
+		conn.sniffing = trusted ? "proxy" : this.sniffKind();
+		if (!conn.sniffing) conn.routeTo(this.backends[0] ?? null);
+	}
+
+	stop(): void {
+		this.server?.stop(false);
+		this.server = null;
+	}
+}
