@@ -5,14 +5,17 @@ import { type Config, type LoadedConfig, parseListen } from "./config.ts";
 import { DataPlane } from "./dataplane/index.ts";
 import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
 import { type GrpcListener, startGrpc } from "./grpc/server.ts";
+import { WebhookDeliverer } from "./notify/webhooks.ts";
 import { buildHttpApp, recordPeer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
+import { ProxySupervisor } from "./proxy/index.ts";
 import { createServices, type Services } from "./services.ts";
 import { ensureCertificate } from "./tls.ts";
 
 export interface Appliance {
 	services: Services;
 	dataplane: DataPlane;
+	proxy: ProxySupervisor;
 	ports: { http: number; https: number | null; grpc: number };
 	reload(next: LoadedConfig): Promise<void>;
 	stop(): Promise<void>;
@@ -38,6 +41,15 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 	const dataplane = new DataPlane(services, config.dataplane, log.child({ component: "dataplane" }));
 	services.setDataPlaneReadiness(() => dataplane.readiness());
 	await dataplane.start();
+	// Webhooks: every subscribable event is queued in SQLite in the publisher's turn, then sent.
+	const deliverer = new WebhookDeliverer(db, log.child({ component: "webhooks" }));
+	services.bus.on("*", (event) => {
+		if (services.webhooks.enqueue(event) > 0) void deliverer.kick();
+	});
+	deliverer.start();
+	// Players in, origins out: binds every backend's listeners and follows the database.
+	const proxy = new ProxySupervisor(services, config, log.child({ component: "proxy" }));
+	proxy.start();
 	const app = buildHttpApp(services).compile();
 	const fetch = (request: Request, server: Server<undefined>) => {
 		recordPeer(request, server.requestIP(request)?.address);
@@ -75,6 +87,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		return {
 			services,
 			dataplane,
+			proxy,
 			ports,
 			async reload(next) {
 				// Sections are swapped in place so every service sees them on its next read; the
@@ -87,6 +100,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 				}
 				log.setLevel(config.log.level);
 				dataplane.reload(config.dataplane);
+				proxy.reload(config);
 				log.info("configuration reloaded", { configPath: next.path });
 				if (restartNeeded.length)
 					log.warn("some changes take effect only after a restart", { sections: restartNeeded });
@@ -94,6 +108,8 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 			async stop() {
 				for (const s of servers) s.stop(true);
 				await grpcListener.stop();
+				proxy.stop();
+				await deliverer.stop();
 				dataplane.stop();
 				db.close();
 				log.info("stopped");
@@ -102,6 +118,8 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 	} catch (err) {
 		for (const s of servers) s.stop(true);
 		await grpc?.stop();
+		proxy.stop();
+		await deliverer.stop();
 		dataplane.stop();
 		db.close();
 		throw err;

@@ -14,6 +14,7 @@ import { IpListService } from "./domain/iplists/service.ts";
 import { OAuthService } from "./domain/oauth/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
 import { FilterRuleService } from "./domain/rules/service.ts";
+import { WebhookService } from "./domain/webhooks/service.ts";
 import { UserService } from "./domain/users/service.ts";
 import { EventBus } from "./events.ts";
 import { GeoIpService } from "./geoip/service.ts";
@@ -88,6 +89,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, settings, geoip, live);
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus, settings, geoip, live);
+	const webhooks = new WebhookService(db, audit);
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -109,6 +111,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		backends,
 		ipLists,
 		rules,
+		webhooks,
 		geoip,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {

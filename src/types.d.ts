@@ -7,3 +7,7 @@ declare module "*.o" {
 	const path: string;
 	export default path;
 }
+declare module "*.proto" {
+	const text: string;
+	export default text;
+}

@@ -2,6 +2,8 @@
 // database (full resync, then on every change), sweep expired entries, report readiness.
 // Stopping closes our handles only: the attached program keeps filtering (fail-static).
 import type { Config } from "../config.ts";
+import { CounterSampler } from "../jobs/sampler.ts";
+import { Scheduler } from "../jobs/scheduler.ts";
 import type { Logger } from "../log.ts";
 import type { DataPlaneReadiness, Services } from "../services.ts";
 import type { MapName } from "./abi.ts";
@@ -11,8 +13,10 @@ import { Reconciler } from "./reconciler.ts";
 
 const POLL_MS = 250;
 const SWEEP_MS = 5000;
-/** Rules with a time window are re-evaluated at least this often. */
+/** A full recompile at least this often (time windows have their own minute job). */
 const RECOMPILE_MS = 30_000;
+/** Backend counters are read this often for per-second rates. */
+const RATE_MS = 1000;
 
 export class DataPlane {
 	private loader: Loader | null = null;
@@ -22,12 +26,16 @@ export class DataPlane {
 	private lastFull = 0;
 	private syncing = false;
 	private unsubscribe: (() => void) | null = null;
+	private sampler: CounterSampler | null = null;
+	private readonly scheduler: Scheduler;
 
 	constructor(
 		private readonly services: Services,
 		private config: Config["dataplane"],
 		private readonly log: Logger,
-	) {}
+	) {
+		this.scheduler = new Scheduler(services, log.child({ component: "jobs" }));
+	}
 
 	readiness(): DataPlaneReadiness {
 		const applied = this.reconciler?.appliedRevisions();
@@ -36,6 +44,7 @@ export class DataPlane {
 
 	/** Loads, attaches and resyncs. Failure is reported by readiness, not thrown: the API stays up. */
 	async start(objectBytes?: Uint8Array): Promise<void> {
+		this.scheduler.start(this.services.config);
 		if (!this.config.enabled) {
 			this.state = { state: "disabled", interfaces: [] };
 			this.log.info("data plane disabled by configuration");
@@ -47,6 +56,9 @@ export class DataPlane {
 			this.loader = loader;
 			const attachments = loader.attachAll();
 			this.reconciler = new Reconciler(this.services.db, this.config, (name) => this.map(name), this.log);
+			const sampler = new CounterSampler(this.services.db, (name) => this.map(name), this.log);
+			this.sampler = sampler;
+			sampler.baseline();
 			const stats = this.reconciler.fullResync();
 			this.lastFull = Date.now();
 			this.log.info("data plane synchronised", { ...stats });
@@ -62,6 +74,14 @@ export class DataPlane {
 			});
 			this.timers.push(setInterval(() => this.tick(), POLL_MS));
 			this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
+			this.timers.push(setInterval(() => this.sample(() => sampler.sampleBackends()), RATE_MS));
+			this.timers.push(
+				setInterval(
+					() => this.sample(() => sampler.sampleRules()),
+					this.services.config.stats.rule_sample_seconds * 1000,
+				),
+			);
+			this.services.setCounterView(sampler);
 		} catch (err) {
 			this.state = { state: "failed", interfaces: [], error: (err as Error).message };
 			this.log.error("data plane failed to start", { error: err });
@@ -79,6 +99,8 @@ export class DataPlane {
 		if (!this.reconciler || this.syncing) return;
 		this.syncing = true;
 		try {
+			// New rules get their counter baseline before they are compiled.
+			this.sampler?.baseline();
 			const stats = this.reconciler.sync(new Date(), force);
 			if (stats.updated || stats.deleted) this.log.info("data plane updated", { ...stats });
 			if (this.state.state === "failed" && this.loader)
@@ -104,6 +126,14 @@ export class DataPlane {
 		}
 	}
 
+	private sample(fn: () => void): void {
+		try {
+			fn();
+		} catch (err) {
+			this.log.error("counter sampling failed", { error: err });
+		}
+	}
+
 	private sweep(): void {
 		try {
 			const removed = this.services.ipLists.sweepExpired();
@@ -125,6 +155,9 @@ export class DataPlane {
 
 	/** Stops our timers and handles; the program stays attached with the last maps. */
 	stop(): void {
+		this.scheduler.stop();
+		this.services.setCounterView(null);
+		this.sampler = null;
 		for (const t of this.timers) clearInterval(t);
 		this.timers = [];
 		this.unsubscribe?.();

@@ -48,8 +48,9 @@ export function schemaVersion(db: Database): number {
 }
 
 /**
- * Applies pending migrations, each in its own transaction, and returns the ones applied.
- * A database written by a newer version is refused rather than guessed at.
+ * Applies every embedded migration not yet recorded, in version order, each in its own
+ * transaction. A database that recorded a version this binary does not know was written by a
+ * newer version and is refused rather than guessed at.
  */
 export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Migration[] {
 	db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -57,14 +58,19 @@ export function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Mig
 		name TEXT NOT NULL,
 		applied_at TEXT NOT NULL
 	)`);
-	const current = schemaVersion(db);
-	const latest = migrations.at(-1)?.version ?? 0;
-	if (current > latest) {
+	const known = new Set(migrations.map((m) => m.version));
+	const recorded = db
+		.query<{ version: number }, []>("SELECT version FROM schema_migrations ORDER BY version")
+		.all()
+		.map((r) => r.version);
+	const unknown = recorded.filter((v) => !known.has(v));
+	if (unknown.length) {
 		throw new DatabaseError(
-			`database schema version ${current} is newer than this binary knows (${latest}); upgrade pistonprotection`,
+			`database schema version ${Math.max(...unknown)} is newer than this binary knows (${Math.max(0, ...known)}); upgrade pistonprotection`,
 		);
 	}
-	const pending = migrations.filter((m) => m.version > current);
+	const done = new Set(recorded);
+	const pending = migrations.filter((m) => !done.has(m.version)).sort((a, b) => a.version - b.version);
 	const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
 	for (const m of pending) {
 		db.transaction(() => {

@@ -11,6 +11,7 @@ export type IdPrefix =
 	| "fr"
 	| "ip"
 	| "evt"
+	| "whd"
 	| "atk"
 	| "wh"
 	| "cl"

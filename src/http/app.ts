@@ -10,11 +10,15 @@ import { problem, problemResponse, toProblem } from "./problem.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { backendRoutes } from "./routes/backends.ts";
 import { docsRoutes } from "./routes/docs.ts";
+import { filterRoutes } from "./routes/filters.ts";
+import { ipRoutes } from "./routes/ips.ts";
 import { memberRoutes } from "./routes/members.ts";
 import { oauthRoutes } from "./routes/oauth.ts";
 import { organizationRoutes } from "./routes/organizations.ts";
 import { sessionRoutes } from "./routes/session.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 export { peerOf, recordPeer } from "./context.ts";
 
@@ -70,6 +74,10 @@ export function buildHttpApp(services: Services) {
 			.use(apiKeyRoutes(services))
 			.use(auditRoutes(services))
 			.use(oauthRoutes(services))
+			.use(webhookRoutes(services))
+			.use(backendRoutes(services))
+			.use(filterRoutes(services))
+			.use(ipRoutes(services))
 	);
 }
 

@@ -333,8 +333,10 @@ export class TcpConnection implements Closable {
 			return this.refuse(loginDisconnect(cfg.unknown_host_message), `unknown host '${hs.host}'`);
 		}
 		if (hs.nextState === 1) {
-			if (backend.status && serveFromCache(backend)) return this.answerStatusLocally(backend.status.json, false, hs);
-			this.statusFallback = backend.status !== null;
+			const cached =
+				backend.status && Date.now() - backend.status.at <= cfg.status_cache_max_age_seconds * 1000 ? backend.status : null;
+			if (cached && serveFromCache(backend)) return this.answerStatusLocally(cached.json, false, hs);
+			this.statusFallback = cached !== null;
 			return this.routeTo(backend);
 		}
 		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
@@ -560,26 +562,29 @@ const originHandlers = {
 	},
 };
 
-const clientHandlers = {
-	open(s: Socket<TcpConnection>) {
-		s.data.listener.accept(s);
-	},
-	data(s: Socket<TcpConnection>, chunk: Buffer) {
-		s.data?.onClientData(chunk);
-	},
-	drain(s: Socket<TcpConnection>) {
-		s.data?.onClientDrain();
-	},
-	end(s: Socket<TcpConnection>) {
-		s.data?.onClientEnd();
-	},
-	close(s: Socket<TcpConnection>) {
-		s.data?.onClientClose();
-	},
-	error(s: Socket<TcpConnection>, err: Error) {
-		s.data?.close(`client error: ${err.message}`);
-	},
-};
+/** Client-side handlers; open() is per listener (it knows which listener accepted). */
+function clientHandlers(listener: TcpListener): import("bun").SocketHandler<TcpConnection> {
+	return {
+		open(s) {
+			listener.accept(s);
+		},
+		data(s, chunk) {
+			s.data?.onClientData(chunk);
+		},
+		drain(s) {
+			s.data?.onClientDrain();
+		},
+		end(s) {
+			s.data?.onClientEnd();
+		},
+		close(s) {
+			s.data?.onClientClose();
+		},
+		error(s, err) {
+			s.data?.close(`client error: ${err.message}`);
+		},
+	};
+}
 
 /** One bound (address, port): the backends it serves are swapped in place on every change. */
 export class TcpListener {
@@ -598,7 +603,7 @@ export class TcpListener {
 			hostname,
 			port: this.port,
 			allowHalfOpen: true,
-			socket: clientHandlers as unknown as import("bun").SocketHandler<TcpConnection>,
+			socket: clientHandlers(this),
 		});
 	}
 

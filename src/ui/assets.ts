@@ -3,11 +3,15 @@
 import { Elysia } from "elysia";
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import { VERSION } from "../version.ts";
+import styles from "./static/app.css" with { type: "text" };
+import script from "./static/app.js" with { type: "text" };
 
 export const ASSET_BASE = `/static/${VERSION}`;
 
 const ASSETS: Record<string, { body: string; type: string }> = {
 	"htmx.min.js": { body: htmx, type: "text/javascript; charset=utf-8" },
+	"app.css": { body: styles, type: "text/css; charset=utf-8" },
+	"app.js": { body: script, type: "text/javascript; charset=utf-8" },
 };
 
 export function assetRoutes() {

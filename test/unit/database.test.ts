@@ -81,4 +81,15 @@ describe("database", () => {
 		chmodSync(dir, 0o500);
 		expect(() => openDatabase(join(dir, "pp.db"))).toThrow(DatabaseError);
 	});
+
+	test("a migration numbered below ones already applied (parallel work) is still applied, once", () => {
+		const db = openDatabase(freshPath());
+		const later = { version: 900, name: "later", sql: "CREATE TABLE later_t (x INTEGER)" };
+		const gap = { version: 800, name: "gap", sql: "CREATE TABLE gap_t (x INTEGER)" };
+		migrate(db, [...MIGRATIONS, later]);
+		expect(migrate(db, [...MIGRATIONS, later, gap]).map((m) => m.version)).toEqual([800]);
+		expect(migrate(db, [...MIGRATIONS, gap, later])).toEqual([]);
+		expect(db.query("SELECT name FROM sqlite_master WHERE name = 'gap_t'").get()).not.toBeNull();
+		db.close();
+	});
 });

@@ -1,8 +1,9 @@
-// Every migration, in order. Embedded in the binary as text; applied by db/migrate.ts.
+// Every migration (applied in version order; numbers may leave gaps for parallel work). Embedded in the binary as text; applied by db/migrate.ts.
 import init from "./001_init.sql" with { type: "text" };
 import protection from "./002_protection.sql" with { type: "text" };
 import accounts from "./003_accounts.sql" with { type: "text" };
 import protectionApi from "./004_protection_api.sql" with { type: "text" };
+import webhooks from "./010_webhooks.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -15,4 +16,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 2, name: "protection", sql: protection },
 	{ version: 3, name: "accounts", sql: accounts },
 	{ version: 4, name: "protection_api", sql: protectionApi },
+	{ version: 10, name: "webhooks", sql: webhooks },
 ];

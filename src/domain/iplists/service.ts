@@ -12,6 +12,8 @@ import { bumpRevision } from "../revisions.ts";
 
 export type ListKind = "block" | "allow" | "ban";
 const MAX_DURATION_SECONDS = 10 * 365 * 24 * 3600;
+/** Entries one bulk request may carry. */
+export const MAX_BATCH = 100_000;
 
 export interface IpEntry {
 	id: string;
@@ -128,6 +130,83 @@ export class IpListService {
 		return entry;
 	}
 
+	/**
+	 * Adds or refreshes many entries in one transaction: all of them or none. Errors name the
+	 * entry (entries[12].ip). One audit entry records the batch.
+	 */
+	addMany(actor: Actor, list: ListKind, inputs: AddInput[], source = "manual"): { added: number; updated: number } {
+		require(actor, "write");
+		if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_BATCH)
+			throw ValidationError.field("entries", "invalid_value", `must list 1 to ${MAX_BATCH} entries`);
+		const checked = inputs.map((input, i) => {
+			try {
+				return this.validate(actor, list, input);
+			} catch (err) {
+				if (err instanceof ValidationError)
+					throw new ValidationError(err.errors.map((e) => ({ ...e, field: `entries[${i}].${e.field}` })));
+				throw err;
+			}
+		});
+		const sandbox = actor.sandbox ? 1 : 0;
+		const result = this.db.transaction(() => {
+			const find = this.db.query<{ id: string }, [string, number, string, string, string]>(
+				`SELECT id FROM ip_entries WHERE organization_id = ? AND sandbox = ? AND list = ? AND cidr = ?
+				 AND IFNULL(backend_id, '') = ?`,
+			);
+			const refresh = this.db.prepare("UPDATE ip_entries SET reason = ?, expires_at = ?, source = ? WHERE id = ?");
+			const insert = this.db.prepare(
+				`INSERT INTO ip_entries (id, organization_id, sandbox, list, cidr, family, backend_id, reason, source,
+					created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			);
+			const used = { 4: this.used(list, 4), 6: this.used(list, 6) };
+			const capacity = this.capacity(list);
+			const now = nowIso();
+			let added = 0;
+			let updated = 0;
+			checked.forEach(({ prefix, expiresAt, backendId, reason }, i) => {
+				const existing = find.get(actor.organizationId, sandbox, list, prefix.text, backendId ?? "");
+				if (existing) {
+					refresh.run(reason, expiresAt, source, existing.id);
+					updated++;
+					return;
+				}
+				const family = list === "ban" ? 4 : prefix.family;
+				if (!sandbox && used[family] >= capacity)
+					throw ValidationError.field(
+						`entries[${i}].ip`,
+						"limit_exceeded",
+						`the ${list} list holds ${capacity} ${list === "ban" ? "" : `IPv${prefix.family} `}entries (dataplane.map_sizes)`,
+					);
+				insert.run(
+					newId("ip"),
+					actor.organizationId,
+					sandbox,
+					list,
+					prefix.text,
+					prefix.family,
+					backendId,
+					reason,
+					source,
+					now,
+					expiresAt,
+				);
+				if (!sandbox) used[family]++;
+				added++;
+			});
+			if (!actor.sandbox) bumpRevision(this.db, "lists");
+			this.audit.record(actor, {
+				action: `ip.bulk_${list === "allow" ? "allowed" : list === "ban" ? "banned" : "blocked"}`,
+				resourceType: "ip",
+				resourceId: checked[0]?.prefix.text ?? "",
+				description: `${list === "allow" ? "Allowed" : list === "ban" ? "Banned" : "Blocked"} ${checked.length} addresses or prefixes`,
+				metadata: { list, added, updated, source, first: checked.slice(0, 10).map((c) => c.prefix.text) },
+			});
+			return { added, updated };
+		})();
+		this.bus.publish({ type: `ip.${list}.added`, organizationId: actor.organizationId, resourceId: "bulk" });
+		return result;
+	}
+
 	/** Removes the entry for an address or prefix (optionally only the backend-scoped one). */
 	remove(actor: Actor, list: ListKind, ip: string, backendId?: string | null): IpEntry {
 		require(actor, list === "allow" ? "write" : "delete");
@@ -239,18 +318,28 @@ export class IpListService {
 		return { prefix, expiresAt, backendId, reason };
 	}
 
-	/** A list larger than its map is refused here, before anything is written. */
-	private ensureCapacity(list: ListKind, family: 4 | 6, prefixLength: number): void {
+	private capacity(list: ListKind): number {
 		const sizes = this.config.dataplane.map_sizes;
-		const capacity = list === "block" ? sizes.blocklist : list === "allow" ? sizes.allowlist : sizes.bans;
+		return list === "block" ? sizes.blocklist : list === "allow" ? sizes.allowlist : sizes.bans;
+	}
+
+	/** Live entries of a list (per family; bans share one map for both). */
+	private used(list: ListKind, family: 4 | 6): number {
 		const familyClause = list === "ban" ? "" : "AND family = ?";
 		const params = list === "ban" ? [list] : [list, family];
-		const used =
+		return (
 			this.db
 				.query<{ n: number }, Array<string | number>>(
 					`SELECT COUNT(*) AS n FROM ip_entries WHERE sandbox = 0 AND list = ? ${familyClause}`,
 				)
-				.get(...params)?.n ?? 0;
+				.get(...params)?.n ?? 0
+		);
+	}
+
+	/** A list larger than its map is refused here, before anything is written. */
+	private ensureCapacity(list: ListKind, family: 4 | 6, prefixLength: number): void {
+		const capacity = this.capacity(list);
+		const used = this.used(list, family);
 		if (used >= capacity)
 			throw ValidationError.field(
 				"ip",
