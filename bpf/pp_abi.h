@@ -11,9 +11,19 @@
  * rates and times are host byte order. Times are CLOCK_MONOTONIC
  * nanoseconds (bpf_ktime_get_ns), 0 meaning "never expires".
  *
+ * Prefix lists: pp_allow_*, pp_block_* and pp_srcset_* are exact-match hash
+ * maps keyed by (prefix length, scope, address with the host bits cleared),
+ * one table per family. User space publishes the lengths each list holds
+ * (in any scope) in pp_config.*_lens; the program probes only those lengths,
+ * longest first, and the first key present decides: longest-prefix match
+ * by tuple-space search. A length bit may be set with no entry of that
+ * length (a wasted probe), never the reverse: write the entries, then the
+ * lengths.
+ *
  * List generation: the program caches, per (backend, source), what the
- * allow-list, bans, block-list and source sets said about that source, for
- * at most PP_CACHE_TTL_NS. After changing pp_allow_*, pp_bans, pp_block_* or
+ * allow-list, bans, block-list and source sets said about a source it
+ * passed, for at most PP_CACHE_TTL_NS; a source the lists drop gets no
+ * per-source entry. After changing pp_allow_*, pp_bans, pp_block_* or
  * pp_srcset_*, user space increments pp_config.list_gen so the change
  * applies from the next packet; without the bump it applies within
  * PP_CACHE_TTL_NS. Expiries need no bump: a cached answer never outlives
@@ -41,6 +51,7 @@
 #define PP_NO_RULE 0xffffffffu		/* pp_event.rule_slot without a rule */
 #define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
 #define PP_CACHE_TTL_NS 250000000ull	/* longest life of a cached list verdict */
+#define PP_LENS_V6_WORDS 3		/* u64 words for prefix lengths 0..128 */
 
 /* Default max_entries; the loader overrides them from configuration. */
 #define PP_DEF_BACKENDS 1024
@@ -162,6 +173,7 @@ enum pp_cache_flag {
 	PP_CACHE_ALLOW = 1u << 1,
 	PP_CACHE_BAN = 1u << 2,
 	PP_CACHE_BLOCK = 1u << 3,
+	PP_CACHE_SETS = 1u << 4,	/* src_sets holds the source's sets */
 };
 
 /* pp_src_key.scope: a backend index, or a rule's stats slot | RULE. */
@@ -174,7 +186,8 @@ struct pp_addr {
 	__be32 words[4];
 };
 
-/* Key of every LPM trie. prefixlen counts the 32 scope bits too. */
+/* Key of the management LPM tries and of the prefix-list hash maps;
+ * prefixlen counts the 32 scope bits too; host bits of addr are zero. */
 struct pp_lpm_v4_key {
 	__u32 prefixlen;
 	__u32 scope;		/* 0 = global, else backend index */
@@ -251,12 +264,21 @@ struct pp_ruleset {
 	struct pp_rule rules[PP_MAX_RULES];
 };
 
+/* Prefix lengths a list holds: bit n set = some entry of length /n. */
+struct pp_prefix_lens {
+	__u64 v4;			/* bits 0..32 */
+	__u64 v6[PP_LENS_V6_WORDS];	/* length n is bit n % 64 of v6[n / 64] */
+};
+
 struct pp_config {
 	__u32 sample_rate;	/* 1 in N drops become events; 0 = none */
 	__u32 nr_cpus;		/* global buckets are per CPU: rate / nr_cpus */
 	__u32 list_gen;		/* bumped by user space after list changes */
 	__u32 nr_mgmt_ports;
 	__u16 mgmt_ports[PP_MGMT_PORTS];	/* TCP destination ports */
+	struct pp_prefix_lens allow_lens;	/* lengths in pp_allow_v4/v6 */
+	struct pp_prefix_lens block_lens;	/* lengths in pp_block_v4/v6 */
+	struct pp_prefix_lens srcset_lens;	/* lengths in pp_srcset_v4/v6 */
 };
 
 /* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
@@ -338,7 +360,8 @@ _Static_assert(sizeof(struct pp_service) == 48, "pp_service");
 _Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
 _Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
 _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
-_Static_assert(sizeof(struct pp_config) == 32, "pp_config");
+_Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
+_Static_assert(sizeof(struct pp_config) == 128, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");

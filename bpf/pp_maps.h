@@ -5,8 +5,10 @@
  *
  * Contract: names and key/value types here are the ABI in pp_abi.h;
  * max_entries are defaults the loader overrides from configuration before
- * load. LPM tries take struct pp_lpm_v{4,6}_key whose prefixlen includes
- * the 32 scope bits (scope 0 = global, else a backend index).
+ * load. The management tries and the prefix lists take struct
+ * pp_lpm_v{4,6}_key whose prefixlen includes the 32 scope bits (scope 0 =
+ * global, else a backend index); the lists are hash maps probed per prefix
+ * length (pp_abi.h, "Prefix lists").
  */
 #ifndef PP_MAPS_H
 #define PP_MAPS_H
@@ -46,7 +48,7 @@ struct {
 
 /* key: (scope, source prefix), value: struct pp_list_entry */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_LIST_ENTRIES);
 	__type(key, struct pp_lpm_v4_key);
@@ -56,7 +58,7 @@ struct {
 
 /* key: (scope, source prefix), value: struct pp_list_entry */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_LIST_ENTRIES);
 	__type(key, struct pp_lpm_v6_key);
@@ -66,7 +68,7 @@ struct {
 
 /* key: (scope, source prefix), value: struct pp_list_entry */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_LIST_ENTRIES);
 	__type(key, struct pp_lpm_v4_key);
@@ -76,7 +78,7 @@ struct {
 
 /* key: (scope, source prefix), value: struct pp_list_entry */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_LIST_ENTRIES);
 	__type(key, struct pp_lpm_v6_key);
@@ -96,7 +98,7 @@ struct {
 
 /* key: source prefix (scope 0), value: __u64 mask of source sets */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_SRCSET_ENTRIES);
 	__type(key, struct pp_lpm_v4_key);
@@ -106,7 +108,7 @@ struct {
 
 /* key: source prefix (scope 0), value: __u64 mask of source sets */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, PP_DEF_SRCSET_ENTRIES);
 	__type(key, struct pp_lpm_v6_key);

@@ -10,7 +10,8 @@
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
  * reflection), compiled rules, per-source buckets, the backend's bucket.
  * For service traffic the list answers (and source sets) come from the
- * source's pp_src_limits entry, refreshed per list generation (pp_abi.h).
+ * source's pp_src_limits entry, refreshed per list generation (pp_abi.h);
+ * sources the lists drop are decided without creating one.
  */
 #include "pp_parse.h"
 #include "pp_abi.h"
@@ -45,11 +46,6 @@ struct pp_verdict {
 	__u32 reason;
 	__u32 backend;
 	__u32 rule_slot;
-};
-
-struct pp_list_result {
-	__u64 until_ns;		/* earliest expiry of the deciding entries */
-	__u64 src_sets;
 };
 
 /* Static subprogram rather than inline so the event layout reaches BTF
@@ -116,7 +112,8 @@ static __always_inline int pp_applies(__u64 expires_ns, __u64 *now,
 	return 1;
 }
 
-/* Longest-prefix lookup of the source in a v4/v6 pair of tries. */
+/* Longest-prefix lookup of the source in a v4/v6 pair of LPM tries (the
+ * management allow-list). */
 static __always_inline void *pp_lpm_src(void *map4, void *map6,
 					const struct pp_pkt *p, __u32 scope)
 {
@@ -138,62 +135,261 @@ static __always_inline void *pp_lpm_src(void *map4, void *map6,
 	return bpf_map_lookup_elem(map4, &k4);
 }
 
-static __always_inline int pp_list_hit(void *map4, void *map6,
-				       const struct pp_pkt *p, __u32 scope,
-				       __u64 *now, __u64 *until)
+/* Index of the highest set bit of x, which is not 0. */
+static __always_inline __u32 pp_fls64(__u64 x)
 {
-	struct pp_list_entry *e = pp_lpm_src(map4, map6, p, scope);
+	__u32 n = 0;
 
-	return e && pp_applies(e->expires_ns, now, until);
+	if (x >> 32) {
+		n += 32;
+		x >>= 32;
+	}
+	if (x >> 16) {
+		n += 16;
+		x >>= 16;
+	}
+	if (x >> 8) {
+		n += 8;
+		x >>= 8;
+	}
+	if (x >> 4) {
+		n += 4;
+		x >>= 4;
+	}
+	if (x >> 2) {
+		n += 2;
+		x >>= 2;
+	}
+	if (x >> 1)
+		n += 1;
+	return n;
 }
+
+/* Network-order mask of the first bits (0..32 and more) of a 32-bit word. */
+static __always_inline __be32 pp_mask32(__u32 bits)
+{
+	if (bits >= 32)
+		return 0xffffffff;
+	if (!bits)
+		return 0;
+	return bpf_htonl(~0u << (32 - bits));
+}
+
+/* Longest-prefix lookup of the source in a prefix-list hash map of one
+ * family: probes the lengths in lens, longest first (pp_abi.h). */
+static __always_inline void *pp_tss_v4(void *map, __u64 lens, __be32 addr,
+				       __u32 scope)
+{
+	struct pp_lpm_v4_key k = { .scope = scope };
+	__be32 a;
+	__u32 len;
+	void *v;
+	int i;
+
+	for (i = 0; i <= 32; i++) {
+		if (!lens)
+			break;
+		len = pp_fls64(lens);
+		lens &= ~(1ull << len);
+		if (len > 32)
+			continue;
+		k.prefixlen = 32 + len;
+		a = addr & pp_mask32(len);
+		__builtin_memcpy(k.addr, &a, sizeof(a));
+		v = bpf_map_lookup_elem(map, &k);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+/* IPv6 probes run under bpf_loop: up to 129 lengths would be too many
+ * unrolled paths for the verifier. The callback copies the first 8 bytes of
+ * the value found (expires_ns of a list entry, the mask of a source set). */
+struct pp_tss6 {
+	struct pp_lpm_v6_key key;
+	struct pp_addr addr;
+	__u64 bits[PP_LENS_V6_WORDS];
+	__u64 value;
+	void *map;
+	__u32 found;
+};
+
+static long pp_tss6_step(__u32 i, void *data)
+{
+	struct pp_tss6 *t = data;
+	__be32 w[4];
+	__u64 *v;
+	__u32 len;
+
+	if (t->bits[2] & 1) {
+		len = 128;
+		t->bits[2] = 0;
+	} else if (t->bits[1]) {
+		len = pp_fls64(t->bits[1]);
+		t->bits[1] &= ~(1ull << len);
+		len += 64;
+	} else if (t->bits[0]) {
+		len = pp_fls64(t->bits[0]);
+		t->bits[0] &= ~(1ull << len);
+	} else {
+		return 1;
+	}
+	t->key.prefixlen = 32 + len;
+	w[0] = t->addr.words[0] & pp_mask32(len);
+	w[1] = t->addr.words[1] & pp_mask32(len > 32 ? len - 32 : 0);
+	w[2] = t->addr.words[2] & pp_mask32(len > 64 ? len - 64 : 0);
+	w[3] = t->addr.words[3] & pp_mask32(len > 96 ? len - 96 : 0);
+	__builtin_memcpy(t->key.addr, w, sizeof(t->key.addr));
+	v = bpf_map_lookup_elem(t->map, &t->key);
+	if (!v)
+		return 0;
+	t->value = *v;
+	t->found = 1;
+	return 1;
+}
+
+/* Longest-prefix lookup of an IPv6 source: 1 and the value's first 8 bytes
+ * in *value when some prefix holds it, else 0. */
+static __always_inline int pp_tss_v6(void *map,
+				     const struct pp_prefix_lens *lens,
+				     const struct pp_addr *addr, __u32 scope,
+				     __u64 *value)
+{
+	struct pp_tss6 t = {
+		.key = { .scope = scope },
+		.addr = *addr,
+		.bits = { lens->v6[0], lens->v6[1], lens->v6[2] },
+		.map = map,
+	};
+
+	if (!t.bits[0] && !t.bits[1] && !t.bits[2])
+		return 0;
+	bpf_loop(129, pp_tss6_step, &t, 0);
+	*value = t.value;
+	return t.found;
+}
+
+enum pp_list {
+	PP_LIST_ALLOW = 0,
+	PP_LIST_BLOCK = 1,
+	PP_LIST_SRCSET = 2,
+};
+
+/* Longest-prefix lookup of the source in one prefix list: 1 and the first
+ * 8 bytes of the value found in *value, or 0. A global function: its
+ * probe loop is verified once, not once per path of every caller. */
+__noinline int pp_prefix_lookup(const struct pp_pkt *p,
+				const struct pp_config *cfg, __u32 list,
+				__u32 scope, __u64 *value)
+{
+	const struct pp_prefix_lens *lens;
+	void *map4, *map6;
+	__u64 *v;
+
+	if (!p || !cfg || !value)
+		return 0;
+	if (list == PP_LIST_ALLOW) {
+		lens = &cfg->allow_lens;
+		map4 = &pp_allow_v4;
+		map6 = &pp_allow_v6;
+	} else if (list == PP_LIST_BLOCK) {
+		lens = &cfg->block_lens;
+		map4 = &pp_block_v4;
+		map6 = &pp_block_v6;
+	} else {
+		lens = &cfg->srcset_lens;
+		map4 = &pp_srcset_v4;
+		map6 = &pp_srcset_v6;
+	}
+	if (p->is_v6)
+		return pp_tss_v6(map6, lens, &p->src, scope, value);
+	v = pp_tss_v4(map4, lens->v4, p->src.words[3], scope);
+	if (!v)
+		return 0;
+	*value = *v;
+	return 1;
+}
+
+/* Whether the longest list entry matching the source applies. Empty
+ * lists cost no call. */
+static __always_inline int pp_list_hit(const struct pp_config *cfg,
+				       __u32 list, const struct pp_pkt *p,
+				       __u32 scope, __u64 *now, __u64 *until)
+{
+	const struct pp_prefix_lens *lens =
+		list == PP_LIST_ALLOW ? &cfg->allow_lens : &cfg->block_lens;
+	__u64 expires_ns = 0;
+
+	if (p->is_v6 ? !(lens->v6[0] | lens->v6[1] | lens->v6[2]) : !lens->v4)
+		return 0;
+	return pp_prefix_lookup(p, cfg, list, scope, &expires_ns) &&
+	       pp_applies(expires_ns, now, until);
+}
+
+#define PP_LIST_DROP (PP_CACHE_BAN | PP_CACHE_BLOCK)
 
 /* What the allow-list, bans and block-list say about the source, as one
  * PP_CACHE_* verdict bit (0 = nothing), in pipeline order: allow, ban,
- * block. backend 0 means traffic for no service: global entries only, and
- * no source sets. */
+ * block. backend 0 means traffic for no service: global entries only.
+ * *until gets the earliest expiry of the entries that decided. */
 static __always_inline int pp_lists_inline(const struct pp_pkt *p,
+					   const struct pp_config *cfg,
 					   __u32 backend, __u32 svc_flags,
-					   __u64 *now,
-					   struct pp_list_result *r)
+					   __u64 *now, __u64 *until)
 {
-	__u64 *ban, *sets;
+	__u64 *ban;
 
-	r->until_ns = 0;
-	r->src_sets = 0;
-	if (backend) {
-		sets = pp_lpm_src(&pp_srcset_v4, &pp_srcset_v6, p, 0);
-		if (sets)
-			r->src_sets = *sets;
-	}
-	if (pp_list_hit(&pp_allow_v4, &pp_allow_v6, p, PP_SCOPE_GLOBAL, now,
-			&r->until_ns))
+	*until = 0;
+	if (pp_list_hit(cfg, PP_LIST_ALLOW, p, PP_SCOPE_GLOBAL, now, until))
 		return PP_CACHE_ALLOW;
 	if (backend && (svc_flags & PP_SVC_SCOPED_ALLOW) &&
-	    pp_list_hit(&pp_allow_v4, &pp_allow_v6, p, backend, now,
-			&r->until_ns))
+	    pp_list_hit(cfg, PP_LIST_ALLOW, p, backend, now, until))
 		return PP_CACHE_ALLOW;
 	ban = bpf_map_lookup_elem(&pp_bans, &p->src);
-	if (ban && pp_applies(*ban, now, &r->until_ns))
+	if (ban && pp_applies(*ban, now, until))
 		return PP_CACHE_BAN;
-	if (pp_list_hit(&pp_block_v4, &pp_block_v6, p, PP_SCOPE_GLOBAL, now,
-			&r->until_ns))
+	if (pp_list_hit(cfg, PP_LIST_BLOCK, p, PP_SCOPE_GLOBAL, now, until))
 		return PP_CACHE_BLOCK;
 	if (backend && (svc_flags & PP_SVC_SCOPED_BLOCK) &&
-	    pp_list_hit(&pp_block_v4, &pp_block_v6, p, backend, now,
-			&r->until_ns))
+	    pp_list_hit(cfg, PP_LIST_BLOCK, p, backend, now, until))
 		return PP_CACHE_BLOCK;
 	return 0;
 }
 
-/* pp_lists_inline for the service paths, which run once per source and
- * list generation: a global function, verified once for all its callers.
- * Traffic for no service inlines the checks, as it runs them per packet. */
-__noinline int pp_lists(const struct pp_pkt *p, __u32 backend,
-			__u32 svc_flags, __u64 *now, struct pp_list_result *r)
+/* The list checks run as global functions, each verified once on its own:
+ * inlined, their prefix-length loops would multiply the states of every
+ * path of the caller. pp_lists answers for a service's traffic. */
+__noinline int pp_lists(const struct pp_pkt *p, const struct pp_config *cfg,
+			const struct pp_service *svc, __u64 *now, __u64 *until)
 {
-	if (!p || !now || !r)
+	if (!p || !cfg || !svc || !now || !until)
 		return 0;
-	return pp_lists_inline(p, backend, svc_flags, now, r);
+	return pp_lists_inline(p, cfg, svc->backend, svc->flags, now, until);
+}
+
+/* The global entries only, for traffic to no service. */
+__noinline int pp_global_lists(const struct pp_pkt *p,
+			       const struct pp_config *cfg, __u64 *now,
+			       __u64 *until)
+{
+	if (!p || !cfg || !now || !until)
+		return 0;
+	return pp_lists_inline(p, cfg, 0, 0, now, until);
+}
+
+/* The source-set mask of the source: only rules that read source sets
+ * need it, and the rules run only for sources the lists did not drop. */
+__noinline __u64 pp_src_sets(const struct pp_pkt *p,
+			     const struct pp_config *cfg)
+{
+	__u64 sets = 0;
+
+	if (!p || !cfg)
+		return 0;
+	if (!pp_prefix_lookup(p, cfg, PP_LIST_SRCSET, 0, &sets))
+		return 0;
+	return sets;
 }
 
 /* The earliest of the deciding entries' expiry and the cache TTL. */
@@ -204,39 +400,44 @@ static __always_inline __u64 pp_cache_until(__u64 until_ns, __u64 *now)
 	return until_ns && until_ns < ttl ? until_ns : ttl;
 }
 
-/* The source's state for a backend, with a list verdict that is current:
- * one LRU lookup replaces the list and source-set lookups for every packet
- * after a source's first, until the lists change (list_gen), a deciding
- * entry expires or the TTL runs out. NULL only if the LRU could not take a
- * new entry. */
-static __always_inline struct pp_src_state *
-pp_src_entry(const struct pp_service *svc, const struct pp_pkt *p, __u32 gen,
-	     __u64 *now)
+/* The list verdict for service traffic, and the source's state. One LRU
+ * lookup replaces the list lookups for every packet of a source after its
+ * first, until the lists change (list_gen), a deciding entry expires or the
+ * TTL runs out. A source the lists drop gets no state of its own: a flood
+ * of spoofed blocked sources must not evict the sources being served.
+ * *stp is NULL when the source has no state. */
+static __always_inline int pp_src_lists(const struct pp_config *cfg,
+					const struct pp_service *svc,
+					const struct pp_pkt *p, __u32 gen,
+					__u64 *now, struct pp_src_state **stp)
 {
 	struct pp_src_key key = { .scope = svc->backend, .addr = p->src };
-	struct pp_list_result r;
-	struct pp_src_state *st;
 	struct pp_src_state init = {};
+	struct pp_src_state *st;
+	__u64 until;
+	int lists;
 
 	st = bpf_map_lookup_elem(&pp_src_limits, &key);
+	*stp = st;
+	if (st && (st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
+	    st->cache_until_ns > pp_now(now))
+		return st->cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
+
+	lists = pp_lists(p, cfg, svc, now, &until);
 	if (st) {
-		if ((st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
-		    st->cache_until_ns > pp_now(now))
-			return st;
-		st->cache = PP_CACHE_VALID |
-			    pp_lists(p, svc->backend, svc->flags, now, &r);
-		st->cache_until_ns = pp_cache_until(r.until_ns, now);
-		st->src_sets = r.src_sets;
+		st->cache = PP_CACHE_VALID | lists;
+		st->cache_until_ns = pp_cache_until(until, now);
 		st->list_gen = gen;
-		return st;
+		return lists;
 	}
-	init.cache = PP_CACHE_VALID |
-		     pp_lists(p, svc->backend, svc->flags, now, &r);
-	init.cache_until_ns = pp_cache_until(r.until_ns, now);
-	init.src_sets = r.src_sets;
+	if (lists & PP_LIST_DROP)
+		return lists;
+	init.cache = PP_CACHE_VALID | lists;
+	init.cache_until_ns = pp_cache_until(until, now);
 	init.list_gen = gen;
 	bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&pp_src_limits, &key);
+	*stp = bpf_map_lookup_elem(&pp_src_limits, &key);
+	return lists;
 }
 
 static __always_inline int pp_is_mgmt_port(const struct pp_config *cfg,
@@ -525,9 +726,8 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
 	struct pp_src_state *st = NULL;
-	struct pp_list_result lr;
 	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
-	__u64 now = 0, logged = 0;
+	__u64 now = 0, logged = 0, until;
 	int eth_type, proto;
 	__u8 *refl;
 
@@ -644,18 +844,13 @@ int pp_xdp(struct xdp_md *ctx)
 
 	if (svc) {
 		v.backend = svc->backend;
-		st = pp_src_entry(svc, &p, gen, &now);
+		lists = pp_src_lists(cfg, svc, &p, gen, &now, &st);
 		if (st) {
 			st->packets += 1;
 			st->bytes += p.len;
-			lists = st->cache;
-			p.src_sets = st->src_sets;
-		} else {
-			lists = pp_lists(&p, svc->backend, svc->flags, &now, &lr);
-			p.src_sets = lr.src_sets;
 		}
 	} else {
-		lists = pp_lists_inline(&p, 0, 0, &now, &lr);
+		lists = pp_global_lists(&p, cfg, &now, &until);
 	}
 
 	if (lists & PP_CACHE_ALLOW) {
@@ -702,9 +897,24 @@ int pp_xdp(struct xdp_md *ctx)
 
 	if (svc->ruleset != PP_NO_RULESET) {
 		rs = bpf_map_lookup_elem(&pp_rulesets, &svc->ruleset);
-		if (rs && rs->count &&
-		    pp_run_rules(rs, &p, &v, &logged, &now) == PP_RULES_DECIDED)
-			goto out;
+		if (rs && rs->count) {
+			/* Source sets are looked up only for rule sets that
+			 * read them, once per source and list generation. */
+			if (rs->flags & PP_RS_NEEDS_SOURCE) {
+				if (st && (st->cache & PP_CACHE_SETS)) {
+					p.src_sets = st->src_sets;
+				} else {
+					p.src_sets = pp_src_sets(&p, cfg);
+					if (st) {
+						st->src_sets = p.src_sets;
+						st->cache |= PP_CACHE_SETS;
+					}
+				}
+			}
+			if (pp_run_rules(rs, &p, &v, &logged, &now) ==
+			    PP_RULES_DECIDED)
+				goto out;
+		}
 	}
 	v.action = XDP_PASS;
 	v.reason = PP_REASON_PASS;

@@ -4,10 +4,11 @@ import type { Server } from "bun";
 import { type Config, type LoadedConfig, parseListen } from "./config.ts";
 import { DataPlane } from "./dataplane/index.ts";
 import { DatabaseError, databasePath, migrate, openDatabase } from "./db/database.ts";
-import { type GrpcListener, startGrpc } from "./grpc/server.ts";
-import { WebhookDeliverer } from "./notify/webhooks.ts";
+import { type GrpcListener, grpcCredentials, startGrpc } from "./grpc/server.ts";
 import { buildHttpApp, recordPeer } from "./http/app.ts";
 import type { Logger } from "./log.ts";
+import { AlertEvaluator, counterMetrics } from "./notify/alerts.ts";
+import { WebhookDeliverer } from "./notify/webhooks.ts";
 import { ProxySupervisor } from "./proxy/index.ts";
 import { createServices, type Services } from "./services.ts";
 import { ensureCertificate } from "./tls.ts";
@@ -47,6 +48,14 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		if (services.webhooks.enqueue(event) > 0) void deliverer.kick();
 	});
 	deliverer.start();
+	const alerts = new AlertEvaluator(
+		db,
+		services.bus,
+		counterMetrics(db, services.counters),
+		() => config,
+		log.child({ component: "alerts" }),
+	);
+	alerts.start();
 	// Players in, origins out: binds every backend's listeners and follows the database.
 	const proxy = new ProxySupervisor(services, config, log.child({ component: "proxy" }));
 	proxy.start();
@@ -79,7 +88,12 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 			servers.push(https);
 			httpsPort = https.port ?? null;
 		}
-		grpc = await startGrpc(config.server.grpc_listen);
+		grpc = await startGrpc(
+			config.server.grpc_listen,
+			services,
+			log.child({ component: "grpc" }),
+			grpcCredentials(config),
+		);
 		const ports = { http: http.port ?? 0, https: httpsPort, grpc: grpc.port };
 		log.info("listening", { ...ports, configPath: loaded.path });
 
@@ -110,6 +124,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 				await grpcListener.stop();
 				proxy.stop();
 				await deliverer.stop();
+				await alerts.stop();
 				dataplane.stop();
 				db.close();
 				log.info("stopped");
@@ -120,6 +135,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		await grpc?.stop();
 		proxy.stop();
 		await deliverer.stop();
+		await alerts.stop();
 		dataplane.stop();
 		db.close();
 		throw err;

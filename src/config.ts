@@ -82,6 +82,22 @@ export const ConfigSchema = T.Object(
 			},
 			{ additionalProperties: false },
 		),
+		notify: T.Object(
+			{
+				smtp_host: T.String({ description: "SMTP server for EMAIL alerts; empty: EMAIL notifications are refused" }),
+				smtp_port: size(1, 65535, "SMTP port"),
+				smtp_secure: T.Boolean({ description: "TLS from the first byte (port 465); false uses STARTTLS when offered" }),
+				smtp_user: T.String({ description: "SMTP user; empty: no authentication" }),
+				smtp_password: T.String({ description: "SMTP password" }),
+				smtp_from: T.String({ minLength: 3, description: "sender address of alert emails" }),
+				pagerduty_events_url: T.String({
+					pattern: "^https?://",
+					description: "PagerDuty Events API v2 endpoint (point it at a relay on air-gapped sites)",
+				}),
+				alert_interval_seconds: size(1, 3600, "how often alert conditions are evaluated"),
+			},
+			{ additionalProperties: false },
+		),
 		dataplane: T.Object(
 			{
 				enabled: T.Boolean({
@@ -188,8 +204,16 @@ export const ConfigSchema = T.Object(
 				udp_idle_timeout_seconds: size(1, 3600, "a UDP/QUIC client session without packets for this long ends"),
 				max_connections_per_ip: size(0, 1_000_000, "open proxied TCP connections per source address; 0: unlimited"),
 				sticky_ttl_seconds: size(1, 86_400, "how long a sticky session keeps its origin after its last connection"),
-				status_timeout_ms: size(100, 60_000, "a Minecraft status the origin has not answered in this long is answered from the cache"),
-				status_cache_max_age_seconds: size(10, 30 * 86_400, "oldest cached server-list status or RakNet pong still served"),
+				status_timeout_ms: size(
+					100,
+					60_000,
+					"a Minecraft status the origin has not answered in this long is answered from the cache",
+				),
+				status_cache_max_age_seconds: size(
+					10,
+					30 * 86_400,
+					"oldest cached server-list status or RakNet pong still served",
+				),
 			},
 			{ additionalProperties: false },
 		),
@@ -227,6 +251,16 @@ export const DEFAULTS: Config = {
 		max_filter_rules: 100,
 		max_bandwidth_bytes: 10_995_116_277_760,
 		max_requests: 1_000_000_000,
+	},
+	notify: {
+		smtp_host: "",
+		smtp_port: 587,
+		smtp_secure: false,
+		smtp_user: "",
+		smtp_password: "",
+		smtp_from: "pistonprotection@localhost",
+		pagerduty_events_url: "https://events.pagerduty.com/v2/enqueue",
+		alert_interval_seconds: 5,
 	},
 	dataplane: {
 		enabled: true,

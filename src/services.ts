@@ -6,6 +6,7 @@ import { RateLimiter } from "./auth/ratelimit.ts";
 import { AuthService } from "./auth/service.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import type { Config } from "./config.ts";
+import { AlertService } from "./domain/alerts/service.ts";
 import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
 import { BackendService } from "./domain/backends/service.ts";
@@ -14,8 +15,8 @@ import { IpListService } from "./domain/iplists/service.ts";
 import { OAuthService } from "./domain/oauth/service.ts";
 import { OrganizationService } from "./domain/organizations/service.ts";
 import { FilterRuleService } from "./domain/rules/service.ts";
-import { WebhookService } from "./domain/webhooks/service.ts";
 import { UserService } from "./domain/users/service.ts";
+import { WebhookService } from "./domain/webhooks/service.ts";
 import { EventBus } from "./events.ts";
 import { GeoIpService } from "./geoip/service.ts";
 import type { Logger } from "./log.ts";
@@ -90,6 +91,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus, settings, geoip, live);
 	const webhooks = new WebhookService(db, audit);
+	const alerts = new AlertService(db, audit, settings);
 	let dataplane: () => DataPlaneReadiness = () => ({
 		state: config.dataplane.enabled ? "starting" : "disabled",
 		interfaces: [],
@@ -112,6 +114,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		ipLists,
 		rules,
 		webhooks,
+		alerts,
 		geoip,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
@@ -125,6 +128,8 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		setCounterView(view: CounterView | null) {
 			counters = view;
 		},
+		/** The data plane's live counters and per-second rates, or null while it is not loaded. */
+		counters: live.counters,
 		/** Health and connections of an origin as the proxy's health checks see them. */
 		originHealth: live.originHealth,
 		/** Open proxied connections of a backend, or null when no proxy serves it. */

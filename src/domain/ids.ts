@@ -12,6 +12,7 @@ export type IdPrefix =
 	| "ip"
 	| "evt"
 	| "whd"
+	| "alr"
 	| "atk"
 	| "wh"
 	| "cl"

@@ -35,12 +35,15 @@ export const SUPPORT_PROTOS = {
 	reflectionV1Alpha: { "grpc/reflection/v1alpha/reflection.proto": reflectionV1AlphaProto },
 };
 
+/** protobufjs names the file being parsed in this static (its types record it; errors cite it). */
+const parser = protobuf.parse as typeof protobuf.parse & { filename: string | null };
+
 /** Parses embedded files into a root; google/protobuf imports come from protobufjs's bundled copies. */
 export function parseProtos(files: Record<string, string>): protobuf.Root {
 	const root = new protobuf.Root();
 	const common = new Set<string>();
 	for (const [name, text] of Object.entries(files)) {
-		protobuf.parse.filename = name;
+		parser.filename = name;
 		const parsed = protobuf.parse(text, root, { keepCase: true });
 		for (const dep of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
 			if (!dep.startsWith("google/protobuf/") || common.has(dep)) continue;
@@ -53,7 +56,7 @@ export function parseProtos(files: Record<string, string>): protobuf.Root {
 			if (!dep.startsWith("google/protobuf/") && !(dep in files))
 				throw new Error(`${name} imports ${dep}, which is not embedded`);
 	}
-	protobuf.parse.filename = null;
+	parser.filename = null;
 	root.resolveAll();
 	return root;
 }

@@ -7,6 +7,7 @@ import type { Services } from "../services.ts";
 import { assetRoutes } from "../ui/assets.ts";
 import { security } from "./context.ts";
 import { problem, problemResponse, toProblem } from "./problem.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -75,6 +76,7 @@ export function buildHttpApp(services: Services) {
 			.use(auditRoutes(services))
 			.use(oauthRoutes(services))
 			.use(webhookRoutes(services))
+			.use(alertRoutes(services))
 			.use(backendRoutes(services))
 			.use(filterRoutes(services))
 			.use(ipRoutes(services))

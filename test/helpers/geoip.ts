@@ -36,7 +36,12 @@ close $fh;
 `;
 
 /** Writes an mmdb: country networks map to ISO codes; asn networks to "13335:Org name". */
-export function writeMmdb(dir: string, name: string, kind: "country" | "asn", networks: Record<string, string>): string {
+export function writeMmdb(
+	dir: string,
+	name: string,
+	kind: "country" | "asn",
+	networks: Record<string, string>,
+): string {
 	const script = join(dir, "write-mmdb.pl");
 	writeFileSync(script, SCRIPT);
 	const out = join(dir, name);

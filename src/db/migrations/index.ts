@@ -4,6 +4,7 @@ import protection from "./002_protection.sql" with { type: "text" };
 import accounts from "./003_accounts.sql" with { type: "text" };
 import protectionApi from "./004_protection_api.sql" with { type: "text" };
 import webhooks from "./010_webhooks.sql" with { type: "text" };
+import alerts from "./011_alerts.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -17,4 +18,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 3, name: "accounts", sql: accounts },
 	{ version: 4, name: "protection_api", sql: protectionApi },
 	{ version: 10, name: "webhooks", sql: webhooks },
+	{ version: 11, name: "alerts", sql: alerts },
 ];
