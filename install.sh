@@ -451,6 +451,47 @@ build() {
 	CANDIDATE="$SRC_DIR/dist/$SERVICE"
 }
 
+# --- GeoIP default databases ---
+
+# install_geoip_file SRC NAME: installs SRC as $DATA_DIR/geoip/NAME when NAME is missing or
+# still the default we installed last time (its checksum is in geoip/DEFAULTS). A database that
+# `pistonprotection geoip update` or the operator put there is never replaced.
+install_geoip_file() {
+	local src="$1" name="$2" dir="$DATA_DIR/geoip" want have recorded
+	want="$(sha256sum "$src" | cut -d' ' -f1)"
+	recorded="$(sed -n "s/^$name //p" "$dir/DEFAULTS" 2>/dev/null || true)"
+	if [ -f "$dir/$name" ]; then
+		have="$(sha256sum "$dir/$name" | cut -d' ' -f1)"
+		[ "$have" != "$want" ] || return 0
+		if [ "$have" != "$recorded" ]; then
+			note "keeping $dir/$name (not the default database)"
+			return 0
+		fi
+	fi
+	install -D -m 0640 "$src" "$dir/$name.new"
+	mv -f "$dir/$name.new" "$dir/$name"
+	{
+		grep -v "^$name " "$dir/DEFAULTS" 2>/dev/null || true
+		printf '%s %s\n' "$name" "$want"
+	} >"$dir/DEFAULTS.new"
+	mv -f "$dir/DEFAULTS.new" "$dir/DEFAULTS"
+	changed "installed the default GeoIP database $dir/$name"
+}
+
+# The defaults come from npm packages the build installed (no account, no download at run
+# time): the CC0 country database and the RouteViews/DB-IP ASN ranges (geoip/README.md).
+install_geoip() {
+	local pkgs="$SRC_DIR/node_modules/@ip-location-db"
+	if [ ! -d "$pkgs" ]; then
+		note "no GeoIP packages next to install.sh; country and ASN rules need a database (geoip/README.md)"
+		return 0
+	fi
+	install -d -m 0750 "$DATA_DIR/geoip"
+	install_geoip_file "$pkgs/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb" country.mmdb
+	cat "$pkgs/asn/asn-ipv4.csv" "$pkgs/asn/asn-ipv6.csv" >"$WORK/asn.csv"
+	install_geoip_file "$WORK/asn.csv" asn.csv
+}
+
 # --- Install ---
 
 # The admin account is created on the first install only; 'admin create' exits 3 when an
@@ -501,6 +542,7 @@ do_install() {
 
 	mount_bpffs
 	install -d -m 0750 "$DATA_DIR"
+	install_geoip
 	ensure_config "$candidate"
 
 	local binary_changed=0 unit_changed=0

@@ -18,7 +18,8 @@
  * longest first, and the first key present decides: longest-prefix match
  * by tuple-space search. A length bit may be set with no entry of that
  * length (a wasted probe), never the reverse: write the entries, then the
- * lengths.
+ * lengths. Likewise PP_CFG_BANS in pp_config.flags: pp_bans is probed only
+ * while it is set.
  *
  * List generation: the program caches, per (backend, source), what the
  * allow-list, bans, block-list and source sets said about a source it
@@ -167,6 +168,11 @@ enum PP_PACKED_ENUM pp_event_kind {
 	PP_EVENT_LOG = 2,	/* LOG rule matched */
 };
 
+/* pp_config.flags */
+enum pp_cfg_flag {
+	PP_CFG_BANS = 1u << 0,	/* pp_bans may hold entries; else not probed */
+};
+
 /* pp_src_state.cache: the cached list verdict for the source. */
 enum pp_cache_flag {
 	PP_CACHE_VALID = 1u << 0,
@@ -279,6 +285,8 @@ struct pp_config {
 	struct pp_prefix_lens allow_lens;	/* lengths in pp_allow_v4/v6 */
 	struct pp_prefix_lens block_lens;	/* lengths in pp_block_v4/v6 */
 	struct pp_prefix_lens srcset_lens;	/* lengths in pp_srcset_v4/v6 */
+	enum pp_cfg_flag flags;
+	__u32 pad;
 };
 
 /* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
@@ -361,7 +369,7 @@ _Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
 _Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
 _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
-_Static_assert(sizeof(struct pp_config) == 128, "pp_config");
+_Static_assert(sizeof(struct pp_config) == 136, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");

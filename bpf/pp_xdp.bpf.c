@@ -135,44 +135,33 @@ static __always_inline void *pp_lpm_src(void *map4, void *map6,
 	return bpf_map_lookup_elem(map4, &k4);
 }
 
+/* Branch-free on purpose: every branch here would multiply the verifier's
+ * states in the probe loops below. */
+#define PP_DEBRUIJN64 0x03f79d71b4ca8b09ull
+
+static const __u8 pp_debruijn_index[64] = {
+	0, 1, 56, 2, 57, 49, 28, 3, 61, 58, 42, 50, 38, 29, 17, 4,
+	62, 47, 59, 36, 45, 43, 51, 22, 53, 39, 33, 30, 24, 18, 12, 5,
+	63, 55, 48, 27, 60, 41, 37, 16, 46, 35, 44, 21, 52, 32, 23, 11,
+	54, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
 /* Index of the highest set bit of x, which is not 0. */
 static __always_inline __u32 pp_fls64(__u64 x)
 {
-	__u32 n = 0;
-
-	if (x >> 32) {
-		n += 32;
-		x >>= 32;
-	}
-	if (x >> 16) {
-		n += 16;
-		x >>= 16;
-	}
-	if (x >> 8) {
-		n += 8;
-		x >>= 8;
-	}
-	if (x >> 4) {
-		n += 4;
-		x >>= 4;
-	}
-	if (x >> 2) {
-		n += 2;
-		x >>= 2;
-	}
-	if (x >> 1)
-		n += 1;
-	return n;
+	x |= x >> 1;
+	x |= x >> 2;
+	x |= x >> 4;
+	x |= x >> 8;
+	x |= x >> 16;
+	x |= x >> 32;
+	return pp_debruijn_index[((x ^ (x >> 1)) * PP_DEBRUIJN64) >> 58];
 }
 
-/* Network-order mask of the first bits (0..32 and more) of a 32-bit word. */
-static __always_inline __be32 pp_mask32(__u32 bits)
+/* Network-order mask of the first len bits of a 32-bit word, len 0..32. */
+static __always_inline __be32 pp_mask32(__u32 len)
 {
-	if (bits >= 32)
-		return 0xffffffff;
-	if (!bits)
-		return 0;
-	return bpf_htonl(~0u << (32 - bits));
+	return bpf_htonl((__u32)(0xffffffff00000000ull >> (len & 63)));
 }
 
 /* Longest-prefix lookup of the source in a prefix-list hash map of one
@@ -201,6 +190,24 @@ static __always_inline void *pp_tss_v4(void *map, __u64 lens, __be32 addr,
 			return v;
 	}
 	return NULL;
+}
+
+/* Network-order mask of the first len bits of 128, len 0..128, built
+ * from two 64-bit halves without a branch on len. */
+static __always_inline void pp_mask128(__u32 len, __be32 w[4])
+{
+	__u64 lo_len = len > 64 ? len - 64 : 0;
+	__u64 hi_len = len - lo_len;
+	__u64 hi = ~0ull << ((64 - hi_len) & 63);
+	__u64 lo = ~0ull << ((64 - lo_len) & 63);
+
+	/* (64 - 0) & 63 shifts by 0: a half of length 0 is cleared here. */
+	hi &= -(__u64)(hi_len != 0);
+	lo &= -(__u64)(lo_len != 0);
+	w[0] = bpf_htonl(hi >> 32);
+	w[1] = bpf_htonl((__u32)hi);
+	w[2] = bpf_htonl(lo >> 32);
+	w[3] = bpf_htonl((__u32)lo);
 }
 
 /* IPv6 probes run under bpf_loop: up to 129 lengths would be too many
@@ -236,10 +243,11 @@ static long pp_tss6_step(__u32 i, void *data)
 		return 1;
 	}
 	t->key.prefixlen = 32 + len;
-	w[0] = t->addr.words[0] & pp_mask32(len);
-	w[1] = t->addr.words[1] & pp_mask32(len > 32 ? len - 32 : 0);
-	w[2] = t->addr.words[2] & pp_mask32(len > 64 ? len - 64 : 0);
-	w[3] = t->addr.words[3] & pp_mask32(len > 96 ? len - 96 : 0);
+	pp_mask128(len, w);
+	w[0] &= t->addr.words[0];
+	w[1] &= t->addr.words[1];
+	w[2] &= t->addr.words[2];
+	w[3] &= t->addr.words[3];
 	__builtin_memcpy(t->key.addr, w, sizeof(t->key.addr));
 	v = bpf_map_lookup_elem(t->map, &t->key);
 	if (!v)
@@ -346,9 +354,11 @@ static __always_inline int pp_lists_inline(const struct pp_pkt *p,
 	if (backend && (svc_flags & PP_SVC_SCOPED_ALLOW) &&
 	    pp_list_hit(cfg, PP_LIST_ALLOW, p, backend, now, until))
 		return PP_CACHE_ALLOW;
-	ban = bpf_map_lookup_elem(&pp_bans, &p->src);
-	if (ban && pp_applies(*ban, now, until))
-		return PP_CACHE_BAN;
+	if (cfg->flags & PP_CFG_BANS) {
+		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
+		if (ban && pp_applies(*ban, now, until))
+			return PP_CACHE_BAN;
+	}
 	if (pp_list_hit(cfg, PP_LIST_BLOCK, p, PP_SCOPE_GLOBAL, now, until))
 		return PP_CACHE_BLOCK;
 	if (backend && (svc_flags & PP_SVC_SCOPED_BLOCK) &&

@@ -87,7 +87,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		activeConnections: (backendId: string): number | null => proxy?.activeConnections(backendId) ?? null,
 		counters: () => counters,
 	};
-	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, settings, geoip, live);
+	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, geoip, live);
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus, settings, geoip, live);
 	const webhooks = new WebhookService(db, audit);

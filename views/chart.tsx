@@ -13,7 +13,13 @@ const W = 600;
 const H = 180;
 const PAD = { left: 48, right: 8, top: 10, bottom: 22 };
 
-export function LineChart(props: { id: string; title: string; unit: string; series: Series[]; seconds: number }): string {
+export function LineChart(props: {
+	id: string;
+	title: string;
+	unit: string;
+	series: Series[];
+	seconds: number;
+}): string {
 	const points = Math.max(0, ...props.series.map((s) => s.values.length));
 	const max = Math.max(1, ...props.series.flatMap((s) => s.values));
 	const x = (i: number) => PAD.left + (points <= 1 ? 0 : (i / (points - 1)) * (W - PAD.left - PAD.right));

@@ -1,6 +1,5 @@
 // Building blocks of the admin UI's pages: form fields that show their errors and keep what was
 // typed, the error summary, confirmation forms, badges, pagination. Text is escaped (`safe`).
-import type { Children } from "@kitajs/html";
 import type { FieldError } from "../src/domain/errors.ts";
 
 /** What a form shows: the values as typed (flat field names) and the errors the domain returned. */
@@ -173,7 +172,13 @@ export function Select(
 }
 
 /** A boolean: checked sends "true"; the form lists its booleans in _bools so unchecked means false. */
-export function Check(props: { form: FormState; name: string; label: string; fallback?: boolean; hint?: string }): string {
+export function Check(props: {
+	form: FormState;
+	name: string;
+	label: string;
+	fallback?: boolean;
+	hint?: string;
+}): string {
 	const id = fieldId(props.name);
 	const raw = props.form.values[props.name];
 	const checked = raw === undefined ? !!props.fallback : raw === "true";
@@ -245,8 +250,12 @@ export function ActionForm(props: {
 	) as string;
 }
 
-export function Badge(props: { kind: string; children: Children }): string {
-	return (<span class={`badge ${props.kind}`}>{props.children}</span>) as string;
+export function Badge(props: { kind: string; text: string }): string {
+	return (
+		<span class={`badge ${props.kind}`} safe>
+			{props.text}
+		</span>
+	) as string;
 }
 
 export function Notice(props: { message?: string }): string {

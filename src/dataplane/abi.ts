@@ -16,6 +16,8 @@ export const NO_RULE = 0xffffffff;
 export const TOKEN_SCALE = 1_000_000_000n;
 /** Longest life of a per-source cached list verdict (PP_CACHE_TTL_NS). */
 export const CACHE_TTL_NS = 250_000_000n;
+/** u64 words of the IPv6 prefix-length bitmap (PP_LENS_V6_WORDS). */
+export const LENS_V6_WORDS = 3;
 
 /** max_entries compiled into the object; the loader overrides them from configuration. */
 export const DEFAULT_MAX_ENTRIES = {
@@ -168,7 +170,8 @@ export const RuleFlag = { TCP_FLAGS: 1 << 0 } as const;
 export const RulesetFlag = { NEEDS_SOURCE: 1 << 0 } as const;
 export const EventKind = { SAMPLE: 1, LOG: 2 } as const;
 export const Scope = { GLOBAL: 0, RULE: 0x80000000 } as const;
-export const CacheFlag = { VALID: 1 << 0, ALLOW: 1 << 1, BAN: 1 << 2, BLOCK: 1 << 3 } as const;
+export const CfgFlag = { BANS: 1 << 0 } as const;
+export const CacheFlag = { VALID: 1 << 0, ALLOW: 1 << 1, BAN: 1 << 2, BLOCK: 1 << 3, SETS: 1 << 4 } as const;
 
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 
@@ -185,6 +188,7 @@ export const BTF_ENUMS: Record<string, { size: number; values: Record<string, nu
 	pp_event_kind: { size: 1, values: prefixed("PP_EVENT_", EventKind) },
 	pp_scope: { size: 4, values: prefixed("PP_SCOPE_", Scope) },
 	pp_cache_flag: { size: 4, values: prefixed("PP_CACHE_", CacheFlag) },
+	pp_cfg_flag: { size: 4, values: prefixed("PP_CFG_", CfgFlag) },
 };
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
@@ -244,9 +248,21 @@ export const LAYOUT = {
 			rules: [560, 3584],
 		},
 	},
+	pp_prefix_lens: { size: 32, members: { v4: [0, 8], v6: [8, 24] } },
 	pp_config: {
-		size: 32,
-		members: { sample_rate: [0, 4], nr_cpus: [4, 4], list_gen: [8, 4], nr_mgmt_ports: [12, 4], mgmt_ports: [16, 16] },
+		size: 136,
+		members: {
+			sample_rate: [0, 4],
+			nr_cpus: [4, 4],
+			list_gen: [8, 4],
+			nr_mgmt_ports: [12, 4],
+			mgmt_ports: [16, 16],
+			allow_lens: [32, 32],
+			block_lens: [64, 32],
+			srcset_lens: [96, 32],
+			flags: [128, 4],
+			pad: [132, 4],
+		},
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
@@ -348,7 +364,11 @@ export function formatAddr16(a: Uint8Array): string {
 
 // ---- keys and values -------------------------------------------------------------------
 
-/** LPM key for a prefix; scope 0 = global, else a backend index. Choose the _v4/_v6 map by family. */
+/**
+ * Prefix key (management LPM tries and the prefix-list hash maps) for a prefix; scope 0 = global,
+ * else a backend index. Choose the _v4/_v6 map by family. Host bits must be clear (parseCidr
+ * clears them): the lists are exact-match per length.
+ */
 export function encodeLpmKey(cidr: Cidr | string, scope = 0): Uint8Array {
 	const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
 	const [buf, v] = view(c.family === 4 ? LAYOUT.pp_lpm_v4_key.size : LAYOUT.pp_lpm_v6_key.size);
@@ -365,6 +385,14 @@ export function decodeLpmKey(buf: Uint8Array): { cidr: Cidr; scope: number } {
 	return {
 		cidr: { family, addr: buf.slice(a, a + (family === 4 ? 4 : 16)), prefix: v.getUint32(0, true) - 32 },
 		scope: v.getUint32(off("pp_lpm_v4_key", "scope"), true),
+	};
+}
+
+/** The family and prefix length of a prefix key. */
+export function lpmKeyLength(key: Uint8Array): { family: Family; length: number } {
+	return {
+		family: key.length === LAYOUT.pp_lpm_v4_key.size ? 4 : 6,
+		length: dv(key).getUint32(off("pp_lpm_v4_key", "prefixlen"), true) - 32,
 	};
 }
 
@@ -584,6 +612,70 @@ export interface Config {
 	listGen?: number;
 	/** Management TCP ports (SSH, API/UI), at most MGMT_PORTS. */
 	mgmtPorts: number[];
+	/**
+	 * The prefix lengths each list holds, in any scope (default none). The program probes only
+	 * these, longest first: write a list's entries before publishing a new length.
+	 */
+	prefixLengths?: ListPrefixLengths;
+	/** pp_bans holds entries (CfgFlag.BANS); without it the program never probes pp_bans. */
+	bans?: boolean;
+}
+
+/** Prefix lengths present in one list, per family (pp_prefix_lens). */
+export interface PrefixLengths {
+	v4: number[];
+	v6: number[];
+}
+
+export interface ListPrefixLengths {
+	allow: PrefixLengths;
+	block: PrefixLengths;
+	srcset: PrefixLengths;
+}
+
+const noLengths = (): PrefixLengths => ({ v4: [], v6: [] });
+export const NO_PREFIX_LENGTHS: ListPrefixLengths = { allow: noLengths(), block: noLengths(), srcset: noLengths() };
+
+/** The lengths of the keys of a v4 and a v6 prefix map. */
+export function prefixLengthsOf(keys: Iterable<Uint8Array>): PrefixLengths {
+	const v4 = new Set<number>();
+	const v6 = new Set<number>();
+	for (const k of keys) {
+		const { family, length } = lpmKeyLength(k);
+		(family === 4 ? v4 : v6).add(length);
+	}
+	return { v4: [...v4].sort((a, b) => b - a), v6: [...v6].sort((a, b) => b - a) };
+}
+
+function encodeLens(v: DataView, at: number, l: PrefixLengths): void {
+	let v4 = 0n;
+	for (const n of l.v4) {
+		if (!Number.isInteger(n) || n < 0 || n > 32) throw new RangeError(`IPv4 prefix length ${n}`);
+		v4 |= 1n << BigInt(n);
+	}
+	const v6 = Array<bigint>(LENS_V6_WORDS).fill(0n);
+	for (const n of l.v6) {
+		if (!Number.isInteger(n) || n < 0 || n > 128) throw new RangeError(`IPv6 prefix length ${n}`);
+		v6[n >> 6] = (v6[n >> 6] as bigint) | (1n << BigInt(n & 63));
+	}
+	v.setBigUint64(at + off("pp_prefix_lens", "v4"), v4, true);
+	v6.forEach((w, i) => {
+		v.setBigUint64(at + off("pp_prefix_lens", "v6") + i * 8, w, true);
+	});
+}
+
+function decodeLens(v: DataView, at: number): PrefixLengths {
+	const bits = (word: bigint, base: number, max: number) =>
+		Array.from({ length: 64 }, (_, i) => i)
+			.filter((i) => base + i <= max && (word >> BigInt(i)) & 1n)
+			.map((i) => base + i);
+	const v6: number[] = [];
+	for (let w = 0; w < LENS_V6_WORDS; w++)
+		v6.push(...bits(v.getBigUint64(at + off("pp_prefix_lens", "v6") + w * 8, true), w * 64, 128));
+	return {
+		v4: bits(v.getBigUint64(at + off("pp_prefix_lens", "v4"), true), 0, 32).sort((a, b) => b - a),
+		v6: v6.sort((a, b) => b - a),
+	};
 }
 
 export function encodeConfig(c: Config): Uint8Array {
@@ -596,6 +688,11 @@ export function encodeConfig(c: Config): Uint8Array {
 	c.mgmtPorts.forEach((p, i) => {
 		v.setUint16(off("pp_config", "mgmt_ports") + i * 2, p, true);
 	});
+	const lens = c.prefixLengths ?? NO_PREFIX_LENGTHS;
+	encodeLens(v, off("pp_config", "allow_lens"), lens.allow);
+	encodeLens(v, off("pp_config", "block_lens"), lens.block);
+	encodeLens(v, off("pp_config", "srcset_lens"), lens.srcset);
+	v.setUint32(off("pp_config", "flags"), c.bans ? CfgFlag.BANS : 0, true);
 	return buf;
 }
 
@@ -609,6 +706,12 @@ export function decodeConfig(buf: Uint8Array): Required<Config> {
 		mgmtPorts: Array.from({ length: Math.min(n, MGMT_PORTS) }, (_, i) =>
 			v.getUint16(off("pp_config", "mgmt_ports") + i * 2, true),
 		),
+		prefixLengths: {
+			allow: decodeLens(v, off("pp_config", "allow_lens")),
+			block: decodeLens(v, off("pp_config", "block_lens")),
+			srcset: decodeLens(v, off("pp_config", "srcset_lens")),
+		},
+		bans: (v.getUint32(off("pp_config", "flags"), true) & CfgFlag.BANS) !== 0,
 	};
 }
 

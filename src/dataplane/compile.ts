@@ -22,10 +22,15 @@ import {
 	IPPROTO,
 	L7,
 	type LevelName,
+	type ListPrefixLengths,
+	lpmKeyLength,
 	type MapName,
+	NO_PREFIX_LENGTHS,
 	NO_RULE,
 	NO_RULESET,
+	type PrefixLengths,
 	ProtoBit,
+	prefixLengthsOf,
 	REFLECTION_SOURCE_PORTS,
 	type ServiceValue,
 	SvcFlag,
@@ -92,17 +97,33 @@ export function toMonotonicNs(expiresAt: string | null, bootMs: number): bigint 
 	return BigInt(Math.max(1, Date.parse(expiresAt) - bootMs)) * 1_000_000n;
 }
 
+/** What pp_config says about the lists: the prefix lengths they hold, and whether there are bans. */
+export interface ListSummary {
+	prefixLengths: ListPrefixLengths;
+	bans: boolean;
+}
+
+export const EMPTY_LISTS: ListSummary = { prefixLengths: NO_PREFIX_LENGTHS, bans: false };
+
 /**
  * Config-derived maps: the config map, the management allow-list, the reflection ports.
  * listGen invalidates the program's per-source cache of list verdicts; the reconciler bumps it.
+ * The list summary tells the program which prefix lengths to probe and whether to probe bans.
  */
-export function compileStatic(config: Config["dataplane"], listGen = 0): MapContents {
+export function compileStatic(config: Config["dataplane"], listGen = 0, lists: ListSummary = EMPTY_LISTS): MapContents {
 	const out = emptyContents("pp_config", "pp_mgmt_v4", "pp_mgmt_v6", "pp_reflect_ports");
 	put(
 		out,
 		"pp_config",
 		u32(0),
-		encodeConfig({ sampleRate: 64, nrCpus: Math.max(1, cpus().length), listGen, mgmtPorts: config.management_ports }),
+		encodeConfig({
+			sampleRate: 64,
+			nrCpus: Math.max(1, cpus().length),
+			listGen,
+			mgmtPorts: config.management_ports,
+			prefixLengths: lists.prefixLengths,
+			bans: lists.bans,
+		}),
 	);
 	for (const net of config.admin_networks) {
 		const p = parsePrefix(net);
@@ -121,6 +142,12 @@ interface ListRow {
 	expires_at: string | null;
 }
 
+const LIST_MAPS = ["pp_allow_v4", "pp_allow_v6", "pp_block_v4", "pp_block_v6", "pp_bans"] as const;
+const LIST_COLUMNS = "rowid, organization_id, list, cidr, backend_id, expires_at";
+const LIVE_ROWS = "sandbox = 0 AND (expires_at IS NULL OR expires_at > ?)";
+/** Changed rows beyond this are read with one query rather than one each. */
+const BULK_ROWS = 256;
+
 /** The organization whose unscoped entries apply to all traffic: the first owner's. */
 function operatorOrganization(db: Database): string | null {
 	return (
@@ -132,52 +159,210 @@ function operatorOrganization(db: Database): string | null {
 	);
 }
 
+/** What decides the scopes of a list row besides the row: the operator and the backends. */
+interface ListContext {
+	operator: string | null;
+	backendsOf: Map<string, number[]>;
+	index: Map<string, number>;
+	/** Equal for equal contexts: a change recompiles every row. */
+	signature: string;
+}
+
+function listContext(db: Database): ListContext {
+	const operator = operatorOrganization(db);
+	const backends = db
+		.query<{ id: string; organization_id: string; dp_index: number }, []>(
+			"SELECT id, organization_id, dp_index FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+		)
+		.all();
+	const backendsOf = new Map<string, number[]>();
+	for (const b of backends)
+		backendsOf.set(b.organization_id, [...(backendsOf.get(b.organization_id) ?? []), b.dp_index]);
+	return {
+		operator,
+		backendsOf,
+		index: new Map(backends.map((b) => [b.id, b.dp_index])),
+		signature: JSON.stringify([operator, backends]),
+	};
+}
+
+interface ListPut {
+	map: (typeof LIST_MAPS)[number];
+	key: Uint8Array;
+	value: Uint8Array;
+}
+
+/** The map entries one list row compiles to. */
+function rowEntries(row: ListRow, ctx: ListContext, bootMs: number): ListPut[] {
+	const p = parsePrefix(row.cidr);
+	const expiresNs = toMonotonicNs(row.expires_at, bootMs);
+	if (row.list === "ban") return [{ map: "pp_bans", key: toMapped16(p.bytes), value: u64(expiresNs) }];
+	const scopes =
+		row.backend_id !== null
+			? [ctx.index.get(row.backend_id)].filter((s): s is number => s !== undefined)
+			: row.organization_id === ctx.operator
+				? [0]
+				: (ctx.backendsOf.get(row.organization_id) ?? []);
+	const map = `pp_${row.list}_v${p.family}` as ListPut["map"];
+	const value = encodeListEntry({ expiresNs, reason: 0, entryId: row.rowid });
+	return scopes.map((scope) => ({ map, key: lpmKey(p, scope), value }));
+}
+
 /**
  * Block list, allow list and bans. An entry scoped to a backend goes into that backend's scope;
  * an unscoped entry of the operator's organization is global; an unscoped entry of any other
  * organization applies to each of that organization's backends, never to other tenants' traffic.
+ * Where two rows compile to one key, the later row (higher rowid) wins.
  */
 export function compileLists(db: Database, now = new Date(), bootMs = bootTimeMs()): MapContents {
-	const out = emptyContents("pp_allow_v4", "pp_allow_v6", "pp_block_v4", "pp_block_v6", "pp_bans");
-	const operator = operatorOrganization(db);
-	const backendsOf = new Map<string, number[]>();
-	for (const b of db
-		.query<{ organization_id: string; dp_index: number }, []>(
-			"SELECT organization_id, dp_index FROM backends WHERE sandbox = 0 ORDER BY dp_index",
-		)
-		.all()) {
-		backendsOf.set(b.organization_id, [...(backendsOf.get(b.organization_id) ?? []), b.dp_index]);
-	}
-	const index = new Map(
-		db
-			.query<{ id: string; dp_index: number }, []>("SELECT id, dp_index FROM backends WHERE sandbox = 0")
-			.all()
-			.map((b) => [b.id, b.dp_index]),
-	);
+	const out = emptyContents(...LIST_MAPS);
+	const ctx = listContext(db);
 	const rows = db
-		.query<ListRow, [string]>(
-			`SELECT rowid, organization_id, list, cidr, backend_id, expires_at FROM ip_entries
-			 WHERE sandbox = 0 AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid`,
-		)
+		.query<ListRow, [string]>(`SELECT ${LIST_COLUMNS} FROM ip_entries WHERE ${LIVE_ROWS} ORDER BY rowid`)
 		.all(now.toISOString());
-	for (const row of rows) {
-		const p = parsePrefix(row.cidr);
-		const expiresNs = toMonotonicNs(row.expires_at, bootMs);
-		if (row.list === "ban") {
-			put(out, "pp_bans", toMapped16(p.bytes), u64(expiresNs));
-			continue;
-		}
-		const scopes =
-			row.backend_id !== null
-				? [index.get(row.backend_id)].filter((s): s is number => s !== undefined)
-				: row.organization_id === operator
-					? [0]
-					: (backendsOf.get(row.organization_id) ?? []);
-		const map: MapName = `pp_${row.list}_v${p.family}` as MapName;
-		const value = encodeListEntry({ expiresNs, reason: 0, entryId: row.rowid });
-		for (const scope of scopes) put(out, map, lpmKey(p, scope), value);
-	}
+	for (const row of rows) for (const e of rowEntries(row, ctx, bootMs)) put(out, e.map, e.key, e.value);
 	return out;
+}
+
+/** What a list update changed: the desired contents and, per map, the keys to re-check (null = all). */
+export interface ListUpdate {
+	contents: MapContents;
+	touched: Map<MapName, Set<string>> | null;
+}
+
+/**
+ * compileLists, incrementally: keeps each row's compiled entries, so an update costs one scan of
+ * (rowid, expires_at) plus the work for the rows that changed, not a recompile of every row.
+ * Rows change only in expires_at (reason and source do not reach the kernel); a new context
+ * (operator, backends) recompiles everything. Its contents always equal compileLists's.
+ */
+export class ListCompiler {
+	private readonly rows = new Map<number, { expiresAt: string | null; puts: ListPut[] }>();
+	/** map|key hex → the rows that compile to it (the highest rowid wins). */
+	private readonly owners = new Map<string, Map<number, ListPut>>();
+	private readonly lengthCounts = new Map<MapName, Map<number, number>>();
+	private context: string | null = null;
+	readonly contents: MapContents = emptyContents(...LIST_MAPS);
+
+	constructor(private readonly bootMs = bootTimeMs()) {}
+
+	update(db: Database, now = new Date()): ListUpdate {
+		const ctx = listContext(db);
+		const full = ctx.signature !== this.context;
+		if (full) this.clear();
+		this.context = ctx.signature;
+		const touched = new Map<MapName, Set<string>>(LIST_MAPS.map((m) => [m, new Set<string>()]));
+		const live = db.query(`SELECT rowid, expires_at FROM ip_entries WHERE ${LIVE_ROWS}`).values(now.toISOString()) as [
+			number,
+			string | null,
+		][];
+		const seen = new Set<number>();
+		const changed: number[] = [];
+		for (const [rowid, expiresAt] of live) {
+			seen.add(rowid);
+			const known = this.rows.get(rowid);
+			if (known && known.expiresAt === expiresAt) continue;
+			if (known) {
+				this.drop(rowid, known.puts, touched);
+				this.rows.delete(rowid);
+			}
+			changed.push(rowid);
+		}
+		// A few changed rows are read one by one; many (a first compile) in one query.
+		const all =
+			changed.length > BULK_ROWS
+				? new Map(
+						db
+							.query<ListRow, [string]>(`SELECT ${LIST_COLUMNS} FROM ip_entries WHERE ${LIVE_ROWS}`)
+							.all(now.toISOString())
+							.map((r) => [r.rowid, r]),
+					)
+				: null;
+		const fetch = db.query<ListRow, [number]>(`SELECT ${LIST_COLUMNS} FROM ip_entries WHERE rowid = ?`);
+		for (const rowid of changed) {
+			const row = all ? all.get(rowid) : fetch.get(rowid);
+			if (!row) continue;
+			const puts = rowEntries(row, ctx, this.bootMs);
+			this.rows.set(rowid, { expiresAt: row.expires_at, puts });
+			for (const e of puts) this.add(rowid, e, touched);
+		}
+		for (const [rowid, known] of this.rows) {
+			if (seen.has(rowid)) continue;
+			this.drop(rowid, known.puts, touched);
+			this.rows.delete(rowid);
+		}
+		return { contents: this.contents, touched: full ? null : touched };
+	}
+
+	/** The prefix lengths the allow and block lists hold now, for pp_config. */
+	lengths(): { allow: PrefixLengths; block: PrefixLengths } {
+		const of = (map: MapName) => [...(this.lengthCounts.get(map)?.keys() ?? [])].sort((a, b) => b - a);
+		return {
+			allow: { v4: of("pp_allow_v4"), v6: of("pp_allow_v6") },
+			block: { v4: of("pp_block_v4"), v6: of("pp_block_v6") },
+		};
+	}
+
+	private clear(): void {
+		this.rows.clear();
+		this.owners.clear();
+		this.lengthCounts.clear();
+		for (const m of this.contents.values()) m.clear();
+	}
+
+	private add(rowid: number, e: ListPut, touched: Map<MapName, Set<string>>): void {
+		const k = hex(e.key);
+		const id = `${e.map}|${k}`;
+		let owners = this.owners.get(id);
+		if (!owners) {
+			owners = new Map();
+			this.owners.set(id, owners);
+			this.countLength(e, 1);
+		}
+		owners.set(rowid, e);
+		this.settle(e.map, k, owners);
+		touched.get(e.map)?.add(k);
+	}
+
+	private drop(rowid: number, puts: ListPut[], touched: Map<MapName, Set<string>>): void {
+		for (const e of puts) {
+			const k = hex(e.key);
+			const id = `${e.map}|${k}`;
+			const owners = this.owners.get(id);
+			if (!owners) continue;
+			owners.delete(rowid);
+			if (owners.size === 0) {
+				this.owners.delete(id);
+				this.countLength(e, -1);
+			}
+			this.settle(e.map, k, owners);
+			touched.get(e.map)?.add(k);
+		}
+	}
+
+	/** The key's entry is its highest row's, as compileLists's last write. */
+	private settle(map: MapName, k: string, owners: Map<number, ListPut>): void {
+		const contents = this.contents.get(map) as Contents;
+		if (owners.size === 0) {
+			contents.delete(k);
+			return;
+		}
+		const winner = owners.get(Math.max(...owners.keys())) as ListPut;
+		contents.set(k, { key: winner.key, value: winner.value });
+	}
+
+	private countLength(e: ListPut, delta: number): void {
+		if (e.map === "pp_bans") return;
+		const length = lpmKeyLength(e.key).length;
+		let counts = this.lengthCounts.get(e.map);
+		if (!counts) {
+			counts = new Map();
+			this.lengthCounts.set(e.map, counts);
+		}
+		const n = (counts.get(length) ?? 0) + delta;
+		if (n > 0) counts.set(length, n);
+		else counts.delete(length);
+	}
 }
 
 interface BackendRow {
@@ -313,28 +498,18 @@ interface SourceSet {
 }
 
 function positiveSet(db: Database, m: RuleMatch): SourceSet | null {
-	const parts: string[] = [];
+	const key = ruleSetKeys(m).positive;
+	if (!key) return null;
 	const lists: Array<() => string[]> = [];
 	if (m.sourceIps?.length) {
-		const key = sourceSetKey(m.sourceIps);
-		parts.push(key);
-		lists.push(() => key.split(","));
+		const ips = sourceSetKey(m.sourceIps);
+		lists.push(() => ips.split(","));
 	}
-	if (m.sourceCountries?.length) {
-		const codes = [...new Set(m.sourceCountries)].sort();
-		parts.push(`cc:${codes.join(",")}`);
-		lists.push(() => storedNetworks(db, "country", codes));
-	}
-	if (m.sourceAsns?.length) {
-		const codes = [...new Set(m.sourceAsns.map(String))].sort();
-		parts.push(`as:${codes.join(",")}`);
-		lists.push(() => storedNetworks(db, "asn", codes));
-	}
-	if (!parts.length) return null;
-	// A plain address list keeps its own key, so it shares a set with equal blacklists.
-	if (lists.length === 1 && m.sourceIps?.length)
-		return { key: parts[0] as string, prefixes: lists[0] as () => string[] };
-	return { key: parts.join("&"), prefixes: () => intersectAll(lists.map((l) => l())) ?? [] };
+	if (m.sourceCountries?.length) lists.push(() => storedNetworks(db, "country", new Set(m.sourceCountries)));
+	if (m.sourceAsns?.length) lists.push(() => storedNetworks(db, "asn", new Set(m.sourceAsns?.map(String))));
+	// A plain address list keeps its own key, so it shares a set with an equal blacklist.
+	if (lists.length === 1) return { key, prefixes: lists[0] as () => string[] };
+	return { key, prefixes: () => intersectAll(lists.map((l) => l())) ?? [] };
 }
 
 function countrySet(db: Database, countries: string[]): SourceSet {
@@ -508,7 +683,22 @@ function maskTo(bytes: Uint8Array, length: number): Uint8Array {
 	return out;
 }
 
+/** The summary of compiled lists and source sets, for pp_config. */
+export function listSummary(lists: MapContents, srcsets: MapContents): ListSummary {
+	const keys = (...maps: MapName[]) =>
+		maps.flatMap((m) => [...(lists.get(m) ?? srcsets.get(m) ?? new Map()).values()].map((e) => e.key));
+	return {
+		prefixLengths: {
+			allow: prefixLengthsOf(keys("pp_allow_v4", "pp_allow_v6")),
+			block: prefixLengthsOf(keys("pp_block_v4", "pp_block_v6")),
+			srcset: prefixLengthsOf(keys("pp_srcset_v4", "pp_srcset_v6")),
+		},
+		bans: (lists.get("pp_bans")?.size ?? 0) > 0,
+	};
+}
+
 export function compileAll(db: Database, config: Config["dataplane"], now = new Date()): Compiled {
 	const { services, rulesets, srcsets } = compileServices(db, now);
-	return { static: compileStatic(config), lists: compileLists(db, now), srcsets, services, rulesets };
+	const lists = compileLists(db, now);
+	return { static: compileStatic(config, 0, listSummary(lists, srcsets)), lists, srcsets, services, rulesets };
 }

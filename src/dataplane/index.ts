@@ -70,7 +70,7 @@ export class DataPlane {
 				this.log.warn("no interface configured: nothing is filtered until dataplane.interfaces names one");
 			// Changes made in this process apply at once; other processes' (the CLI) within POLL_MS.
 			this.unsubscribe = this.services.bus.on("*", (e) => {
-				if (/^(ip|backend|rule)\./.test(e.type)) this.syncNow();
+				if (/^(ip|backend|rule)\./.test(e.type)) this.syncSoon();
 			});
 			this.timers.push(setInterval(() => this.tick(), POLL_MS));
 			this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
@@ -92,6 +92,15 @@ export class DataPlane {
 	map(name: MapName): BpfMap {
 		if (!this.loader) throw new Error("the data plane is not loaded");
 		return this.loader.loaded.map(name);
+	}
+
+	/**
+	 * Applies a change before the request that made it answers. A bulk request publishes one
+	 * event per rule after one commit: the first event's sync applies them all, the rest find
+	 * nothing changed.
+	 */
+	private syncSoon(): void {
+		if (this.reconciler?.changed()) this.syncNow();
 	}
 
 	/** Applies pending changes now (the poller does this within POLL_MS anyway). */

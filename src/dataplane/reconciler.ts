@@ -14,18 +14,23 @@ import {
 	KEYED_CONTENT_MAPS,
 	type MapName,
 	NO_RULESET,
+	prefixLengthsOf,
 	u32,
 } from "./abi.ts";
 import {
+	bootTimeMs,
 	type Compiled,
 	type CompiledService,
 	CompileError,
 	type Contents,
-	compileLists,
 	compileServices,
 	compileStatic,
+	EMPTY_LISTS,
 	type Entry,
 	hex,
+	ListCompiler,
+	type ListSummary,
+	type ListUpdate,
 	type MapContents,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
@@ -46,8 +51,11 @@ export class Reconciler {
 	private shadow = new Map<MapName, Contents>();
 	/** Backend index → the pp_rulesets slot its services point at, and that slot's bytes. */
 	private slots = new Map<number, { slot: number; bytes: Uint8Array }>();
-	private compiledLists: MapContents | null = null;
+	/** Compiled list rows, kept between syncs so a list change costs what changed. */
+	private lists: ListCompiler;
 	private revisions: Record<Section, number> | null = null;
+	/** The prefix lengths the lists hold and whether there are bans, published in pp_config. */
+	private summary: ListSummary = EMPTY_LISTS;
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
 
@@ -56,7 +64,10 @@ export class Reconciler {
 		private config: Config["dataplane"],
 		private readonly maps: MapSource,
 		private readonly log: Logger,
-	) {}
+		private readonly bootMs = bootTimeMs(),
+	) {
+		this.lists = new ListCompiler(bootMs);
+	}
 
 	setConfig(config: Config["dataplane"]): void {
 		this.config = config;
@@ -84,7 +95,7 @@ export class Reconciler {
 			const bytes = rulesets.lookup(u32(svc.ruleset));
 			if (bytes) this.slots.set(svc.backend, { slot: svc.ruleset, bytes });
 		}
-		this.compiledLists = null;
+		this.lists = new ListCompiler(this.bootMs);
 		this.revisions = null;
 	}
 
@@ -101,14 +112,31 @@ export class Reconciler {
 	sync(now = new Date(), force = false): ApplyStats {
 		const started = performance.now();
 		const revisions = readRevisions(this.db);
-		const listsChanged = force || !this.revisions || revisions.lists !== this.revisions.lists || !this.compiledLists;
-		const lists = listsChanged ? compileLists(this.db, now) : (this.compiledLists as MapContents);
+		const listsChanged = force || !this.revisions || revisions.lists !== this.revisions.lists;
+		// Unchanged lists need no look at all; a forced sync re-checks every entry.
+		const update: ListUpdate = listsChanged
+			? this.lists.update(this.db, now)
+			: { contents: this.lists.contents, touched: new Map() };
+		if (force) update.touched = null;
 		const { services, rulesets, srcsets } = compileServices(this.db, now);
-		const compiled: Compiled = { static: compileStatic(this.config, this.listGen), lists, srcsets, services, rulesets };
-		const stats = this.apply(compiled);
-		this.compiledLists = lists;
+		this.summary = {
+			prefixLengths: { ...this.lists.lengths(), srcset: prefixLengthsOf(this.keysOf(srcsets)) },
+			bans: (update.contents.get("pp_bans")?.size ?? 0) > 0,
+		};
+		const compiled: Compiled = {
+			static: compileStatic(this.config, this.listGen, this.summary),
+			lists: update.contents,
+			srcsets,
+			services,
+			rulesets,
+		};
+		const stats = this.apply(compiled, update.touched);
 		this.revisions = revisions;
 		return { ...stats, ms: Math.round(performance.now() - started) };
+	}
+
+	private keysOf(contents: MapContents): Uint8Array[] {
+		return [...contents.values()].flatMap((m) => [...m.values()].map((e) => e.key));
 	}
 
 	/** The revisions the maps reflect, or null before the first sync. */
@@ -127,16 +155,27 @@ export class Reconciler {
 		);
 	}
 
-	private apply(c: Compiled): Omit<ApplyStats, "ms"> {
+	/**
+	 * touched: per list map, the only keys that may differ from the shadow (null = any key).
+	 */
+	private apply(c: Compiled, touched: Map<MapName, Set<string>> | null = null): Omit<ApplyStats, "ms"> {
 		this.checkCapacity(c);
 		let updated = 0;
 		let deleted = 0;
 		let listChanges = 0;
 		const listMaps = new Set<MapName>([...c.lists.keys(), ...c.srcsets.keys()]);
+		const candidates = (name: MapName, desired: Contents): Iterable<[string, Entry]> => {
+			const keys = c.lists.has(name) ? touched?.get(name) : undefined;
+			if (keys === undefined) return desired.entries();
+			return [...keys].flatMap((k) => {
+				const e = desired.get(k);
+				return e ? [[k, e] as [string, Entry]] : [];
+			});
+		};
 		const upsert = (name: MapName, desired: Contents) => {
 			const map = this.maps(name);
 			const current = this.shadow.get(name) ?? new Map();
-			const changed = [...desired.entries()].filter(([k, e]) => {
+			const changed = [...candidates(name, desired)].filter(([k, e]) => {
 				const have = current.get(k);
 				return !have || !equal(have.value, e.value);
 			});
@@ -153,7 +192,14 @@ export class Reconciler {
 		};
 		const prune = (name: MapName, desired: Contents) => {
 			const current = this.shadow.get(name) ?? new Map();
-			const gone = [...current.entries()].filter(([k]) => !desired.has(k));
+			const keys = c.lists.has(name) ? touched?.get(name) : undefined;
+			const gone =
+				keys === undefined
+					? [...current.entries()].filter(([k]) => !desired.has(k))
+					: [...keys].flatMap((k) => {
+							const e = current.get(k);
+							return e && !desired.has(k) ? [[k, e] as [string, Entry]] : [];
+						});
 			if (gone.length) {
 				this.maps(name).deleteMany(gone.map(([, e]) => e.key));
 				for (const [k] of gone) current.delete(k);
@@ -196,7 +242,7 @@ export class Reconciler {
 		if (listChanges) {
 			// Sources whose list verdict the program cached must be looked up again.
 			this.listGen = (this.listGen + 1) >>> 0;
-			upsert("pp_config", compileStatic(this.config, this.listGen).get("pp_config") as Contents);
+			upsert("pp_config", compileStatic(this.config, this.listGen, this.summary).get("pp_config") as Contents);
 		}
 		if (updated || deleted) this.log.debug("data plane reconciled", { updated, deleted });
 		return { updated, deleted };

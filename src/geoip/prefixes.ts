@@ -44,6 +44,10 @@ export function mergeRanges(ranges: Range[]): Range[] {
 	return out;
 }
 
+// Math.min/max do not take bigints.
+const bigMax = (a: bigint, b: bigint) => (a > b ? a : b);
+const bigMin = (a: bigint, b: bigint) => (a < b ? a : b);
+
 /** Intersection of two merged range lists of the same family. */
 export function intersectRanges(a: Range[], b: Range[]): Range[] {
 	const out: Range[] = [];
@@ -52,8 +56,8 @@ export function intersectRanges(a: Range[], b: Range[]): Range[] {
 	while (i < a.length && j < b.length) {
 		const x = a[i] as Range;
 		const y = b[j] as Range;
-		const lo = x.lo > y.lo ? x.lo : y.lo;
-		const hi = x.hi < y.hi ? x.hi : y.hi;
+		const lo = bigMax(x.lo, y.lo);
+		const hi = bigMin(x.hi, y.hi);
 		if (lo <= hi) out.push({ family: x.family, lo, hi });
 		if (x.hi < y.hi) i++;
 		else j++;

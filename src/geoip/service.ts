@@ -55,7 +55,8 @@ export class GeoIpService {
 		if (configured) return configured;
 		const dir = join(cfg.storage.data_dir, "geoip");
 		const mmdb = join(dir, `${kind}.mmdb`);
-		return existsSync(mmdb) || kind === "country" ? mmdb : join(dir, `${kind}.csv`);
+		const csv = join(dir, `${kind}.csv`);
+		return !existsSync(mmdb) && existsSync(csv) ? csv : mmdb;
 	}
 
 	/** The database of a kind, reopened when its file changed; null when there is none. */

@@ -1,8 +1,10 @@
 // Messages <-> the REST API's JSON, driven by the .proto reflection so the two faces cannot drift:
 // snake_case fields become camelCase keys, enum values lose their type prefix (BACKEND_TYPE_TCP is
 // "TCP"), Timestamps are ISO 8601 strings, int64 are numbers, Struct is a plain object.
-// Requests keep only what the client set (proto3 presence), so a domain service sees the same
-// partial body as from REST and applies the same defaults and validation.
+// Wrapper types (google.protobuf.Int32Value, BoolValue, ...) are the REST API's optional scalars:
+// present or absent, and 0/false/"" when present (explicit `optional` needs protoc >= 3.15; Debian's
+// python3-grpc-tools has 3.5). Requests keep only what the client set, so a domain service sees
+// the same partial body as from REST and applies the same defaults and validation.
 import * as protobuf from "protobufjs";
 import { ValidationError } from "../domain/errors.ts";
 
@@ -11,6 +13,18 @@ type Json = Record<string, unknown>;
 const TIMESTAMP = "google.protobuf.Timestamp";
 const STRUCT = "google.protobuf.Struct";
 const FIELD_MASK = "google.protobuf.FieldMask";
+const WRAPPERS = new Set(
+	[
+		"Int32Value",
+		"Int64Value",
+		"UInt32Value",
+		"UInt64Value",
+		"BoolValue",
+		"StringValue",
+		"DoubleValue",
+		"FloatValue",
+	].map((n) => `.google.protobuf.${n}`),
+);
 
 const camel = (name: string) => protobuf.util.camelCase(name);
 
@@ -36,7 +50,7 @@ const isLong = (v: unknown): v is LongLike =>
 	typeof v === "object" && v !== null && "low" in v && "high" in v && "unsigned" in v;
 const toNumber = (v: unknown) => (isLong(v) ? v.toNumber() : Number(v));
 
-function isDefault(field: protobuf.Field, value: unknown): boolean {
+function isDefault(value: unknown): boolean {
 	if (value === undefined || value === null) return true;
 	if (isLong(value)) return value.low === 0 && value.high === 0;
 	if (value instanceof Uint8Array) return value.length === 0;
@@ -94,6 +108,13 @@ function restValue(field: protobuf.Field, value: unknown): unknown {
 	if (resolved instanceof protobuf.Type) {
 		if (resolved.fullName === `.${TIMESTAMP}`) return timestampToIso(value as Json);
 		if (resolved.fullName === `.${STRUCT}`) return fromStruct(value as Json);
+		if (WRAPPERS.has(resolved.fullName)) {
+			const inner = (value as Json).value;
+			if (isLong(inner)) return inner.toNumber();
+			return (
+				inner ?? (resolved.fullName.endsWith("BoolValue") ? false : resolved.fullName.endsWith("StringValue") ? "" : 0)
+			);
+		}
 		return toRest(resolved, value as protobuf.Message);
 	}
 	if (field.long || isLong(value)) return toNumber(value);
@@ -122,9 +143,7 @@ export function toRest(type: protobuf.Type, message: protobuf.Message | Json): J
 			if (value === undefined || value === null || !Object.hasOwn(msg, field.name)) continue;
 			if (field.resolvedType.fullName === `.${FIELD_MASK}`) mask = ((value as Json).paths as string[]) ?? [];
 			else out[key] = restValue(field, value);
-		} else if (field.hasPresence) {
-			if (Object.hasOwn(msg, field.name) && value !== null && value !== undefined) out[key] = restValue(field, value);
-		} else if (Object.hasOwn(msg, field.name) && !isDefault(field, value)) {
+		} else if (Object.hasOwn(msg, field.name) && !isDefault(value)) {
 			out[key] = restValue(field, value);
 		}
 	}
@@ -146,12 +165,17 @@ function applyMask(type: protobuf.Type, paths: string[], out: Json): void {
 function protoValue(field: protobuf.Field, value: unknown): unknown {
 	const resolved = field.resolvedType;
 	if (resolved instanceof protobuf.Enum) {
-		const name = `${enumPrefix(resolved)}${String(value)}`;
+		// REST spells some states in lower case ("pending", "ok"); proto enum names are upper case.
+		const name = `${enumPrefix(resolved)}${String(value).toUpperCase()}`;
 		return name in resolved.values ? name : 0;
 	}
 	if (resolved instanceof protobuf.Type) {
 		if (resolved.fullName === `.${TIMESTAMP}`) return isoToTimestamp(value);
 		if (resolved.fullName === `.${STRUCT}`) return toStruct((value ?? {}) as Json);
+		if (WRAPPERS.has(resolved.fullName))
+			return {
+				value: typeof value === "number" && !/Double|Float/.test(resolved.fullName) ? Math.round(value) : value,
+			};
 		return fromRest(resolved, value as Json);
 	}
 	if (typeof value === "number" && field.type !== "double" && field.type !== "float") return Math.round(value);

@@ -9,10 +9,11 @@ import {
 	type ServerUnaryCall,
 	type ServerWritableStream,
 	type ServiceDefinition,
-	type UntypedServiceImplementation,
 	status,
+	type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import * as protobuf from "protobufjs";
+import { bearerActor, rateDecision } from "../auth/admission.ts";
 import { TooManyRequests } from "../auth/ratelimit.ts";
 import type { Actor } from "../domain/actor.ts";
 import { DomainError, type FieldError, Unauthorized, ValidationError } from "../domain/errors.ts";
@@ -109,22 +110,14 @@ function peerAddress(peer: string): string | null {
 }
 
 async function authenticate(deps: GrpcDeps, metadata: Metadata, peer: string): Promise<Actor> {
-	const { auth, rateLimiter, organizations, config } = deps.services;
 	const userAgent = metadata.get("user-agent")[0];
 	const ctx = { ipAddress: peerAddress(peer), userAgent: typeof userAgent === "string" ? userAgent : null };
 	const header = metadata.get("authorization")[0];
-	let actor: Actor | null = null;
-	let rejected = false;
-	if (typeof header === "string" && /^Bearer\s/i.test(header)) {
-		const match = /^Bearer\s+(\S+)$/i.exec(header);
-		actor = match?.[1] ? await auth.authenticateBearer(match[1], ctx) : null;
-		rejected = !actor;
-	}
-	const decision = actor
-		? rateLimiter.consume(`org:${actor.organizationId}`, organizations.tier(actor.organizationId))
-		: rateLimiter.consume(`ip:${ctx.ipAddress ?? "unknown"}`, config.api.anonymous_tier);
+	const presented = await bearerActor(deps.services, typeof header === "string" ? header : null, ctx);
+	const actor = presented?.actor ?? null;
+	const decision = rateDecision(deps.services, actor, ctx);
 	if (!decision.allowed) throw new TooManyRequests(decision.retryAfter);
-	if (rejected) throw new Unauthorized("invalid, expired or revoked credential");
+	if (presented && !actor) throw new Unauthorized("invalid, expired or revoked credential");
 	if (!actor) throw new Unauthorized("missing credentials: send 'authorization: Bearer <api key or token>' metadata");
 	return actor;
 }
@@ -169,11 +162,14 @@ function streaming(
 			const deadline = call.getDeadline();
 			const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
 			if (Number.isFinite(ms)) {
-				const timer = setTimeout(() => {
-					if (closed) return;
-					close();
-					call.emit("error", { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
-				}, Math.max(0, ms));
+				const timer = setTimeout(
+					() => {
+						if (closed) return;
+						close();
+						call.emit("error", { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
+					},
+					Math.max(0, ms),
+				);
 				cleanups.push(() => clearTimeout(timer));
 			}
 			handler.stream({

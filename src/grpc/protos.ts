@@ -39,12 +39,12 @@ export const SUPPORT_PROTOS = {
 const parser = protobuf.parse as typeof protobuf.parse & { filename: string | null };
 
 /** Parses embedded files into a root; google/protobuf imports come from protobufjs's bundled copies. */
-export function parseProtos(files: Record<string, string>): protobuf.Root {
+export function parseProtos(files: Record<string, string>, keepCase = true): protobuf.Root {
 	const root = new protobuf.Root();
 	const common = new Set<string>();
 	for (const [name, text] of Object.entries(files)) {
 		parser.filename = name;
-		const parsed = protobuf.parse(text, root, { keepCase: true });
+		const parsed = protobuf.parse(text, root, { keepCase });
 		for (const dep of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
 			if (!dep.startsWith("google/protobuf/") || common.has(dep)) continue;
 			const json = protobuf.common.get(dep);
@@ -69,10 +69,10 @@ export function apiPackageDefinition(): protoLoader.PackageDefinition {
 	return protoLoader.fromJSON(apiRoot.toJSON(), { keepCase: true });
 }
 
-/** A grpc-js package definition for support services (health, reflection) with the given options. */
+/** A grpc-js package definition for support services (health, reflection); keepCase as in options. */
 export function supportPackageDefinition(
 	files: Record<string, string>,
 	options: protoLoader.Options,
 ): protoLoader.PackageDefinition {
-	return protoLoader.fromJSON(parseProtos(files).toJSON(), options);
+	return protoLoader.fromJSON(parseProtos(files, options.keepCase ?? false).toJSON(), options);
 }

@@ -11,11 +11,13 @@ import type { Services } from "../services.ts";
 import { ensureCertificate } from "../tls.ts";
 import { defineService, type GrpcDeps, type Handlers } from "./handlers.ts";
 import { apiPackageDefinition, SUPPORT_PROTOS, supportPackageDefinition } from "./protos.ts";
+import { alertHandlers } from "./services/alert.ts";
 import { backendHandlers } from "./services/backend.ts";
 import { filterHandlers } from "./services/filter.ts";
 import { ipHandlers } from "./services/ip.ts";
 import { organizationHandlers } from "./services/organization.ts";
-import { alertHandlers, metricsHandlers, webhookHandlers } from "./services/unavailable.ts";
+import { metricsHandlers } from "./services/unavailable.ts";
+import { webhookHandlers } from "./services/webhook.ts";
 import { StreamLimiter } from "./streams.ts";
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";

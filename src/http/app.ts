@@ -5,6 +5,7 @@ import { ValidationError } from "../domain/errors.ts";
 import { fieldPath } from "../domain/validate.ts";
 import type { Services } from "../services.ts";
 import { assetRoutes } from "../ui/assets.ts";
+import { uiRoutes } from "../ui/routes.ts";
 import { security } from "./context.ts";
 import { problem, problemResponse, toProblem } from "./problem.ts";
 import { alertRoutes } from "./routes/alerts.ts";
@@ -80,6 +81,7 @@ export function buildHttpApp(services: Services) {
 			.use(backendRoutes(services))
 			.use(filterRoutes(services))
 			.use(ipRoutes(services))
+			.use(uiRoutes(services))
 	);
 }
 

@@ -3,6 +3,7 @@
 // session cookie with its CSRF token on mutations), and the rate limit of the caller's tier.
 // The actor found is kept per request; handlers ask for it with actorOf().
 import { Elysia } from "elysia";
+import { bearerActor, rateDecision } from "../auth/admission.ts";
 import { TooManyRequests } from "../auth/ratelimit.ts";
 import type { RequestContext } from "../auth/service.ts";
 import type { Actor } from "../domain/actor.ts";
@@ -91,15 +92,11 @@ export function security(services: Services) {
 		})
 		.onTransform({ as: "global" }, async ({ request, body, set }) => {
 			const ctx = requestContext(request);
-			const header = request.headers.get("authorization");
-			let actor: Actor | null = null;
-			let rejected = false;
 			// Other schemes (Basic at /oauth/token) are the route's business, not a credential here.
-			if (header && /^Bearer\s/i.test(header)) {
-				const match = /^Bearer\s+(\S+)$/i.exec(header);
-				actor = match?.[1] ? await services.auth.authenticateBearer(match[1], ctx) : null;
-				rejected = !actor;
-			} else {
+			const presented = await bearerActor(services, request.headers.get("authorization"), ctx);
+			let actor: Actor | null = presented?.actor ?? null;
+			const rejected = presented !== null && !actor;
+			if (!presented) {
 				const session = sessionCookie(request);
 				if (session) {
 					actor = services.auth.authenticateSession(session, ctx);
@@ -112,9 +109,7 @@ export function security(services: Services) {
 					}
 				}
 			}
-			const decision = actor
-				? services.rateLimiter.consume(`org:${actor.organizationId}`, services.organizations.tier(actor.organizationId))
-				: services.rateLimiter.consume(`ip:${ctx.ipAddress ?? "unknown"}`, services.config.api.anonymous_tier);
+			const decision = rateDecision(services, actor, ctx);
 			Object.assign(set.headers, decision.headers);
 			if (!decision.allowed) throw new TooManyRequests(decision.retryAfter);
 			if (rejected) throw new Unauthorized("invalid, expired or revoked credential");

@@ -28,7 +28,10 @@ function hasRoom(o: OriginState): boolean {
 }
 
 /** The serving tier: origins of the lowest priority number that has a usable one with room. */
-export function servingTier<T extends OriginState>(origins: readonly T[], exclude: ReadonlySet<string> = new Set()): T[] {
+export function servingTier<T extends OriginState>(
+	origins: readonly T[],
+	exclude: ReadonlySet<string> = new Set(),
+): T[] {
 	let best = Number.POSITIVE_INFINITY;
 	for (const o of origins) if (usable(o) && o.priority < best && !exclude.has(o.id) && hasRoom(o)) best = o.priority;
 	return origins.filter((o) => o.priority === best && usable(o) && hasRoom(o) && !exclude.has(o.id));
@@ -48,7 +51,11 @@ export class Balancer {
 	}
 
 	/** An origin for a client, or null when none is usable; `exclude` skips origins that just failed. */
-	pick<T extends OriginState>(origins: readonly T[], clientIp: string, exclude: ReadonlySet<string> = new Set()): T | null {
+	pick<T extends OriginState>(
+		origins: readonly T[],
+		clientIp: string,
+		exclude: ReadonlySet<string> = new Set(),
+	): T | null {
 		const tier = servingTier(origins, exclude);
 		if (tier.length === 0) return null;
 		const now = Date.now();

@@ -87,14 +87,16 @@ export class ProofOfWork {
 
 	/** A challenge token: what to hash, bound to the client address and backend, valid for minutes. */
 	issue(backendId: string, ip: string, difficulty: number, now = Date.now()): string {
-		const payload = b64(["c", backendId, ip, String(difficulty), String(now + TOKEN_TTL_MS), b64(randomBytes(12))].join("|"));
+		const payload = b64(
+			["c", backendId, ip, String(difficulty), String(now + TOKEN_TTL_MS), b64(randomBytes(12))].join("|"),
+		);
 		return `${payload}.${this.sign(payload)}`;
 	}
 
 	/** Checks a solved challenge; returns the clearance cookie value or null. */
 	solve(token: string, nonce: string, backendId: string, ip: string, now = Date.now()): string | null {
 		const parts = this.verifySigned(token);
-		if (!parts || parts[0] !== "c" || parts[1] !== backendId || parts[2] !== ip) return null;
+		if (parts?.[0] !== "c" || parts[1] !== backendId || parts[2] !== ip) return null;
 		if (Number(parts[4]) < now || !/^[0-9]{1,16}$/.test(nonce)) return null;
 		if (leadingZeroBits(createHash("sha256").update(`${token}:${nonce}`).digest()) < Number(parts[3])) return null;
 		const payload = b64(["k", backendId, ip, String(now + this.clearanceTtlMs)].join("|"));

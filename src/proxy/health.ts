@@ -5,7 +5,7 @@ import type { Backend } from "../domain/backends/model.ts";
 import type { Health } from "./balancer.ts";
 import { queryStatus } from "./minecraft.ts";
 import { encodeHeader } from "./proxy-protocol.ts";
-import { pingOrigin, type Pong } from "./raknet.ts";
+import { type Pong, pingOrigin } from "./raknet.ts";
 
 export interface ProbeTarget {
 	id: string;
@@ -48,7 +48,12 @@ export async function runProbe(
 	target: ProbeTarget,
 	opts: { timeoutMs: number; host: string; httpPath: string; expectedStatus: number | null },
 ): Promise<ProbeResult> {
-	const local = { sourceAddress: "127.0.0.1", sourcePort: 0, destinationAddress: "127.0.0.1", destinationPort: target.port };
+	const local = {
+		sourceAddress: "127.0.0.1",
+		sourcePort: 0,
+		destinationAddress: "127.0.0.1",
+		destinationPort: target.port,
+	};
 	try {
 		switch (probe) {
 			case "minecraft": {
@@ -64,7 +69,12 @@ export async function runProbe(
 			case "http": {
 				const preamble = encodeHeader(target.proxyProtocol, local, "TCP");
 				const request = `GET ${opts.httpPath} HTTP/1.1\r\nHost: ${opts.host}\r\nUser-Agent: PistonProtection-HealthCheck\r\nConnection: close\r\n\r\n`;
-				const head = await exchange(target, Buffer.concat([preamble ?? Buffer.alloc(0), Buffer.from(request)]), opts.timeoutMs, (b) => b.includes("\r\n"));
+				const head = await exchange(
+					target,
+					Buffer.concat([preamble ?? Buffer.alloc(0), Buffer.from(request)]),
+					opts.timeoutMs,
+					(b) => b.includes("\r\n"),
+				);
 				const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
 				if (!m) return { ok: false, error: "no HTTP status line" };
 				const code = Number(m[1]);

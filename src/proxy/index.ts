@@ -7,8 +7,8 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
 import { systemActor } from "../domain/actor.ts";
 import type { Backend } from "../domain/backends/model.ts";
-import type { RuleMatch } from "../domain/rules/model.ts";
 import { readRevisions } from "../domain/revisions.ts";
+import type { RuleMatch } from "../domain/rules/model.ts";
 import type { Logger } from "../log.ts";
 import { parseAddress, parsePrefix } from "../net/cidr.ts";
 import type { OriginHealth, Services } from "../services.ts";
@@ -100,7 +100,10 @@ export class ProxySupervisor {
 			return;
 		}
 		this.running = true;
-		this.pow = new ProofOfWork(loadClearanceKey(this.config.storage.data_dir), this.config.proxy.clearance_ttl_seconds * 1000);
+		this.pow = new ProofOfWork(
+			loadClearanceKey(this.config.storage.data_dir),
+			this.config.proxy.clearance_ttl_seconds * 1000,
+		);
 		this.services.setProxyView({
 			originHealth: (id) => this.originHealth(id),
 			activeConnections: (id) => this.backends.get(id)?.connections.size ?? null,
@@ -121,7 +124,10 @@ export class ProxySupervisor {
 
 	status(): ProxyStatus {
 		const listeners: ProxyStatus["listeners"] = [];
-		for (const [proto, map] of [["TCP", this.tcp], ["UDP", this.udp]] as const)
+		for (const [proto, map] of [
+			["TCP", this.tcp],
+			["UDP", this.udp],
+		] as const)
 			for (const l of map.values())
 				listeners.push({ protocol: proto, address: l.address, port: l.port, backends: l.backends.map((b) => b.id) });
 		const bindErrors = [...this.bindErrors].map(([key, error]) => {
@@ -211,7 +217,10 @@ export class ProxySupervisor {
 			desired.set(key, list);
 		}
 		for (const list of desired.values()) list.sort((a, b) => (a.id < b.id ? -1 : 1));
-		for (const [proto, map] of [["TCP", this.tcp], ["UDP", this.udp]] as const) {
+		for (const [proto, map] of [
+			["TCP", this.tcp],
+			["UDP", this.udp],
+		] as const) {
 			for (const [key, l] of map) {
 				if (desired.has(`${proto}|${key}`)) continue;
 				l.stop();
@@ -265,7 +274,12 @@ export class ProxySupervisor {
 				});
 			}
 			this.bindErrors.delete(key);
-			this.log.info("proxy listening", { protocol: proto, address: address || "*", port, backends: list.map((b) => b.id) });
+			this.log.info("proxy listening", {
+				protocol: proto,
+				address: address || "*",
+				port,
+				backends: list.map((b) => b.id),
+			});
 		} catch (err) {
 			this.bindErrors.set(key, (err as Error).message);
 			this.log.error("proxy cannot bind", { protocol: proto, address, port, error: err });
@@ -345,12 +359,20 @@ export class ProxySupervisor {
 		b.fingerprint = fingerprint;
 		if (!current) this.backends.set(b.id, b);
 
-		const checkKey = JSON.stringify([row.type, healthCheck, b.domains, next.map((o) => [o.id, o.address, o.port, o.proxyProtocol])]);
+		const checkKey = JSON.stringify([
+			row.type,
+			healthCheck,
+			b.domains,
+			next.map((o) => [o.id, o.address, o.port, o.proxyProtocol]),
+		]);
 		if (checkKey !== b.checkKey) {
 			b.checkKey = checkKey;
 			this.startHealth(b);
 		}
-		this.log.info(current ? "proxy backend updated" : "proxy serving backend", { backendId: b.id, origins: next.length });
+		this.log.info(current ? "proxy backend updated" : "proxy serving backend", {
+			backendId: b.id,
+			origins: next.length,
+		});
 	}
 
 	// ---- health ----
@@ -437,7 +459,12 @@ export class ProxySupervisor {
 			this.services.ipLists.add(
 				systemActor(b.organizationId),
 				"allow",
-				{ ip, durationSeconds: this.config.proxy.challenge_remember_seconds, backendId: b.id, reason: "passed the proxy challenge" },
+				{
+					ip,
+					durationSeconds: this.config.proxy.challenge_remember_seconds,
+					backendId: b.id,
+					reason: "passed the proxy challenge",
+				},
 				"proxy",
 			);
 		} catch (err) {

@@ -63,7 +63,7 @@ export function parseHandshake(buf: Uint8Array): Handshake | null {
 	if (buf.length < end) return null;
 	const body = buf.subarray(0, end);
 	const id = readVarInt(body, len.next);
-	if (!id || id.value !== 0) throw new ProtocolError("first packet is not a handshake");
+	if (id?.value !== 0) throw new ProtocolError("first packet is not a handshake");
 	const version = readVarInt(body, id.next);
 	if (!version) throw new ProtocolError("truncated handshake");
 	const strLen = readVarInt(body, version.next);
@@ -75,7 +75,14 @@ export function parseHandshake(buf: Uint8Array): Handshake | null {
 	const next = readVarInt(body, strEnd + 2);
 	if (!next || next.next !== end) throw new ProtocolError("truncated handshake");
 	if (next.value < 1 || next.value > 3) throw new ProtocolError("unknown next state");
-	return { protocolVersion: version.value, rawAddress, host: normalizeHost(rawAddress), port, nextState: next.value, length: end };
+	return {
+		protocolVersion: version.value,
+		rawAddress,
+		host: normalizeHost(rawAddress),
+		port,
+		nextState: next.value,
+		length: end,
+	};
 }
 
 /** Forge appends "\0FML\0" (FML2, FML3 …) and some clients a trailing dot: both are not the host. */

@@ -76,7 +76,8 @@ export async function pingOrigin(q: {
 				if (pong && pong.time === time) done(pong);
 			},
 			error(_s, err) {
-				done(err);
+				// A connected socket reports the origin's ICMP port-unreachable here, sometimes without an Error.
+				done(err instanceof Error ? err : new Error("origin port unreachable"));
 			},
 		},
 	});
@@ -87,5 +88,6 @@ export async function pingOrigin(q: {
 	clearTimeout(timer);
 	socket.close();
 	if (out instanceof Error) throw out;
+	if (!out) throw new Error("no pong");
 	return out;
 }

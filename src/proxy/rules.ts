@@ -27,7 +27,10 @@ export function compileProxyRule(id: string, action: ProxyRule["action"], match:
 	};
 }
 
-export function contains(p: { family: 4 | 6; bytes: Uint8Array; prefixLength: number }, addr: { family: 4 | 6; bytes: Uint8Array }) {
+export function contains(
+	p: { family: 4 | 6; bytes: Uint8Array; prefixLength: number },
+	addr: { family: 4 | 6; bytes: Uint8Array },
+) {
 	if (p.family !== addr.family) return false;
 	let bits = p.prefixLength;
 	for (let i = 0; bits > 0; i++, bits -= 8) {

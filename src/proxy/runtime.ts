@@ -61,8 +61,13 @@ export function serveFromCache(b: BackendRuntime): boolean {
 }
 
 /** Picks the backend for a routed host: by domain, or the only backend when it lists none. */
-export function selectBackend(backends: readonly BackendRuntime[], host: string | null, match: (d: readonly string[], h: string) => boolean): BackendRuntime | null {
+export function selectBackend(
+	backends: readonly BackendRuntime[],
+	host: string | null,
+	match: (d: readonly string[], h: string) => boolean,
+): BackendRuntime | null {
 	if (host !== null) for (const b of backends) if (b.domains.length && match(b.domains, host)) return b;
-	if (backends.length === 1 && (backends[0] as BackendRuntime).domains.length === 0) return backends[0] as BackendRuntime;
+	if (backends.length === 1 && (backends[0] as BackendRuntime).domains.length === 0)
+		return backends[0] as BackendRuntime;
 	return null;
 }

@@ -90,7 +90,7 @@ export function parseSni(buf: Uint8Array): string | null {
 	need(compLen);
 	p += compLen;
 	if (p === r.length) return "";
-	const extEnd = p + 2 + ((r[p] as number) << 8 | (r[p + 1] as number));
+	const extEnd = p + 2 + (((r[p] as number) << 8) | (r[p + 1] as number));
 	p += 2;
 	while (p + 4 <= Math.min(extEnd, r.length)) {
 		const type = u16();
@@ -104,7 +104,10 @@ export function parseSni(buf: Uint8Array): string | null {
 				const nameLen = u16();
 				need(nameLen);
 				if (nameType === 0)
-					return Buffer.from(r.subarray(p, p + nameLen)).toString("latin1").toLowerCase().replace(/\.$/, "");
+					return Buffer.from(r.subarray(p, p + nameLen))
+						.toString("latin1")
+						.toLowerCase()
+						.replace(/\.$/, "");
 				p += nameLen;
 			}
 			return "";

@@ -4,14 +4,15 @@
 // backpressure (a side that cannot take more pauses the other's reads) and half-close.
 import type { Socket, TCPSocketListener } from "bun";
 import type { Logger } from "../log.ts";
-import { COOKIE_NAME, httpResponse, type ProofOfWork, type ReconnectChallenge, renderPowPage, VERIFY_PATH } from "./challenge.ts";
 import {
-	type Handshake,
-	LocalStatusResponder,
-	loginDisconnect,
-	ProtocolError,
-	parseHandshake,
-} from "./minecraft.ts";
+	COOKIE_NAME,
+	httpResponse,
+	type ProofOfWork,
+	type ReconnectChallenge,
+	renderPowPage,
+	VERIFY_PATH,
+} from "./challenge.ts";
+import { type Handshake, LocalStatusResponder, loginDisconnect, ProtocolError, parseHandshake } from "./minecraft.ts";
 import { encodeHeader, parseV2, plainAddress } from "./proxy-protocol.ts";
 import { proxyAction } from "./rules.ts";
 import {
@@ -115,24 +116,33 @@ export class TcpConnection implements Closable {
 	}
 
 	/** Checked by the supervisor's sweep; ends connections past a deadline. */
-	checkDeadlines(now: number): void {
+	checkDeadlines(now: number) {
 		switch (this.state) {
 			case "sniff":
 				if (now - this.openedAt > SNIFF_TIMEOUT_MS) this.close("no handshake in time");
 				return;
 			case "connecting":
-				if (this.origin && now - this.connectStartedAt > this.origin.connectTimeoutMs) this.connectFailed("connect timeout");
+				if (this.origin && now - this.connectStartedAt > this.origin.connectTimeoutMs)
+					this.connectFailed("connect timeout");
 				return;
 			case "piped": {
 				const o = this.origin;
 				if (!o) return;
-				if (this.statusFallback && !this.originAnswered && this.backend?.status &&
-					now - this.connectStartedAt > this.listener.ctx.config().status_timeout_ms) {
+				if (
+					this.statusFallback &&
+					!this.originAnswered &&
+					this.backend?.status &&
+					now - this.connectStartedAt > this.listener.ctx.config().status_timeout_ms
+				) {
 					this.answerStatusLocally(this.backend.status.json, true);
 					return;
 				}
 				if (o.readTimeoutMs !== null && now - this.lastOriginRead > o.readTimeoutMs) this.close("read timeout");
-				else if (o.writeTimeoutMs !== null && this.originBlockedSince && now - this.originBlockedSince > o.writeTimeoutMs)
+				else if (
+					o.writeTimeoutMs !== null &&
+					this.originBlockedSince &&
+					now - this.originBlockedSince > o.writeTimeoutMs
+				)
 					this.close("write timeout");
 				return;
 			}
@@ -204,7 +214,12 @@ export class TcpConnection implements Closable {
 		const o = this.origin as OriginRuntime;
 		const header = encodeHeader(
 			o.proxyProtocol,
-			{ sourceAddress: this.clientIp, sourcePort: this.clientPort, destinationAddress: this.localIp, destinationPort: this.localPort },
+			{
+				sourceAddress: this.clientIp,
+				sourcePort: this.clientPort,
+				destinationAddress: this.localIp,
+				destinationPort: this.localPort,
+			},
 			"TCP",
 		);
 		const first = header ? [header, ...this.pending] : this.pending;
@@ -283,7 +298,7 @@ export class TcpConnection implements Closable {
 	}
 
 	/** Called on open and on every chunk while sniffing. */
-	sniff(): void {
+	sniff() {
 		const ctx = this.listener.ctx;
 		try {
 			if (this.sniffing === "proxy") {
@@ -304,7 +319,7 @@ export class TcpConnection implements Closable {
 					this.pendingBytes = rest.length;
 				}
 				this.sniffing = this.listener.sniffKind();
-				if (!this.sniffing) return this.routeTo(this.listener.backends[0] ?? null);
+				if (!this.sniffing) return this.routeDirect();
 				if (!this.pendingBytes) return;
 			}
 			if (this.pendingBytes > MAX_SNIFF_BYTES) return this.close("routing data too large");
@@ -317,7 +332,7 @@ export class TcpConnection implements Closable {
 		}
 	}
 
-	private sniffMinecraft(): void {
+	private sniffMinecraft() {
 		const buf = this.buffered();
 		const backends = this.listener.backends;
 		if (buf[0] === 0xfe) {
@@ -329,17 +344,25 @@ export class TcpConnection implements Closable {
 		const backend = selectBackend(backends, hs.host, domainMatches);
 		const cfg = this.listener.ctx.config();
 		if (!backend) {
-			if (hs.nextState === 1) return this.answerStatusLocally(unknownHostStatus(cfg.unknown_host_message, hs), false, hs);
+			if (hs.nextState === 1)
+				return this.answerStatusLocally(unknownHostStatus(cfg.unknown_host_message, hs), false, hs);
 			return this.refuse(loginDisconnect(cfg.unknown_host_message), `unknown host '${hs.host}'`);
 		}
 		if (hs.nextState === 1) {
 			const cached =
-				backend.status && Date.now() - backend.status.at <= cfg.status_cache_max_age_seconds * 1000 ? backend.status : null;
+				backend.status && Date.now() - backend.status.at <= cfg.status_cache_max_age_seconds * 1000
+					? backend.status
+					: null;
 			if (cached && serveFromCache(backend)) return this.answerStatusLocally(cached.json, false, hs);
 			this.statusFallback = cached !== null;
 			return this.routeTo(backend);
 		}
-		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		const action = proxyAction(backend.rules, {
+			ip: this.clientIp,
+			port: this.localPort,
+			transport: "TCP",
+			backendType: backend.type,
+		});
 		if (action === "REDIRECT") return this.routeTo(backend, true);
 		if (action === "CHALLENGE" || challengeByLevel(backend)) {
 			const verdict = this.listener.ctx.reconnect.check(`${backend.id}|${this.clientIp}`);
@@ -350,26 +373,39 @@ export class TcpConnection implements Closable {
 		this.routeTo(backend);
 	}
 
-	private sniffHttp(): void {
+	private sniffHttp() {
 		const head = parseHttpHead(this.buffered());
 		if (!head) return;
 		const backend = selectBackend(this.listener.backends, head.host, domainMatches);
 		const cfg = this.listener.ctx.config();
 		if (!backend)
 			return this.refuse(
-				httpResponse(421, "Misdirected Request", { "Content-Type": "text/plain; charset=utf-8" }, `${cfg.unknown_host_message}\n`),
+				httpResponse(
+					421,
+					"Misdirected Request",
+					{ "Content-Type": "text/plain; charset=utf-8" },
+					`${cfg.unknown_host_message}\n`,
+				),
 				`unknown host '${head.host}'`,
 			);
-		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		const action = proxyAction(backend.rules, {
+			ip: this.clientIp,
+			port: this.localPort,
+			transport: "TCP",
+			backendType: backend.type,
+		});
 		if (action === "REDIRECT") return this.routeTo(backend, true);
-		if ((action === "CHALLENGE" || challengeByLevel(backend)) && !this.listener.ctx.pow.cleared(head.headers.get("cookie"), backend.id, this.clientIp)) {
+		if (
+			(action === "CHALLENGE" || challengeByLevel(backend)) &&
+			!this.listener.ctx.pow.cleared(head.headers.get("cookie"), backend.id, this.clientIp)
+		) {
 			const body = this.buffered().subarray(head.length);
 			return this.powChallenge(backend, head, body);
 		}
 		this.routeTo(backend);
 	}
 
-	private powChallenge(backend: BackendRuntime, head: HttpHead, body: Buffer): void {
+	private powChallenge(backend: BackendRuntime, head: HttpHead, body: Buffer) {
 		const pow = this.listener.ctx.pow;
 		const difficulty = backend.protection.challenge?.difficulty ?? 5;
 		const path = head.target.split("?")[0];
@@ -402,16 +438,21 @@ export class TcpConnection implements Closable {
 		this.refuse(httpResponse(403, "Forbidden", htmlHeaders, page), "challenge page served");
 	}
 
-	private sniffTls(): void {
+	private sniffTls() {
 		const host = parseSni(this.buffered());
 		if (host === null) return;
 		const backend = selectBackend(this.listener.backends, host, domainMatches);
 		if (!backend) return this.close(`unknown TLS server name '${host}'`);
-		const action = proxyAction(backend.rules, { ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type });
+		const action = proxyAction(backend.rules, {
+			ip: this.clientIp,
+			port: this.localPort,
+			transport: "TCP",
+			backendType: backend.type,
+		});
 		this.routeTo(backend, action === "REDIRECT");
 	}
 
-	private refuse(reply: Buffer, reason: string): void {
+	private refuse(reply: Buffer, reason: string) {
 		this.state = "local";
 		this.client.write(reply);
 		this.listener.ctx.log.debug("connection answered locally", { client: this.clientIp, reason });
@@ -420,7 +461,7 @@ export class TcpConnection implements Closable {
 	}
 
 	/** Answers the status exchange from `json`; `switching` when an origin attempt is abandoned. */
-	private answerStatusLocally(json: string, switching: boolean, hs?: Handshake): void {
+	private answerStatusLocally(json: string, switching: boolean, hs?: Handshake) {
 		if (switching) {
 			const stale = this.originSocket;
 			this.link = null;
@@ -454,8 +495,22 @@ export class TcpConnection implements Closable {
 		}
 	}
 
+	/** Routes without reading anything: the listener's one backend, or its honeypot for a REDIRECT rule. */
+	routeDirect() {
+		const backend = this.listener.backends[0] ?? null;
+		const action =
+			backend &&
+			proxyAction(backend.rules, {
+				ip: this.clientIp,
+				port: this.localPort,
+				transport: "TCP",
+				backendType: backend.type,
+			});
+		this.routeTo(backend, action === "REDIRECT");
+	}
+
 	/** Binds the connection to a backend and connects to an origin (or the honeypot). */
-	routeTo(backend: BackendRuntime | null, honeypot = false): void {
+	routeTo(backend: BackendRuntime | null, honeypot = false) {
 		if (!backend || backend.deleted) return this.close("no backend for this connection");
 		this.backend = backend;
 		backend.connections.add(this);
@@ -470,7 +525,7 @@ export class TcpConnection implements Closable {
 		this.connectNext();
 	}
 
-	private connectNext(): void {
+	private connectNext() {
 		const backend = this.backend as BackendRuntime;
 		const origin = backend.balancer.pick(backend.origins, this.clientIp, this.tried);
 		if (!origin) return this.close("no usable origin");
@@ -498,7 +553,7 @@ export class TcpConnection implements Closable {
 		});
 	}
 
-	connectFailed(reason: string): void {
+	connectFailed(reason: string) {
 		if (this.state !== "connecting") return;
 		this.link = null;
 		this.listener.ctx.log.debug("origin connect failed", { origin: this.origin?.id, reason });
@@ -516,7 +571,7 @@ export class TcpConnection implements Closable {
 const htmlHeaders = { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" };
 
 function safeReturn(target: string | null): string {
-	return target && target.startsWith("/") && !target.startsWith("//") && !target.startsWith(VERIFY_PATH) ? target : "/";
+	return target?.startsWith("/") && !target.startsWith("//") && !target.startsWith(VERIFY_PATH) ? target : "/";
 }
 
 function unknownHostStatus(message: string, hs: Handshake): string {
@@ -639,7 +694,7 @@ export class TcpListener {
 		this.ctx.open(conn);
 		s.setNoDelay(true);
 		conn.sniffing = trusted ? "proxy" : this.sniffKind();
-		if (!conn.sniffing) conn.routeTo(this.backends[0] ?? null);
+		if (!conn.sniffing) conn.routeDirect();
 	}
 
 	stop(): void {

@@ -41,7 +41,12 @@ class UdpSession implements Closable {
 			origin.proxyProtocol === 0
 				? null
 				: encodeV2(
-						{ sourceAddress: clientIp, sourcePort: clientPort, destinationAddress: listener.localAddress(clientIp), destinationPort: localPort },
+						{
+							sourceAddress: clientIp,
+							sourcePort: clientPort,
+							destinationAddress: listener.localAddress(clientIp),
+							destinationPort: localPort,
+						},
 						"UDP",
 					);
 		origin.active++;
@@ -54,6 +59,13 @@ class UdpSession implements Closable {
 					if (this.closed) return;
 					this.lastSeen = Date.now();
 					listener.reply(buf, this.replyPort, this.replyAddress);
+				},
+				error: (_s, err) => {
+					// ICMP errors from the origin (port unreachable): the session idles out.
+					listener.ctx.log.debug("udp origin error", {
+						key: this.key,
+						error: err instanceof Error ? err.message : String(err),
+					});
 				},
 			},
 		}).then(
@@ -77,7 +89,9 @@ class UdpSession implements Closable {
 	}
 
 	private send(datagram: Buffer): void {
-		(this.socket as udp.ConnectedSocket<"buffer">).send(this.header ? Buffer.concat([this.header, datagram]) : datagram);
+		(this.socket as udp.ConnectedSocket<"buffer">).send(
+			this.header ? Buffer.concat([this.header, datagram]) : datagram,
+		);
 	}
 
 	close(reason: string): void {
@@ -152,7 +166,12 @@ export class UdpListener {
 		const backend = this.backends[0];
 		if (!backend || backend.deleted) return;
 		if (backend.type === "MINECRAFT_BEDROCK" && this.answerPing(backend, datagram, port, address)) return;
-		const action = proxyAction(backend.rules, { ip: clientIp, port: localPort, transport: "UDP", backendType: backend.type });
+		const action = proxyAction(backend.rules, {
+			ip: clientIp,
+			port: localPort,
+			transport: "UDP",
+			backendType: backend.type,
+		});
 		const origin = action === "REDIRECT" ? backend.honeypot : backend.balancer.pick(backend.origins, clientIp);
 		if (!origin) return;
 		const session = new UdpSession(key, this, backend, origin, port, address, clientIp, clientPort, localPort);

@@ -138,23 +138,35 @@ export function backendCreateInput(form: Form): BackendCreate {
 	const minecraft = type === "MINECRAFT_JAVA" || type === "MINECRAFT_BEDROCK";
 	const listeners = listenersOf(form);
 	const httpPath = text(form["healthCheck.http.path"]);
+	const healthNumbers = ["intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold"];
+	// Nothing changed from the defaults: leave the health check to the service's defaults.
+	const defaultHealth =
+		bool(form, "healthCheck.enabled") &&
+		!httpPath &&
+		!bool(form, "healthCheck.minecraft.queryStatus") &&
+		healthNumbers.every((k) => !text(form[`healthCheck.${k}`]));
 	const input: Record<string, unknown> = {
 		name: form.name?.trim() ?? "",
 		type,
 		origins: originsOf(form),
 		...(listeners.length ? { listeners } : {}),
-		loadBalancer: { algorithm: form["loadBalancer.algorithm"], stickySessions: bool(form, "loadBalancer.stickySessions") },
-		healthCheck: {
-			enabled: bool(form, "healthCheck.enabled"),
-			intervalSeconds: num(form["healthCheck.intervalSeconds"]),
-			timeoutSeconds: num(form["healthCheck.timeoutSeconds"]),
-			healthyThreshold: num(form["healthCheck.healthyThreshold"]),
-			unhealthyThreshold: num(form["healthCheck.unhealthyThreshold"]),
-			...(minecraft ? { minecraft: { queryStatus: bool(form, "healthCheck.minecraft.queryStatus") } } : {}),
-			...(httpPath
-				? { http: { path: httpPath, expectedStatus: num(form["healthCheck.http.expectedStatus"]) } }
-				: {}),
+		loadBalancer: {
+			algorithm: form["loadBalancer.algorithm"],
+			stickySessions: bool(form, "loadBalancer.stickySessions"),
 		},
+		healthCheck: defaultHealth
+			? undefined
+			: {
+					enabled: bool(form, "healthCheck.enabled"),
+					intervalSeconds: num(form["healthCheck.intervalSeconds"]),
+					timeoutSeconds: num(form["healthCheck.timeoutSeconds"]),
+					healthyThreshold: num(form["healthCheck.healthyThreshold"]),
+					unhealthyThreshold: num(form["healthCheck.unhealthyThreshold"]),
+					...(minecraft ? { minecraft: { queryStatus: bool(form, "healthCheck.minecraft.queryStatus") } } : {}),
+					...(httpPath
+						? { http: { path: httpPath, expectedStatus: num(form["healthCheck.http.expectedStatus"]) } }
+						: {}),
+				},
 		protection: {
 			enabled: bool(form, "protection.enabled"),
 			level: form["protection.level"],
@@ -189,10 +201,19 @@ export function backendCreateInput(form: Form): BackendCreate {
 export function backendUpdateInput(form: Form, current: Backend): BackendUpdate {
 	const input = backendCreateInput(form) as BackendUpdate & { protection: Record<string, unknown> };
 	const protection: Record<string, unknown> = { ...input.protection };
-	for (const k of ["globalRateLimit", "perIpRateLimit", "perIpBandwidth"]) if (!(k in protection)) protection[k] = undefined;
+	for (const k of ["globalRateLimit", "perIpRateLimit", "perIpBandwidth"])
+		if (!(k in protection)) protection[k] = undefined;
 	input.protection = protection;
 	const comparable = (o: OriginInput | Backend["origins"][number]) =>
-		JSON.stringify([o.name, o.address, o.port, o.weight ?? 100, o.priority ?? 1, o.enabled !== false, o.settings ?? {}]);
+		JSON.stringify([
+			o.name,
+			o.address,
+			o.port,
+			o.weight ?? 100,
+			o.priority ?? 1,
+			o.enabled !== false,
+			o.settings ?? {},
+		]);
 	const same =
 		input.origins?.length === current.origins.length &&
 		input.origins.every((o, i) => comparable(o) === comparable(current.origins[i] as Backend["origins"][number]));
@@ -306,7 +327,10 @@ export function ruleInput(form: Form): Record<string, unknown> {
 		return { startMinutes, endMinutes };
 	});
 	if (days.length || ranges.length)
-		match.timeMatch = { ...(days.length ? { daysOfWeek: days } : {}), ...(ranges.length ? { timeRanges: ranges } : {}) };
+		match.timeMatch = {
+			...(days.length ? { daysOfWeek: days } : {}),
+			...(ranges.length ? { timeRanges: ranges } : {}),
+		};
 	const action = form.action ?? "";
 	return dropUndefined({
 		name: form.name?.trim() ?? "",

@@ -1,7 +1,7 @@
 // What every UI handler shares: the signed-in viewer (session cookie; CSRF is checked by the
 // security hook on every mutation), page-or-fragment responses (htmx asks with HX-Request, so
 // the response varies on it), redirects after a successful POST, and domain errors as pages.
-import { type Section, Layout, type Viewer } from "../../views/layout.tsx";
+import { Layout, type Section, type Viewer } from "../../views/layout.tsx";
 import { ErrorPage } from "../../views/pages/error.tsx";
 import type { Actor } from "../domain/actor.ts";
 import { DomainError, type FieldError, ValidationError } from "../domain/errors.ts";
@@ -44,7 +44,7 @@ export function seeOther(location: string): Response {
 export function viewerOf(services: Services, request: Request): Ui | null {
 	const actor = optionalActorOf(request);
 	const session = sessionCookie(request);
-	if (!actor || actor.credential?.type !== "session" || !session) return null;
+	if (actor?.credential?.type !== "session" || !session) return null;
 	const p = actor.permissions;
 	return {
 		request,

@@ -12,6 +12,7 @@ import { Action, type CompiledRule, IPPROTO, REASON_NAMES, type ReasonName } fro
 import { BpfObject, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import { Dataplane, skipReason, TRIVIAL_PATH } from "../bpf/harness.ts";
 import { buildPacket, TCP_ACK } from "../helpers/packets.ts";
+import { buildBenchObjects, openFloor } from "./live.ts";
 
 const { values: args } = parseArgs({
 	options: {
@@ -98,8 +99,7 @@ function service(dp: Dataplane, opts: { ruleset?: number; perIp?: typeof BIG } =
 }
 
 function fillBlocks(dp: Dataplane): void {
-	const keys = [...blockPrefixes(PREFIXES)];
-	for (const cidr of keys) dp.block(cidr);
+	dp.blockMany([...blockPrefixes(PREFIXES)]);
 }
 
 function fillSets(dp: Dataplane): void {
@@ -229,11 +229,22 @@ const probe = pkt(CLIENT);
 const trivial = timeProg(() => trivialPass.testRun(probe, { repeat: REPEAT }).durationNs) as number;
 const trivialDropNs = timeProg(() => trivialDrop.testRun(probe, { repeat: REPEAT }).durationNs) as number;
 
+// The floor: parse + one /24 hash lookup in a table of the same prefixes (test/bench/bpf/pp_floor.bpf.c).
+buildBenchObjects();
+const floorPrefixes = [...blockPrefixes(PREFIXES)].filter((c) => c.endsWith("/24"));
+const floorObj = openFloor(floorPrefixes);
+const floorProg = floorObj.program("pp_floor_drop");
+const floorPacket = pkt((floorPrefixes[0] as string).replace(/0\/24$/, "9"));
+if (floorProg.testRun(floorPacket).retval !== XDP_DROP) throw new Error("floor program did not drop a blocked source");
+const floorNs = timeProg(() => floorProg.testRun(floorPacket, { repeat: REPEAT }).durationNs) as number;
+floorObj.close();
+
 const rows: string[] = [
 	"| path | ns/packet | × trivial XDP_PASS |",
 	"|---|---:|---:|",
 	`| trivial XDP_PASS | ${trivial} | 1.00 |`,
 	`| trivial XDP_DROP | ${trivialDropNs} | ${(trivialDropNs / trivial).toFixed(2)} |`,
+	`| floor: parse + one /24 hash lookup, ${floorPrefixes.length.toLocaleString("en-US")} prefixes (drop) | ${floorNs} | ${(floorNs / trivial).toFixed(2)} |`,
 ];
 
 const dp = Dataplane.open();

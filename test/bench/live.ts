@@ -34,7 +34,7 @@ const GEN_CPU = 0;
 const RX_CPU = 1;
 const RULES = 64;
 
-export type Receiver = "trivial" | "pp_xdp" | "nftables";
+export type Receiver = "trivial" | "floor" | "pp_xdp" | "nftables";
 /** spread: random host bytes, ~25M distinct sources (a spoofed flood); per-prefix: one source (.1) per prefix. */
 export type Sources = "spread" | "per-prefix";
 
@@ -60,7 +60,7 @@ export const LIVE_DEFAULTS: LiveOptions = {
 	windowS: Number(process.env.PP_BENCH_WINDOW_S ?? 3),
 	warmupS: 0.5,
 	rounds: Number(process.env.PP_BENCH_ROUNDS ?? 3),
-	receivers: envList<Receiver>("PP_BENCH_RECEIVERS", ["trivial", "pp_xdp", "nftables"]),
+	receivers: envList<Receiver>("PP_BENCH_RECEIVERS", ["trivial", "floor", "pp_xdp", "nftables"]),
 	sources: envList<Sources>("PP_BENCH_SOURCES", ["spread", "per-prefix"]),
 };
 
@@ -98,30 +98,55 @@ function sh(args: string[], allowFail = false): string {
 	return p.stdout.toString();
 }
 
-/** Builds the generator object with the flags of scripts/build-bpf.ts. */
-export function buildGenerator(): void {
+/** The floor program (test/bench/bpf/pp_floor.bpf.c): parse + one /24 hash lookup. */
+export const FLOOR_OBJ = join(ROOT, "build", "bench", "pp_floor.o");
+
+/** Builds the bench's own objects (generator, floor) with the flags of scripts/build-bpf.ts. */
+export function buildBenchObjects(): void {
 	sh(["mkdir", "-p", join(ROOT, "build", "bench")]);
-	const p = Bun.spawnSync(
-		[
-			"clang",
-			"-O2",
-			"-g",
-			"-Wall",
-			"-Werror",
-			"-target",
-			"bpf",
-			"-mcpu=v3",
-			"-D__TARGET_ARCH_x86",
-			"-I/usr/include/x86_64-linux-gnu",
-			`-I${join(ROOT, "bpf")}`,
-			"-c",
-			GEN_SOURCE,
-			"-o",
-			GEN_OBJ,
-		],
-		{ stdout: "inherit", stderr: "inherit" },
-	);
-	if (p.exitCode !== 0) throw new Error("clang failed for test/bench/bpf/pp_livegen.bpf.c");
+	for (const [source, out] of [
+		[GEN_SOURCE, GEN_OBJ],
+		[join(import.meta.dir, "bpf", "pp_floor.bpf.c"), FLOOR_OBJ],
+	] as const) {
+		const p = Bun.spawnSync(
+			[
+				"clang",
+				"-O2",
+				"-g",
+				"-Wall",
+				"-Werror",
+				"-target",
+				"bpf",
+				"-mcpu=v3",
+				"-D__TARGET_ARCH_x86",
+				"-I/usr/include/x86_64-linux-gnu",
+				`-I${join(ROOT, "bpf")}`,
+				"-c",
+				source,
+				"-o",
+				out,
+			],
+			{ stdout: "inherit", stderr: "inherit" },
+		);
+		if (p.exitCode !== 0) throw new Error(`clang failed for ${source}`);
+	}
+}
+
+/** The floor program loaded privately, its table filled with the blocked /24 prefixes. */
+export function openFloor(prefixes: string[]): BpfObject {
+	const obj = BpfObject.openMem(new Uint8Array(readFileSync(FLOOR_OBJ)), { noPinning: true });
+	try {
+		obj.load();
+		const entry = encodeListEntry({ expiresNs: 0n, reason: 7, entryId: 2 });
+		obj.map("pp_floor_block").updateMany(
+			prefixes.map((c) => encodeLpmKey(c)),
+			prefixes.map(() => entry),
+		);
+		return obj;
+	} catch (err) {
+		obj.close();
+		throw err;
+	}
 }
 
 /** Why the live bench cannot run here, or null. */
@@ -358,13 +383,7 @@ function openPpXdp(prefixes: number[]): Dataplane {
 		for (let i = 0; i < RULES; i++) {
 			for (let j = 0; j < 100; j++) dp.sourceSets(`${20 + i}.${j}.0.0/16`, [i]);
 		}
-		const entry = encodeListEntry({ expiresNs: 0n, reason: 7, entryId: 2 });
-		const block = dp.map("pp_block_v4");
-		block.updateMany(
-			prefixes.map((b) => encodeLpmKey(prefixCidr(b), 0)),
-			prefixes.map(() => entry),
-		);
-		dp.bumpListGen();
+		dp.blockMany(prefixes.map(prefixCidr));
 		dp.addService({ addr: SERVICE_ADDR, port: GAME_PORT, proto: IPPROTO.UDP, backend: 1, level: "MEDIUM", ruleset: 0 });
 		dp.setRules(0, rules());
 		return dp;
@@ -496,6 +515,22 @@ function trivialReceiver(pair: Pair): ReceiverUnderTest {
 	};
 }
 
+/** The floor program: parse + one /24 hash lookup; every frame hits, so rx_packets counts its drops. */
+function floorReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
+	const obj = openFloor(prefixes.map(prefixCidr));
+	const fd = obj.program("pp_floor_drop").fd;
+	return {
+		name: "floor",
+		label: `floor: parse + one /24 hash lookup in ${prefixes.length.toLocaleString("en-US")} prefixes`,
+		countedBy: "veth rx_packets",
+		attach: () => xdpAttach(pair.ifindex, fd, { mode: "native" }),
+		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: fd }),
+		drops: () => pair.receivedFrames(),
+		unexpected: () => [],
+		close: () => obj.close(),
+	};
+}
+
 /** pp_xdp with the block list, the service and its rules; drops read from the BLOCK reason counter. */
 function ppXdpReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
 	const dp = openPpXdp(prefixes);
@@ -544,7 +579,7 @@ function median(xs: number[]): number {
 }
 
 export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
-	buildGenerator();
+	buildBenchObjects();
 	const prefixes = blockedPrefixes(opts.prefixes);
 	const pair = new Pair();
 	live.add(pair);
@@ -556,10 +591,12 @@ export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<Live
 		for (const name of opts.receivers) {
 			const t0 = performance.now();
 			if (name === "trivial") receivers.push(trivialReceiver(pair));
+			else if (name === "floor") receivers.push(floorReceiver(pair, prefixes));
 			else if (name === "pp_xdp") receivers.push(ppXdpReceiver(pair, prefixes));
 			else if (name === "nftables") receivers.push(nftReceiver(pair, prefixes));
 			else throw new Error(`unknown receiver ${name}`);
-			if (name !== "trivial") setup.push(`${name} loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+			if (name !== "trivial" && name !== "floor")
+				setup.push(`${name} loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 		}
 		for (const sources of opts.sources) {
 			const samples = new Map<ReceiverUnderTest, Sample[]>(receivers.map((r) => [r, []]));

@@ -31,7 +31,7 @@ interface BtfType {
 const INTERNAL = new Set([
 	"pp_pkt",
 	"pp_verdict",
-	"pp_list_result",
+	"pp_tss6",
 	"pp_cursor",
 	"pp_vlan_hdr",
 	"pp_ipv6_opt_hdr",

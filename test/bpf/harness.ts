@@ -27,6 +27,7 @@ import {
 	MAP_NAMES,
 	type MapName,
 	NO_RULESET,
+	type PrefixLengths,
 	parseCidr,
 	REASON_NAMES,
 	REFLECTION_SOURCE_PORTS,
@@ -83,6 +84,10 @@ export class Dataplane {
 	private config: Config = DEFAULT_CONFIG;
 	/** When false, list writes leave list_gen alone (to test the cache contract). */
 	autoBumpGen = true;
+	/** Prefix lengths written to each list, published in pp_config as the reconciler does. */
+	private lengths = { allow: new Set<string>(), block: new Set<string>(), srcset: new Set<string>() };
+	/** Whether a ban was written (pp_config's PP_CFG_BANS), as the reconciler publishes it. */
+	private hasBans = false;
 
 	private constructor(obj: BpfObject) {
 		this.obj = obj;
@@ -113,7 +118,28 @@ export class Dataplane {
 
 	setConfig(c: Config): void {
 		this.config = c;
-		this.map("pp_config").update(u32(0), encodeConfig(c));
+		const lens = (set: Set<string>): PrefixLengths => {
+			const out: PrefixLengths = { v4: [], v6: [] };
+			for (const k of set) {
+				const [fam, len] = k.split("/") as [string, string];
+				(fam === "4" ? out.v4 : out.v6).push(Number(len));
+			}
+			return out;
+		};
+		const prefixLengths = c.prefixLengths ?? {
+			allow: lens(this.lengths.allow),
+			block: lens(this.lengths.block),
+			srcset: lens(this.lengths.srcset),
+		};
+		const bans = c.bans ?? this.hasBans;
+		this.map("pp_config").update(u32(0), encodeConfig({ ...c, prefixLengths, bans }));
+	}
+
+	/** Publishes the length of a prefix written to a list (after the entry, as the ABI requires). */
+	private addLength(list: "allow" | "block" | "srcset", cidr: string): void {
+		const c = parseCidr(cidr);
+		this.lengths[list].add(`${c.family}/${c.prefix}`);
+		this.setConfig(this.config);
 	}
 
 	/** Increments pp_config.list_gen, as user space must after changing a list. */
@@ -150,11 +176,29 @@ export class Dataplane {
 
 	allow(cidr: string, scope = 0, expiresNs = 0n): void {
 		this.lpm("pp_allow", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 0, entryId: 1 }));
+		this.addLength("allow", cidr);
 		this.listsChanged();
 	}
 
 	block(cidr: string, scope = 0, expiresNs = 0n): void {
 		this.lpm("pp_block", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 7, entryId: 2 }));
+		this.addLength("block", cidr);
+		this.listsChanged();
+	}
+
+	/** Many blocked prefixes at once (benchmarks), through the batch API. */
+	blockMany(cidrs: string[], scope = 0): void {
+		const entry = encodeListEntry({ expiresNs: 0n, reason: 7, entryId: 2 });
+		for (const fam of [4, 6] as const) {
+			const mine = cidrs.filter((c) => parseCidr(c).family === fam);
+			if (!mine.length) continue;
+			this.map(`pp_block_v${fam}`).updateMany(
+				mine.map((c) => encodeLpmKey(c, scope)),
+				mine.map(() => entry),
+			);
+			for (const c of mine) this.lengths.block.add(`${fam}/${parseCidr(c).prefix}`);
+		}
+		this.setConfig(this.config);
 		this.listsChanged();
 	}
 
@@ -164,6 +208,10 @@ export class Dataplane {
 
 	ban(ip: string, expiresNs = 0n): void {
 		this.map("pp_bans").update(encodeBanKey(ip), u64(expiresNs));
+		if (!this.hasBans) {
+			this.hasBans = true;
+			this.setConfig(this.config);
+		}
 		this.listsChanged();
 	}
 
@@ -174,6 +222,7 @@ export class Dataplane {
 
 	sourceSets(cidr: string, sets: number[]): void {
 		this.lpm("pp_srcset", cidr).update(encodeLpmKey(cidr, 0), encodeSetMask(sets));
+		this.addLength("srcset", cidr);
 		this.listsChanged();
 	}
 
@@ -241,6 +290,8 @@ export class Dataplane {
 		this.touchedBackends.clear();
 		this.touchedSlots.clear();
 		this.autoBumpGen = true;
+		this.lengths = { allow: new Set(), block: new Set(), srcset: new Set() };
+		this.hasBans = false;
 		this.setConfig(config);
 	}
 

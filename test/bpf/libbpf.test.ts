@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeLpmKey, encodeSetMask, u32 } from "../../src/dataplane/abi.ts";
+import { encodeLpmKey, encodeMgmtValue, u32 } from "../../src/dataplane/abi.ts";
 import {
 	BpfObject,
 	LibbpfError,
@@ -113,11 +113,11 @@ suite("libbpf wrappers", () => {
 	});
 
 	test("updateMany and deleteMany work on maps without batch support (LPM tries)", () => {
-		const m = dp.map("pp_srcset_v4");
+		const m = dp.map("pp_mgmt_v4");
 		const keys = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"].map((c) => encodeLpmKey(c));
 		m.updateMany(
 			keys,
-			keys.map(() => encodeSetMask([1])),
+			keys.map(() => encodeMgmtValue()),
 		);
 		expect([...m.keys()].length).toBe(3);
 		expect(m.deleteMany([...keys, encodeLpmKey("10.9.0.0/16")])).toBe(3);

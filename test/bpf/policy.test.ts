@@ -3,11 +3,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import {
 	Action,
 	CACHE_TTL_NS,
+	CacheFlag,
 	type CompiledRule,
+	encodeListEntry,
+	encodeLpmKey,
 	IPPROTO,
 	type LevelName,
+	type PrefixLengths,
 	ProtoBit,
 	Scope,
+	SvcFlag,
 } from "../../src/dataplane/abi.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import {
@@ -336,6 +341,114 @@ suite("pp_xdp policy", () => {
 		}
 	});
 
+	describe("prefix lists: longest match over the published prefix lengths", () => {
+		const NONE: PrefixLengths = { v4: [], v6: [] };
+		const svc = (addr: string) => dp.addService({ addr, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+		const from = (src: string, dst: string) => dp.run(buildPacket({ src, dst, l4: tcp(JAVA, TCP_ACK), payload: 8 }));
+		const V6_SERVER = "2001:db8::10";
+		// [name, entries (allow/block cidr), source, verdict, reason]
+		const cases: [string, ["allow" | "block", string][], string, number, string][] = [
+			["a /0 block takes every IPv4 source", [["block", "0.0.0.0/0"]], "198.51.100.7", XDP_DROP, "BLOCK"],
+			["a /1 block takes its half", [["block", "128.0.0.0/1"]], "198.51.100.7", XDP_DROP, "BLOCK"],
+			["a /1 block misses the other half", [["block", "0.0.0.0/1"]], "198.51.100.7", XDP_PASS, "PASS"],
+			["a /31 block takes both addresses", [["block", "198.51.100.6/31"]], "198.51.100.7", XDP_DROP, "BLOCK"],
+			["a /32 block misses its neighbour", [["block", "198.51.100.8/32"]], "198.51.100.7", XDP_PASS, "PASS"],
+			[
+				"an allow beats a block of any length",
+				[
+					["block", "198.51.100.7/32"],
+					["allow", "198.0.0.0/8"],
+				],
+				"198.51.100.7",
+				XDP_PASS,
+				"ALLOW",
+			],
+			["a /0 IPv6 block takes every IPv6 source", [["block", "::/0"]], "2001:db8:1::7", XDP_DROP, "BLOCK"],
+			["a /33 IPv6 block", [["block", "2001:db8:8000::/33"]], "2001:db8:8000::7", XDP_DROP, "BLOCK"],
+			["a /33 IPv6 block misses the other half", [["block", "2001:db8:8000::/33"]], "2001:db8:1::7", XDP_PASS, "PASS"],
+			["a /64 IPv6 block", [["block", "2001:db8:1::/64"]], "2001:db8:1::7", XDP_DROP, "BLOCK"],
+			["a /65 IPv6 block", [["block", "2001:db8:1::/65"]], "2001:db8:1::7", XDP_DROP, "BLOCK"],
+			[
+				"a /65 IPv6 block misses the upper half",
+				[["block", "2001:db8:1::/65"]],
+				"2001:db8:1:0:8000::7",
+				XDP_PASS,
+				"PASS",
+			],
+			["a /127 IPv6 block", [["block", "2001:db8:1::6/127"]], "2001:db8:1::7", XDP_DROP, "BLOCK"],
+			["a /128 IPv6 block", [["block", "2001:db8:1::7/128"]], "2001:db8:1::7", XDP_DROP, "BLOCK"],
+			["a /128 IPv6 block misses its neighbour", [["block", "2001:db8:1::8/128"]], "2001:db8:1::7", XDP_PASS, "PASS"],
+			[
+				"an IPv6 allow of any length beats a block",
+				[
+					["block", "2001:db8:1::7/128"],
+					["allow", "2001:db8::/29"],
+				],
+				"2001:db8:1::7",
+				XDP_PASS,
+				"ALLOW",
+			],
+		];
+		for (const [name, entries, src, verdict, reason] of cases) {
+			test(name, () => {
+				const v6 = src.includes(":");
+				svc(v6 ? V6_SERVER : SERVER);
+				for (const [list, cidr] of entries) list === "allow" ? dp.allow(cidr) : dp.block(cidr);
+				expect(from(src, v6 ? V6_SERVER : SERVER)).toBe(verdict);
+				expect(dp.reasonPackets()).toEqual({ [reason]: 1 });
+			});
+		}
+
+		test("the longest matching entry decides: an expired /32 hides the /24 around it", () => {
+			svc(SERVER);
+			dp.block("198.51.100.0/24");
+			dp.block(`${CLIENT}/32`, 0, 1n);
+			expect(from(CLIENT, SERVER)).toBe(XDP_PASS);
+			expect(from("198.51.100.9", SERVER)).toBe(XDP_DROP);
+		});
+
+		test("a prefix length nobody published is not probed until it is", () => {
+			svc(SERVER);
+			dp.setConfig({ ...DEFAULT_CONFIG, prefixLengths: { allow: NONE, block: NONE, srcset: NONE } });
+			dp.map("pp_block_v4").update(
+				encodeLpmKey("198.51.100.0/24"),
+				encodeListEntry({ expiresNs: 0n, reason: 0, entryId: 1 }),
+			);
+			expect(from(CLIENT, SERVER)).toBe(XDP_PASS);
+			dp.setConfig({
+				...DEFAULT_CONFIG,
+				listGen: 1,
+				prefixLengths: { allow: NONE, block: { v4: [24], v6: [] }, srcset: NONE },
+			});
+			expect(from(CLIENT, SERVER)).toBe(XDP_DROP);
+		});
+
+		test("bans are probed only while pp_config says there are some", () => {
+			svc(SERVER);
+			dp.ban(CLIENT);
+			dp.setConfig({ ...DEFAULT_CONFIG, listGen: 5, bans: false });
+			expect(from(CLIENT, SERVER)).toBe(XDP_PASS);
+			dp.setConfig({ ...DEFAULT_CONFIG, listGen: 6, bans: true });
+			expect(from(CLIENT, SERVER)).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ PASS: 1, BAN: 1 });
+		});
+
+		test("backend-scoped and global entries of different lengths combine", () => {
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "OFF",
+				extraFlags: SvcFlag.SCOPED_BLOCK,
+			});
+			dp.block("198.51.100.0/24", 1);
+			dp.block("198.51.0.0/16", 2);
+			expect(from(CLIENT, SERVER)).toBe(XDP_DROP);
+			expect(from("198.51.7.1", SERVER)).toBe(XDP_PASS);
+		});
+	});
+
 	describe("per-source list verdict cache", () => {
 		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
 		const send = () => dp.run(pkt(tcp(JAVA, TCP_ACK)));
@@ -373,6 +486,7 @@ suite("pp_xdp policy", () => {
 
 		test("a cached ban ends when the ban expires, with no bump", async () => {
 			svc();
+			expect(send()).toBe(XDP_PASS);
 			dp.ban(CLIENT, monotonicNowNs() + 60_000_000n);
 			expect(send()).toBe(XDP_DROP);
 			expect(dp.srcState(1, CLIENT)?.cacheUntilNs).toBeGreaterThan(0n);
@@ -400,10 +514,34 @@ suite("pp_xdp policy", () => {
 
 		test("the source entry counts every packet of the source to the backend", () => {
 			svc();
+			expect(send()).toBe(XDP_PASS);
 			dp.ban(CLIENT);
 			for (let i = 0; i < 3; i++) send();
-			expect(dp.srcState(1, CLIENT)?.packets).toBe(3n);
+			expect(dp.srcState(1, CLIENT)?.packets).toBe(4n);
 			expect(dp.srcState(1, CLIENT)?.drops).toBe(0n);
+		});
+
+		test("a source the lists drop gets no per-source entry: a spoofed flood evicts nobody", () => {
+			svc();
+			dp.ban(CLIENT);
+			dp.block("198.51.100.0/24");
+			for (let i = 0; i < 3; i++) expect(send()).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(JAVA, TCP_ACK), { src: "198.51.100.9" }))).toBe(XDP_DROP);
+			expect(dp.srcState(1, CLIENT)).toBeNull();
+			expect(dp.srcState(1, "198.51.100.9")).toBeNull();
+			expect(dp.reasonPackets()).toEqual({ BAN: 3, BLOCK: 1 });
+		});
+
+		test("source sets are looked up once per source, and again after a list change", () => {
+			serveWithRules([rule({ action: Action.LOG, statsSlot: 1, srcAny: 1n << 2n })]);
+			dp.sourceSets("198.51.100.0/24", [2]);
+			expect(send()).toBe(XDP_PASS);
+			const st = dp.srcState(1, CLIENT);
+			expect(st?.srcSets).toBe(1n << 2n);
+			expect((st?.cache ?? 0) & CacheFlag.SETS).toBe(CacheFlag.SETS);
+			dp.block("192.0.2.0/24");
+			expect(send()).toBe(XDP_PASS);
+			expect(dp.ruleCtr(1).packets).toBe(2n);
 		});
 	});
 

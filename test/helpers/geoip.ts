@@ -8,7 +8,7 @@ export function canWriteMmdb(): string | null {
 	return p.exitCode === 0 ? null : "needs libmaxmind-db-writer-perl (scripts/deps.sh test packages)";
 }
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 use strict; use warnings;
 use MaxMind::DB::Writer::Tree;
 my ($out, $type, @pairs) = @ARGV;

@@ -46,10 +46,15 @@ export function metadataFor(credential?: string): grpc.Metadata {
 	return md;
 }
 
-export function client(service: ServiceName, port: number, credentials = grpc.credentials.createInsecure()) {
+export function client(
+	service: ServiceName,
+	port: number,
+	credentials = grpc.credentials.createInsecure(),
+	host = "127.0.0.1",
+) {
 	const Ctor = pkg.pistonprotection.v1[service];
 	if (!Ctor) throw new Error(`no service ${service}`);
-	return new Ctor(`127.0.0.1:${port}`, credentials) as grpc.Client & Record<string, grpc.MethodDefinition<Msg, Msg>>;
+	return new Ctor(`${host}:${port}`, credentials) as grpc.Client;
 }
 
 /** Calls a unary RPC; resolves with the response, rejects with the status error. */
@@ -60,7 +65,7 @@ export function unary(
 	credential?: string,
 	options: grpc.CallOptions = {},
 ): Promise<Msg> {
-	const fn = (c as unknown as Record<string, Function>)[method];
+	const fn = (c as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
 	if (!fn) throw new Error(`no method ${method}`);
 	return new Promise((resolve, reject) => {
 		fn.call(c, request, metadataFor(credential), options, (err: CallError | null, res: Msg) =>
@@ -80,8 +85,14 @@ export async function failure(promise: Promise<unknown>): Promise<CallError> {
 }
 
 /** Opens a server stream and collects its messages; next() waits for the following one. */
-export function watch(c: grpc.Client, method: string, request: Msg, credential?: string, options: grpc.CallOptions = {}) {
-	const fn = (c as unknown as Record<string, Function>)[method];
+export function watch(
+	c: grpc.Client,
+	method: string,
+	request: Msg,
+	credential?: string,
+	options: grpc.CallOptions = {},
+) {
+	const fn = (c as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
 	if (!fn) throw new Error(`no method ${method}`);
 	const call = fn.call(c, request, metadataFor(credential), options) as grpc.ClientReadableStream<Msg>;
 	const messages: Msg[] = [];

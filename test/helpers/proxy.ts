@@ -96,14 +96,19 @@ export interface EchoOrigin {
 	/** Connections currently open at the origin. */
 	open(): number;
 	accepted(): number;
+	/** Connections that carried at least one byte of payload (health probes carry none). */
+	served(): number;
 	stop(): Promise<void>;
 }
 
 /** TCP echo with half-close: the origin ends its side after the client's FIN and all echoes. */
-export async function tcpEchoOrigin(opts: { host?: string; port?: number; proxyProtocol?: boolean; pauseMs?: number } = {}) {
+export async function tcpEchoOrigin(
+	opts: { host?: string; port?: number; proxyProtocol?: boolean; pauseMs?: number } = {},
+) {
 	const headers: SeenHeader[] = [];
 	let open = 0;
 	let accepted = 0;
+	let served = 0;
 	const sockets = new Set<Socket>();
 	const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
 		open++;
@@ -114,7 +119,10 @@ export async function tcpEchoOrigin(opts: { host?: string; port?: number; proxyP
 			sockets.delete(socket);
 		});
 		socket.on("error", () => {});
-		const echo = () => socket.pipe(socket);
+		const echo = () => {
+			socket.once("data", () => served++);
+			socket.pipe(socket);
+		};
 		if (opts.proxyProtocol)
 			acceptProxyV2(socket, (h) => {
 				headers.push(h);
@@ -129,6 +137,7 @@ export async function tcpEchoOrigin(opts: { host?: string; port?: number; proxyP
 		headers,
 		open: () => open,
 		accepted: () => accepted,
+		served: () => served,
 		stop: () =>
 			new Promise<void>((r) => {
 				for (const s of sockets) s.destroy();
@@ -169,7 +178,12 @@ export function echoThrough(
 ): Promise<Buffer> {
 	return new Promise((resolve, reject) => {
 		const chunks: Buffer[] = [];
-		const s = tcpConnect({ host: opts.host ?? "127.0.0.1", port, localAddress: opts.localAddress, allowHalfOpen: true });
+		const s = tcpConnect({
+			host: opts.host ?? "127.0.0.1",
+			port,
+			localAddress: opts.localAddress,
+			allowHalfOpen: true,
+		});
 		const timer = setTimeout(() => {
 			s.destroy();
 			reject(new Error(`echo timed out after ${Buffer.concat(chunks).length} of ${payload.length} bytes`));
@@ -209,7 +223,11 @@ export async function proxyCore(configure: (c: Awaited<ReturnType<typeof testCor
 }
 
 /** Polls until fn returns a truthy value, or throws after timeoutMs. */
-export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<NonNullable<T>> {
+export async function until<T>(
+	fn: () => T | Promise<T>,
+	timeoutMs = 5000,
+	what = "condition",
+): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const v = await fn();

@@ -86,8 +86,8 @@ describe.skipIf(canWriteMmdb() !== null)(
 			);
 			writeMmdb(dir, "country.mmdb", "country", { "192.0.2.0/24": "FR" });
 			core.config.geoip.country_update_url = "https://updates.invalid/country.mmdb.gz";
-			let body: Uint8Array = new TextEncoder().encode("<html>not a database</html>");
-			const fakeFetch = (async () => new Response(body)) as unknown as typeof fetch;
+			let body = Buffer.from("<html>not a database</html>");
+			const fakeFetch = (async () => new Response(new Uint8Array(body))) as unknown as typeof fetch;
 			const [bad] = await updateGeoIp(core.services, fakeFetch);
 			expect(bad).toMatchObject({ kind: "country", status: "failed" });
 			expect(core.services.geoip.lookup("192.0.2.1").country).toBe("FR");

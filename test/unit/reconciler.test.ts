@@ -14,7 +14,7 @@ import {
 	NO_RULESET,
 	u32,
 } from "../../src/dataplane/abi.ts";
-import { hex } from "../../src/dataplane/compile.ts";
+import { compileLists, hex, ListCompiler } from "../../src/dataplane/compile.ts";
 import { BpfObject } from "../../src/dataplane/libbpf.ts";
 import { CapacityError, Reconciler } from "../../src/dataplane/reconciler.ts";
 import { Logger } from "../../src/log.ts";
@@ -103,6 +103,8 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 				});
 			},
 			() => services.ipLists.remove(owner, "block", "203.0.113.0/24"),
+			() => services.ipLists.add(owner, "block", { ip: "198.51.100.0/25", durationSeconds: 60 }),
+			() => services.ipLists.add(owner, "block", { ip: "198.51.100.0/25", durationSeconds: 900 }),
 			() => {
 				const [b] = services.backends.list(owner).data;
 				services.backends.setProtectionLevel(owner, b?.id as string, "UNDER_ATTACK");
@@ -120,8 +122,43 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 		const a = snapshot(incremental);
 		const b = snapshot(full);
 		expect(a).toEqual(b);
-		expect(a.pp_block_v4?.length).toBe(1);
+		const lengths = (obj: BpfObject) => decodeConfig(obj.map("pp_config").lookup(u32(0)) as Uint8Array).prefixLengths;
+		expect(lengths(incremental)).toEqual(lengths(full));
+		expect(lengths(full).block).toEqual({ v4: [25, 24], v6: [32] });
+		expect(decodeConfig(full.map("pp_config").lookup(u32(0)) as Uint8Array).bans).toBe(true);
+		expect(a.pp_block_v4?.length).toBe(2);
 		expect(a.pp_services?.length).toBeGreaterThan(0);
+	});
+
+	test("the incremental list compiler always equals a full compile, and re-checks only what changed", () => {
+		const { services, owner } = core;
+		const lists = new ListCompiler();
+		const same = () => {
+			const full = compileLists(services.db);
+			for (const [name, contents] of full)
+				expect([...(lists.contents.get(name)?.entries() ?? [])].map(([k, e]) => `${k}=${hex(e.value)}`).sort()).toEqual(
+					[...contents.entries()].map(([k, e]) => `${k}=${hex(e.value)}`).sort(),
+				);
+		};
+		expect(lists.update(services.db).touched).toBeNull();
+		for (let i = 0; i < 50; i++) services.ipLists.add(owner, "block", { ip: `10.0.${i}.0/24` });
+		lists.update(services.db);
+		same();
+		const b = services.backends.create(owner, { name: "mc", type: "MINECRAFT_JAVA" });
+		// A new backend is a new context: everything is recompiled and re-checked.
+		expect(lists.update(services.db).touched).toBeNull();
+		services.ipLists.add(owner, "block", { ip: "10.0.1.0/24", backendId: b.id });
+		services.ipLists.add(owner, "ban", { ip: "198.51.100.9", durationSeconds: 600 });
+		const one = lists.update(services.db);
+		expect([...(one.touched?.values() ?? [])].reduce((n, keys) => n + keys.size, 0)).toBe(2);
+		same();
+		services.ipLists.add(owner, "ban", { ip: "198.51.100.9", durationSeconds: 1200 });
+		services.ipLists.remove(owner, "block", "10.0.7.0/24");
+		const two = lists.update(services.db);
+		expect(two.touched?.get("pp_bans")?.size).toBe(1);
+		expect(two.touched?.get("pp_block_v4")?.size).toBe(1);
+		same();
+		expect(lists.lengths().block).toEqual({ v4: [24], v6: [] });
 	});
 
 	test("a full resync removes what a re-adopted map holds but the database does not", () => {

@@ -43,12 +43,7 @@ export function BackendFormPage(props: {
 						<div class="cols">
 							<Field form={f} name={`listeners[${i}].address`} label="Address" hint="Empty: every address" />
 							<Field form={f} name={`listeners[${i}].port`} label="Port" type="number" min={1} max={65535} />
-							<Select
-								form={f}
-								name={`listeners[${i}].protocol`}
-								label="Protocol"
-								options={opts(["TCP", "UDP"])}
-							/>
+							<Select form={f} name={`listeners[${i}].protocol`} label="Protocol" options={opts(["TCP", "UDP"])} />
 							<div class="field">
 								<button type="submit" name="_op" value={`remove-listener:${i}`} class="danger small" formnovalidate>
 									Remove listener {i + 1}
@@ -76,10 +71,30 @@ export function BackendFormPage(props: {
 							<details>
 								<summary>Connection settings</summary>
 								<div class="cols">
-									<Field form={f} name={`origins[${i}].settings.connectTimeoutMs`} label="Connect timeout (ms)" type="number" />
-									<Field form={f} name={`origins[${i}].settings.readTimeoutMs`} label="Read timeout (ms)" type="number" />
-									<Field form={f} name={`origins[${i}].settings.writeTimeoutMs`} label="Write timeout (ms)" type="number" />
-									<Field form={f} name={`origins[${i}].settings.maxConnections`} label="Max connections" type="number" />
+									<Field
+										form={f}
+										name={`origins[${i}].settings.connectTimeoutMs`}
+										label="Connect timeout (ms)"
+										type="number"
+									/>
+									<Field
+										form={f}
+										name={`origins[${i}].settings.readTimeoutMs`}
+										label="Read timeout (ms)"
+										type="number"
+									/>
+									<Field
+										form={f}
+										name={`origins[${i}].settings.writeTimeoutMs`}
+										label="Write timeout (ms)"
+										type="number"
+									/>
+									<Field
+										form={f}
+										name={`origins[${i}].settings.maxConnections`}
+										label="Max connections"
+										type="number"
+									/>
 									<Select
 										form={f}
 										name={`origins[${i}].settings.proxyProtocol`}
@@ -119,7 +134,7 @@ export function BackendFormPage(props: {
 					<legend>Health check</legend>
 					<Check form={f} name="healthCheck.enabled" label="Check origins' health" fallback />
 					<div class="cols">
-						<Field form={f} name="healthCheck.intervalSeconds" label="Interval (s)" type="number" />
+						<Field form={f} name="healthCheck.intervalSeconds" label="Interval (s)" type="number" hint="Empty: 30" />
 						<Field form={f} name="healthCheck.timeoutSeconds" label="Timeout (s)" type="number" />
 						<Field form={f} name="healthCheck.healthyThreshold" label="Healthy after" type="number" />
 						<Field form={f} name="healthCheck.unhealthyThreshold" label="Unhealthy after" type="number" />
@@ -148,9 +163,19 @@ export function BackendFormPage(props: {
 					</div>
 					<p class="hint muted small">Rate limits left empty use the level's defaults (see Settings).</p>
 					<div class="cols">
-						<Field form={f} name="protection.perIpRateLimit.requestsPerSecond" label="Per source: packets/s" type="number" />
+						<Field
+							form={f}
+							name="protection.perIpRateLimit.requestsPerSecond"
+							label="Per source: packets/s"
+							type="number"
+						/>
 						<Field form={f} name="protection.perIpRateLimit.burstSize" label="Per source: burst" type="number" />
-						<Field form={f} name="protection.globalRateLimit.requestsPerSecond" label="Backend: packets/s" type="number" />
+						<Field
+							form={f}
+							name="protection.globalRateLimit.requestsPerSecond"
+							label="Backend: packets/s"
+							type="number"
+						/>
 						<Field form={f} name="protection.globalRateLimit.burstSize" label="Backend: burst" type="number" />
 						<Field form={f} name="protection.perIpBandwidth.bytesPerSecond" label="Per source: bytes/s" type="number" />
 						<Field form={f} name="protection.perIpBandwidth.burstBytes" label="Per source: burst bytes" type="number" />
@@ -189,7 +214,14 @@ export function BackendFormPage(props: {
 								["MINECRAFT_LOGIN", "Minecraft login"],
 							]}
 						/>
-						<Field form={f} name="protection.challenge.difficulty" label="Difficulty (1-10)" type="number" min={1} max={10} />
+						<Field
+							form={f}
+							name="protection.challenge.difficulty"
+							label="Difficulty (1-10)"
+							type="number"
+							min={1}
+							max={10}
+						/>
 					</div>
 				</fieldset>
 				<div class="row">

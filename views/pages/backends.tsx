@@ -22,7 +22,7 @@ export function LevelSwitch(props: { backend: Backend; viewer: Viewer; back: str
 	if (!props.viewer.can.write)
 		return (
 			<span id={`level-${b.id}`}>
-				<Badge kind={current}>{LEVEL_LABELS[current] ?? current}</Badge>
+				<Badge kind={current} text={LEVEL_LABELS[current] ?? current} />
 			</span>
 		) as string;
 	return (
@@ -93,7 +93,7 @@ export function BackendListPage(props: BackendListProps): string {
 				method="get"
 				action="/backends"
 				class="row panel"
-				role="search"
+				aria-label="Search"
 				hx-get="/backends"
 				hx-trigger="input changed delay:300ms from:#f-search, change from:#f-status, submit"
 				hx-target="#backend-list"
@@ -149,7 +149,7 @@ export function BackendListPage(props: BackendListProps): string {
 											{b.type}
 										</td>
 										<td data-label="Health">
-											<Badge kind={b.status.health}>{b.status.health}</Badge>{" "}
+											<Badge kind={b.status.health} text={b.status.health} />{" "}
 											<span class="muted small">
 												{b.status.healthyOrigins}/{b.status.totalOrigins}
 											</span>
@@ -168,11 +168,7 @@ export function BackendListPage(props: BackendListProps): string {
 				) : (
 					<p class="muted">No backends match.</p>
 				)}
-				<Pager
-					base="/backends"
-					query={{ search: props.search, status: props.status }}
-					pagination={props.pagination}
-				/>
+				<Pager base="/backends" query={{ search: props.search, status: props.status }} pagination={props.pagination} />
 			</div>
 		</>
 	) as string;
@@ -203,7 +199,7 @@ export function BackendLive(props: BackendDetailProps): string {
 				<div class="panel">
 					<div class="muted small">Health</div>
 					<div class="stat">
-						<Badge kind={b.status.health}>{b.status.health}</Badge>
+						<Badge kind={b.status.health} text={b.status.health} />
 					</div>
 					<div class="muted small">
 						{b.status.healthyOrigins} of {b.status.totalOrigins} origins healthy
@@ -280,7 +276,7 @@ export function BackendLive(props: BackendDetailProps): string {
 								</td>
 								<td data-label="Enabled">{o.enabled ? "yes" : "no"}</td>
 								<td data-label="Health">
-									<Badge kind={o.healthStatus}>{o.healthStatus}</Badge>
+									<Badge kind={o.healthStatus} text={o.healthStatus} />
 								</td>
 							</tr>
 						))}
@@ -366,9 +362,7 @@ export function BackendDetailPage(props: BackendDetailProps): string {
 						/>
 						<Setting
 							label="GeoIP"
-							value={
-								pr.geoIp && pr.geoIp.mode !== "OFF" ? `${pr.geoIp.mode}: ${pr.geoIp.countries.join(", ")}` : "off"
-							}
+							value={pr.geoIp && pr.geoIp.mode !== "OFF" ? `${pr.geoIp.mode}: ${pr.geoIp.countries.join(", ")}` : "off"}
 						/>
 						<Setting
 							label="Challenge"

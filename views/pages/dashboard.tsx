@@ -24,12 +24,17 @@ export interface DashboardProps {
 	sources: SourceRow[];
 	backends: Backend[];
 	seconds: number;
+	canWrite: boolean;
 }
 
 export function SamplerNote(props: { sampler: SamplerState; dataplane: DataPlaneReadiness }): string {
 	const s = props.sampler;
 	if (s.state === "disabled")
-		return (<p class="muted">The data plane is disabled in the configuration (dataplane.enabled), so no traffic is measured.</p>) as string;
+		return (
+			<p class="muted">
+				The data plane is disabled in the configuration (dataplane.enabled), so no traffic is measured.
+			</p>
+		) as string;
 	if (s.state === "not-loaded")
 		return (
 			<p class="muted">
@@ -139,7 +144,7 @@ export function DashboardPage(props: DashboardProps): string {
 						<a class="panel" href={`/backends/${b.id}`}>
 							<div class="spread">
 								<strong safe>{b.name}</strong>
-								<Badge kind={b.status.health}>{b.status.health}</Badge>
+								<Badge kind={b.status.health} text={b.status.health} />
 							</div>
 							<p class="muted small">
 								<span safe>{b.type}</span> · level <span safe>{b.protection.level}</span> · {b.status.healthyOrigins}/
@@ -150,7 +155,8 @@ export function DashboardPage(props: DashboardProps): string {
 				</div>
 			) : (
 				<p>
-					No backends yet. <a href="/backends/new">Create the first backend</a>.
+					No backends yet.{" "}
+					{props.canWrite ? <a href="/backends/new">Create the first backend</a> : "An admin or member can create one."}
 				</p>
 			)}
 		</>

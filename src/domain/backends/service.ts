@@ -1,7 +1,6 @@
 // Backends: protected services with listeners, origins and protection settings.
 // Listener and protection changes bump the 'services' revision the data plane follows.
 import type { Database } from "bun:sqlite";
-import type { Config } from "../../config.ts";
 import { destinationScope } from "../../dataplane/compile.ts";
 import type { EventBus } from "../../events.ts";
 import type { GeoIpService } from "../../geoip/service.ts";
@@ -78,7 +77,6 @@ export class BackendService {
 		private readonly bus: EventBus,
 		/** dataplane.map_sizes.backends: the data plane's per-backend arrays hold this many. */
 		private readonly maxBackends: number,
-		private readonly config: () => Config,
 		private readonly geoip: GeoIpService,
 		private readonly live: LiveView,
 	) {}

@@ -1,7 +1,8 @@
 // IpService: the REST IP management endpoints (/v1/ips/...) over gRPC.
+
+import type { Actor } from "../../domain/actor.ts";
 import type { AddInput, ListKind } from "../../domain/iplists/service.ts";
 import { type GrpcDeps, type Handlers, ids, type Json, pageOf } from "../handlers.ts";
-import type { Actor } from "../../domain/actor.ts";
 
 export function ipHandlers({ services }: GrpcDeps): Handlers {
 	const { ipLists } = services;
@@ -11,10 +12,12 @@ export function ipHandlers({ services }: GrpcDeps): Handlers {
 	const remove = (list: ListKind) => (actor: Actor, request: Json) => ({
 		entry: ipLists.remove(actor, list, ids(request, "ip").ip, (request.backendId as string | undefined) ?? undefined),
 	});
-	const list = (kind: ListKind) => (actor: Actor, { page, pageSize, ...query }: Json) => {
-		const result = ipLists.list(actor, kind, { ...query, ...pageOf({ page, pageSize }) });
-		return { entries: result.data, pagination: result.pagination };
-	};
+	const list =
+		(kind: ListKind) =>
+		(actor: Actor, { page, pageSize, ...query }: Json) => {
+			const result = ipLists.list(actor, kind, { ...query, ...pageOf({ page, pageSize }) });
+			return { entries: result.data, pagination: result.pagination };
+		};
 	const bulk = (kind: ListKind) => (actor: Actor, request: Json) =>
 		ipLists.addMany(actor, kind, (request.entries ?? []) as AddInput[]);
 	return {

@@ -1,18 +1,21 @@
-// MetricsService, AlertService and WebhookService: their capabilities (the telemetry collector,
-// attack detection, alert evaluation, webhook delivery) do not exist on this appliance yet, so
-// every RPC answers UNIMPLEMENTED naming what is missing, after authentication like any call.
+// MetricsService: the telemetry collector (traffic counters rolled up over time) and attack
+// detection do not exist on this appliance yet, so those RPCs answer UNIMPLEMENTED naming what
+// is missing, after authentication like any call. Its CreateAlert and ListAlerts are AlertService's.
+import type { GrpcDeps, Handlers } from "../handlers.ts";
 import { unavailable } from "../handlers.ts";
+import { alertHandlers } from "./alert.ts";
 
 const TELEMETRY = "the telemetry collector (traffic counters rolled up over time)";
 
-export const metricsHandlers = () =>
-	unavailable("MetricsService", (method) => {
-		if (method.includes("Attack")) return "attack detection (attack metrics)";
-		if (method.includes("Geo")) return `${TELEMETRY}, per country`;
-		if (method.includes("Alert")) return "alerting (alert rules and their evaluation)";
-		return `${TELEMETRY}; live per-backend rates are in BackendService.GetBackendStatus`;
-	});
-
-export const alertHandlers = () => unavailable("AlertService", () => "alerting (alert rules and their evaluation)");
-
-export const webhookHandlers = () => unavailable("WebhookService", () => "webhooks (signed, retried event delivery)");
+export function metricsHandlers(deps: GrpcDeps): Handlers {
+	const alerts = alertHandlers(deps);
+	return {
+		...unavailable("MetricsService", (method) => {
+			if (method.includes("Attack")) return "attack detection (attack metrics)";
+			if (method.includes("Geo")) return `${TELEMETRY}, per country`;
+			return `${TELEMETRY}; live per-backend rates are in BackendService.GetBackendStatus`;
+		}),
+		CreateAlert: alerts.CreateAlert,
+		ListAlerts: alerts.ListAlerts,
+	} as Handlers;
+}

@@ -68,7 +68,7 @@
 	let dragged = null;
 	document.addEventListener("dragstart", (event) => {
 		const row = event.target instanceof Element ? event.target.closest("tr[data-id]") : null;
-		if (!row || !row.closest("tbody[data-reorder-url]")) return;
+		if (!row?.closest("tbody[data-reorder-url]")) return;
 		dragged = row;
 		row.classList.add("dragging");
 		if (event.dataTransfer) {

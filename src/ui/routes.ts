@@ -1,0 +1,22 @@
+// The admin web UI: server-rendered pages (views/) over the same domain services as the APIs,
+// with htmx (embedded, see assets.ts) for live charts, filters and in-place changes.
+import { Elysia } from "elysia";
+import type { Services } from "../services.ts";
+import { accountRoutesUi } from "./routes/accounts.ts";
+import { backendRoutesUi } from "./routes/backends.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { ipRoutesUi } from "./routes/ips.ts";
+import { ruleRoutesUi } from "./routes/rules.ts";
+import { settingsRoutesUi } from "./routes/settings.ts";
+import { TrafficSampler } from "./sampler.ts";
+
+export function uiRoutes(services: Services) {
+	const sampler = new TrafficSampler(services);
+	return new Elysia({ name: "ui" })
+		.use(dashboardRoutes(services, sampler))
+		.use(backendRoutesUi(services, sampler))
+		.use(ruleRoutesUi(services))
+		.use(ipRoutesUi(services))
+		.use(accountRoutesUi(services))
+		.use(settingsRoutesUi(services));
+}
