@@ -35,6 +35,7 @@ if (!onlySuites) {
 		".ci/run",
 	]);
 	gate("systemd-analyze verify", ["bash", "scripts/verify-unit.sh"]);
+	gate("buf lint", ["./node_modules/.bin/buf", "lint"]);
 }
 const built = gate("bun run build", ["bun", "run", "build"]);
 

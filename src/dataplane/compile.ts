@@ -23,7 +23,6 @@ import {
 	L7,
 	type LevelName,
 	type ListPrefixLengths,
-	lpmKeyLength,
 	type MapName,
 	NO_PREFIX_LENGTHS,
 	NO_RULE,
@@ -190,13 +189,15 @@ interface ListPut {
 	map: (typeof LIST_MAPS)[number];
 	key: Uint8Array;
 	value: Uint8Array;
+	/** The prefix length (for pp_config's lengths); bans have none. */
+	length: number;
 }
 
 /** The map entries one list row compiles to. */
 function rowEntries(row: ListRow, ctx: ListContext, bootMs: number): ListPut[] {
 	const p = parsePrefix(row.cidr);
 	const expiresNs = toMonotonicNs(row.expires_at, bootMs);
-	if (row.list === "ban") return [{ map: "pp_bans", key: toMapped16(p.bytes), value: u64(expiresNs) }];
+	if (row.list === "ban") return [{ map: "pp_bans", key: toMapped16(p.bytes), value: u64(expiresNs), length: -1 }];
 	const scopes =
 		row.backend_id !== null
 			? [ctx.index.get(row.backend_id)].filter((s): s is number => s !== undefined)
@@ -205,7 +206,7 @@ function rowEntries(row: ListRow, ctx: ListContext, bootMs: number): ListPut[] {
 				: (ctx.backendsOf.get(row.organization_id) ?? []);
 	const map = `pp_${row.list}_v${p.family}` as ListPut["map"];
 	const value = encodeListEntry({ expiresNs, reason: 0, entryId: row.rowid });
-	return scopes.map((scope) => ({ map, key: lpmKey(p, scope), value }));
+	return scopes.map((scope) => ({ map, key: lpmKey(p, scope), value, length: p.prefixLength }));
 }
 
 /**
@@ -237,11 +238,13 @@ export interface ListUpdate {
  * (operator, backends) recompiles everything. Its contents always equal compileLists's.
  */
 export class ListCompiler {
-	private readonly rows = new Map<number, { expiresAt: string | null; puts: ListPut[] }>();
+	/** rowid → its expires_at, compiled entries and the scan that last saw it. */
+	private readonly rows = new Map<number, { expiresAt: string | null; puts: ListPut[]; scan: number }>();
 	/** map|key hex → the rows that compile to it (the highest rowid wins). */
-	private readonly owners = new Map<string, Map<number, ListPut>>();
+	private readonly owners = new Map<string, { rowid: number; put: ListPut }[]>();
 	private readonly lengthCounts = new Map<MapName, Map<number, number>>();
 	private context: string | null = null;
+	private scan = 0;
 	readonly contents: MapContents = emptyContents(...LIST_MAPS);
 
 	constructor(private readonly bootMs = bootTimeMs()) {}
@@ -251,22 +254,29 @@ export class ListCompiler {
 		const full = ctx.signature !== this.context;
 		if (full) this.clear();
 		this.context = ctx.signature;
+		const scan = ++this.scan;
 		const touched = new Map<MapName, Set<string>>(LIST_MAPS.map((m) => [m, new Set<string>()]));
 		const live = db.query(`SELECT rowid, expires_at FROM ip_entries WHERE ${LIVE_ROWS}`).values(now.toISOString()) as [
 			number,
 			string | null,
 		][];
-		const seen = new Set<number>();
 		const changed: number[] = [];
 		for (const [rowid, expiresAt] of live) {
-			seen.add(rowid);
 			const known = this.rows.get(rowid);
-			if (known && known.expiresAt === expiresAt) continue;
+			if (known && known.expiresAt === expiresAt) {
+				known.scan = scan;
+				continue;
+			}
 			if (known) {
 				this.drop(rowid, known.puts, touched);
 				this.rows.delete(rowid);
 			}
 			changed.push(rowid);
+		}
+		for (const [rowid, known] of this.rows) {
+			if (known.scan === scan) continue;
+			this.drop(rowid, known.puts, touched);
+			this.rows.delete(rowid);
 		}
 		// A few changed rows are read one by one; many (a first compile) in one query.
 		const all =
@@ -283,13 +293,8 @@ export class ListCompiler {
 			const row = all ? all.get(rowid) : fetch.get(rowid);
 			if (!row) continue;
 			const puts = rowEntries(row, ctx, this.bootMs);
-			this.rows.set(rowid, { expiresAt: row.expires_at, puts });
+			this.rows.set(rowid, { expiresAt: row.expires_at, puts, scan });
 			for (const e of puts) this.add(rowid, e, touched);
-		}
-		for (const [rowid, known] of this.rows) {
-			if (seen.has(rowid)) continue;
-			this.drop(rowid, known.puts, touched);
-			this.rows.delete(rowid);
 		}
 		return { contents: this.contents, touched: full ? null : touched };
 	}
@@ -310,58 +315,54 @@ export class ListCompiler {
 		for (const m of this.contents.values()) m.clear();
 	}
 
-	private add(rowid: number, e: ListPut, touched: Map<MapName, Set<string>>): void {
-		const k = hex(e.key);
-		const id = `${e.map}|${k}`;
-		let owners = this.owners.get(id);
-		if (!owners) {
-			owners = new Map();
-			this.owners.set(id, owners);
-			this.countLength(e, 1);
+	private add(rowid: number, put: ListPut, touched: Map<MapName, Set<string>>): void {
+		const k = hex(put.key);
+		const id = `${put.map}|${k}`;
+		const owners = this.owners.get(id);
+		if (owners) owners.push({ rowid, put });
+		else {
+			this.owners.set(id, [{ rowid, put }]);
+			this.countLength(put, 1);
 		}
-		owners.set(rowid, e);
-		this.settle(e.map, k, owners);
-		touched.get(e.map)?.add(k);
+		this.settle(put.map, k, owners ?? []);
+		if (!owners) (this.contents.get(put.map) as Contents).set(k, { key: put.key, value: put.value });
+		touched.get(put.map)?.add(k);
 	}
 
 	private drop(rowid: number, puts: ListPut[], touched: Map<MapName, Set<string>>): void {
-		for (const e of puts) {
-			const k = hex(e.key);
-			const id = `${e.map}|${k}`;
-			const owners = this.owners.get(id);
-			if (!owners) continue;
-			owners.delete(rowid);
-			if (owners.size === 0) {
+		for (const put of puts) {
+			const k = hex(put.key);
+			const id = `${put.map}|${k}`;
+			const owners = (this.owners.get(id) ?? []).filter((o) => o.rowid !== rowid);
+			if (owners.length) this.owners.set(id, owners);
+			else {
 				this.owners.delete(id);
-				this.countLength(e, -1);
+				this.countLength(put, -1);
 			}
-			this.settle(e.map, k, owners);
-			touched.get(e.map)?.add(k);
+			if (owners.length) this.settle(put.map, k, owners);
+			else (this.contents.get(put.map) as Contents).delete(k);
+			touched.get(put.map)?.add(k);
 		}
 	}
 
-	/** The key's entry is its highest row's, as compileLists's last write. */
-	private settle(map: MapName, k: string, owners: Map<number, ListPut>): void {
-		const contents = this.contents.get(map) as Contents;
-		if (owners.size === 0) {
-			contents.delete(k);
-			return;
-		}
-		const winner = owners.get(Math.max(...owners.keys())) as ListPut;
-		contents.set(k, { key: winner.key, value: winner.value });
+	/** A shared key's entry is its highest row's, as compileLists's last write. */
+	private settle(map: MapName, k: string, owners: { rowid: number; put: ListPut }[]): void {
+		if (!owners.length) return;
+		let winner = owners[0] as { rowid: number; put: ListPut };
+		for (const o of owners) if (o.rowid > winner.rowid) winner = o;
+		(this.contents.get(map) as Contents).set(k, { key: winner.put.key, value: winner.put.value });
 	}
 
-	private countLength(e: ListPut, delta: number): void {
-		if (e.map === "pp_bans") return;
-		const length = lpmKeyLength(e.key).length;
-		let counts = this.lengthCounts.get(e.map);
+	private countLength(put: ListPut, delta: number): void {
+		if (put.length < 0) return;
+		let counts = this.lengthCounts.get(put.map);
 		if (!counts) {
 			counts = new Map();
-			this.lengthCounts.set(e.map, counts);
+			this.lengthCounts.set(put.map, counts);
 		}
-		const n = (counts.get(length) ?? 0) + delta;
-		if (n > 0) counts.set(length, n);
-		else counts.delete(length);
+		const n = (counts.get(put.length) ?? 0) + delta;
+		if (n > 0) counts.set(put.length, n);
+		else counts.delete(put.length);
 	}
 }
 

@@ -261,7 +261,7 @@ async function main(): Promise<void> {
 			cfgPath,
 			[
 				"global",
-				"  maxconn 50000",
+				"  maxconn 8000",
 				`  nbthread ${process.env.BENCH_HAPROXY_THREADS ?? 1}`,
 				"defaults",
 				"  mode tcp",
