@@ -8,6 +8,8 @@ export type Section =
 	| "backends"
 	| "rules"
 	| "ips"
+	| "alerts"
+	| "webhooks"
 	| "members"
 	| "api-keys"
 	| "oauth-clients"
@@ -28,6 +30,8 @@ const NAV: Array<{ section: Section; href: string; label: string; admin?: boolea
 	{ section: "backends", href: "/backends", label: "Backends" },
 	{ section: "rules", href: "/rules", label: "Filter rules" },
 	{ section: "ips", href: "/ips", label: "IP lists" },
+	{ section: "alerts", href: "/alerts", label: "Alerts" },
+	{ section: "webhooks", href: "/webhooks", label: "Webhooks" },
 	{ section: "members", href: "/members", label: "Members" },
 	{ section: "api-keys", href: "/api-keys", label: "API keys" },
 	{ section: "oauth-clients", href: "/oauth-clients", label: "OAuth clients", admin: true },

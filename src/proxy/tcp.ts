@@ -78,6 +78,7 @@ export class TcpConnection implements Closable {
 	responder: LocalStatusResponder | null = null;
 	/** The address counted against the per-address limit (the real one behind a trusted upstream). */
 	countedAddress: string | null = null;
+	clientPaused = false;
 	tracked = false;
 	sniffing: "minecraft" | "http" | "tls" | "proxy" | null = null;
 
@@ -175,7 +176,11 @@ export class TcpConnection implements Closable {
 				this.pending.push(Buffer.from(chunk));
 				this.pendingBytes += chunk.length;
 				if (this.state === "sniff") this.sniff();
-				else if (this.pendingBytes > 4 * MAX_SNIFF_BYTES) this.client.pause();
+				else if (this.pendingBytes > 4 * MAX_SNIFF_BYTES) {
+					// Connecting: hold the client until the origin takes what it sent so far.
+					this.clientPaused = true;
+					this.client.pause();
+				}
 		}
 	}
 
@@ -226,15 +231,14 @@ export class TcpConnection implements Closable {
 		this.pending = [];
 		this.pendingBytes = 0;
 		const data = first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first);
-		if (data.length) {
-			const n = s.write(data);
-			if (n < data.length) {
-				this.toOrigin.push(data.subarray(Math.max(n, 0)));
-				this.originBlockedSince = Date.now();
-				this.client.pause();
-			}
-		}
-		this.client.resume();
+		const n = data.length ? s.write(data) : 0;
+		if (n < data.length) {
+			// The origin cannot take it all yet: the client stays (or becomes) paused until drain.
+			this.toOrigin.push(data.subarray(Math.max(n, 0)));
+			this.originBlockedSince = Date.now();
+			this.client.pause();
+		} else if (this.clientPaused) this.client.resume();
+		this.clientPaused = false;
 		if (this.clientEnded && this.toOrigin.length === 0) s.shutdown();
 	}
 
@@ -539,7 +543,6 @@ export class TcpConnection implements Closable {
 		this.tried.add(origin.id);
 		this.state = "connecting";
 		this.connectStartedAt = Date.now();
-		this.client.pause();
 		const link: OriginLink = { conn: this };
 		this.link = link;
 		Bun.connect<OriginLink>({

@@ -89,9 +89,14 @@ class UdpSession implements Closable {
 	}
 
 	private send(datagram: Buffer): void {
-		(this.socket as udp.ConnectedSocket<"buffer">).send(
-			this.header ? Buffer.concat([this.header, datagram]) : datagram,
-		);
+		try {
+			(this.socket as udp.ConnectedSocket<"buffer">).send(
+				this.header ? Buffer.concat([this.header, datagram]) : datagram,
+			);
+		} catch (err) {
+			// The origin's port is closed (an ICMP error surfaced on this send); the session idles out.
+			this.listener.ctx.log.debug("udp send to origin failed", { key: this.key, error: (err as Error).message });
+		}
 	}
 
 	close(reason: string): void {
@@ -133,7 +138,11 @@ export class UdpListener {
 	}
 
 	reply(buf: Buffer, port: number, address: string): void {
-		this.socket?.send(buf, port, address);
+		try {
+			this.socket?.send(buf, port, address);
+		} catch {
+			// An earlier datagram to this client bounced (ICMP unreachable, reported on this send): it is gone.
+		}
 	}
 
 	forget(key: string): void {

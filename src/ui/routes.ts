@@ -3,11 +3,13 @@
 import { Elysia } from "elysia";
 import type { Services } from "../services.ts";
 import { accountRoutesUi } from "./routes/accounts.ts";
+import { alertRoutesUi } from "./routes/alerts.ts";
 import { backendRoutesUi } from "./routes/backends.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { ipRoutesUi } from "./routes/ips.ts";
 import { ruleRoutesUi } from "./routes/rules.ts";
 import { settingsRoutesUi } from "./routes/settings.ts";
+import { webhookRoutesUi } from "./routes/webhooks.ts";
 import { TrafficSampler } from "./sampler.ts";
 
 export function uiRoutes(services: Services) {
@@ -17,6 +19,8 @@ export function uiRoutes(services: Services) {
 		.use(backendRoutesUi(services, sampler))
 		.use(ruleRoutesUi(services))
 		.use(ipRoutesUi(services))
+		.use(alertRoutesUi(services))
+		.use(webhookRoutesUi(services))
 		.use(accountRoutesUi(services))
 		.use(settingsRoutesUi(services));
 }

@@ -32,11 +32,13 @@ const toOrganization = (r: OrganizationRow): Organization => ({
 
 /** The limiter asks for the tier on every request; a change made elsewhere applies within this time. */
 const TIER_CACHE_MS = 1000;
+const ROW_CACHE_MS = 1000;
 
 export class OrganizationService {
 	private readonly byId;
 	private readonly tierById;
 	private readonly tiers = new Map<string, { tier: Organization["tier"]; at: number }>();
+	private readonly rows = new Map<string, { organization: Organization; at: number }>();
 
 	constructor(
 		private readonly db: Database,
@@ -57,10 +59,20 @@ export class OrganizationService {
 		return this.get(id);
 	}
 
+	/**
+	 * Organizations are read on every authenticated request and change rarely: rows are cached
+	 * for ROW_CACHE_MS (another process's change shows within that) and dropped on our own writes.
+	 */
 	get(id: string): Organization {
+		const now = Date.now();
+		const cached = this.rows.get(id);
+		if (cached && now - cached.at < ROW_CACHE_MS) return cached.organization;
 		const row = this.byId.get(id);
 		if (!row) throw new NotFound("organization", id);
-		return toOrganization(row);
+		const organization = toOrganization(row);
+		if (this.rows.size >= 10_000) this.rows.clear();
+		this.rows.set(id, { organization, at: now });
+		return organization;
 	}
 
 	/** The rate-limit tier, for the API's limiter (no permission: it is the caller's own). */
@@ -105,6 +117,8 @@ export class OrganizationService {
 			this.db
 				.prepare(`UPDATE organizations SET ${sets.join(", ")}, updated_at = ? WHERE id = ?`)
 				.run(...params, nowIso(), id);
+			this.rows.delete(id);
+			this.tiers.delete(id);
 			const after = this.get(id);
 			this.audit.record(actor, {
 				action: "organization.updated",
