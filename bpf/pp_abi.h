@@ -65,6 +65,8 @@
 #define PP_DEF_SRC_LIMITS 131072
 #define PP_DEF_MGMT_ENTRIES 256
 #define PP_DEF_EVENTS_BYTES (256 * 1024)
+#define PP_DEF_L7_SESSIONS 65536
+#define PP_L7_QUIC_VERSIONS 4	/* allowed QUIC versions per backend */
 
 /* Why a packet got its verdict: index of pp_reason_ctrs, field of events. */
 enum PP_PACKED_ENUM pp_reason {
@@ -128,6 +130,13 @@ enum PP_PACKED_ENUM pp_l7 {
 	PP_L7_RAKNET = 2,
 	PP_L7_QUIC = 3,
 	PP_L7_HTTP = 4,
+};
+
+/* pp_l7_cfg.flags: the protocol checks of a backend, applied when its
+ * service has PP_SVC_L7_VALIDATE and the matching pp_l7 protocol. */
+enum pp_l7_flag {
+	PP_L7F_RAKNET = 1u << 0,	/* RakNet offline magic, sizes, sessions */
+	PP_L7F_QUIC = 1u << 1,		/* QUIC long headers, Initial, sessions */
 };
 
 /* Protocol class: index of pp_ruleset.by_proto; bit (1 << class) in masks. */
@@ -289,6 +298,14 @@ struct pp_config {
 	__u32 pad;
 };
 
+/* A backend's L7 options (pp_l7_cfgs, keyed by backend index). */
+struct pp_l7_cfg {
+	enum pp_l7_flag flags;
+	__u32 nr_quic_versions;
+	__u32 quic_versions[PP_L7_QUIC_VERSIONS];	/* host order */
+	__u64 session_ns;	/* a session lasts this long after its last use */
+};
+
 /* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
 struct pp_bucket {
 	__u64 pkt_tokens;
@@ -371,6 +388,7 @@ _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
 _Static_assert(sizeof(struct pp_config) == 136, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
+_Static_assert(sizeof(struct pp_l7_cfg) == 32, "pp_l7_cfg");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");

@@ -206,4 +206,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_event_ctrs SEC(".maps");
 
+/* key: backend index, value: struct pp_l7_cfg */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PP_DEF_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct pp_l7_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_l7_cfgs SEC(".maps");
+
+/* key: struct pp_src_key (backend, source), value: __u64 session expiry ns.
+ * RakNet connections and QUIC clients that completed their handshake's
+ * first step; per-CPU LRU lists like pp_src_limits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, PP_DEF_L7_SESSIONS);
+	__type(key, struct pp_src_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_l7_sessions SEC(".maps");
+
 #endif /* PP_MAPS_H */

@@ -17,6 +17,8 @@
 #include "pp_abi.h"
 #include "pp_maps.h"
 #include "pp_bucket.h"
+#include "pp_raknet.h"
+#include "pp_quic.h"
 
 #define PP_TCP_FIN 0x01
 #define PP_TCP_SYN 0x02
@@ -38,8 +40,12 @@ struct pp_pkt {
 	__u8 frag;
 	__u8 is_v6;
 	__u8 has_ports;
+	__u32 l4_len;		/* UDP: header and payload, from the UDP header */
 	__u64 src_sets;		/* pp_srcset mask, for service traffic */
 };
+
+/* UDP payloads further into the packet than this are not inspected. */
+#define PP_L7_MAX_OFF 512
 
 struct pp_verdict {
 	__u32 action;
@@ -709,6 +715,78 @@ __noinline int pp_log_rules(const struct pp_ruleset *rs,
 	return 0;
 }
 
+/* Whether the source holds an open session with the backend; refreshes it
+ * once it is half used, so a busy session costs a write per half-life. */
+static __always_inline int pp_l7_session(const struct pp_src_key *key,
+					 __u64 session_ns, __u64 *now)
+{
+	__u64 *until = bpf_map_lookup_elem(&pp_l7_sessions, key);
+
+	if (!until || *until <= pp_now(now))
+		return 0;
+	if (*until - *now < session_ns / 2)
+		*until = *now + session_ns;
+	return 1;
+}
+
+/* The backend's protocol checks for a UDP datagram whose payload starts
+ * off bytes into the packet: 0 to pass, else the drop reason. A global
+ * function with the packet re-read from ctx, verified once. */
+__noinline int pp_l7_check(struct xdp_md *ctx, __u32 off,
+			   const struct pp_pkt *p,
+			   const struct pp_service *svc, __u64 *now)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct pp_src_key key = {};
+	struct pp_l7_cfg *cfg;
+	const __u8 *pos;
+	__u64 until;
+	__u32 backend, len;
+	int class;
+
+	if (!p || !svc || !now || off > PP_L7_MAX_OFF)
+		return 0;
+	backend = svc->backend;
+	cfg = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
+	if (!cfg)
+		return 0;
+	pos = data + off;
+	len = p->l4_len > 8 ? p->l4_len - 8 : 0;
+	key.scope = backend;
+	key.addr = p->src;
+
+	if (svc->l7 == PP_L7_RAKNET && (cfg->flags & PP_L7F_RAKNET)) {
+		class = pp_raknet_class(pos, end, len);
+		if (class < 0)
+			return PP_REASON_RAKNET;
+		if (class == PP_RAKNET_CONNECTED &&
+		    !pp_l7_session(&key, cfg->session_ns, now))
+			return PP_REASON_RAKNET;
+		if (class == PP_RAKNET_REQ2) {
+			until = pp_now(now) + cfg->session_ns;
+			bpf_map_update_elem(&pp_l7_sessions, &key, &until,
+					    BPF_ANY);
+		}
+		return 0;
+	}
+	if (svc->l7 == PP_L7_QUIC && (cfg->flags & PP_L7F_QUIC)) {
+		class = pp_quic_class(pos, end, len, cfg->quic_versions,
+				      cfg->nr_quic_versions);
+		if (class < 0)
+			return PP_REASON_QUIC;
+		if (class == PP_QUIC_SESSION &&
+		    !pp_l7_session(&key, cfg->session_ns, now))
+			return PP_REASON_QUIC;
+		if (class == PP_QUIC_INITIAL) {
+			until = pp_now(now) + cfg->session_ns;
+			bpf_map_update_elem(&pp_l7_sessions, &key, &until,
+					    BPF_ANY);
+		}
+	}
+	return 0;
+}
+
 SEC("xdp")
 int pp_xdp(struct xdp_md *ctx)
 {
@@ -738,6 +816,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_src_state *st = NULL;
 	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
 	__u64 now = 0, logged = 0, until;
+	__u32 l7_off = 0;
 	int eth_type, proto;
 	__u8 *refl;
 
@@ -804,6 +883,8 @@ int pp_xdp(struct xdp_md *ctx)
 		p.sport = bpf_ntohs(uh->source);
 		p.dport = bpf_ntohs(uh->dest);
 		p.has_ports = 1;
+		p.l4_len = bpf_ntohs(uh->len);
+		l7_off = c.pos - data;
 		break;
 	case IPPROTO_ICMP:
 		p.pclass = p.is_v6 ? PP_PCLASS_OTHER : PP_PCLASS_ICMP;
@@ -947,6 +1028,15 @@ int pp_xdp(struct xdp_md *ctx)
 	    !pp_global_admit(cfg, svc, &p, &now)) {
 		v.action = XDP_DROP;
 		v.reason = PP_REASON_GLOBAL_RATELIMIT;
+		goto out;
+	}
+	if ((flags & PP_SVC_L7_VALIDATE) && l7_off && !p.frag &&
+	    (svc->l7 == PP_L7_RAKNET || svc->l7 == PP_L7_QUIC)) {
+		reason = pp_l7_check(ctx, l7_off, &p, svc, &now);
+		if (reason) {
+			v.action = XDP_DROP;
+			v.reason = reason;
+		}
 	}
 	goto out;
 

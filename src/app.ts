@@ -11,6 +11,7 @@ import { AlertEvaluator, counterMetrics } from "./notify/alerts.ts";
 import { WebhookDeliverer } from "./notify/webhooks.ts";
 import { ProxySupervisor } from "./proxy/index.ts";
 import { createServices, type Services } from "./services.ts";
+import { exposition, PROMETHEUS_CONTENT_TYPE } from "./telemetry/prometheus.ts";
 import { ensureCertificate } from "./tls.ts";
 
 export interface Appliance {
@@ -42,6 +43,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 	const dataplane = new DataPlane(services, config.dataplane, log.child({ component: "dataplane" }));
 	services.setDataPlaneReadiness(() => dataplane.readiness());
 	await dataplane.start();
+	services.telemetry.start();
 	// Webhooks: every subscribable event is queued in SQLite in the publisher's turn, then sent.
 	const deliverer = new WebhookDeliverer(db, log.child({ component: "webhooks" }));
 	services.bus.on("*", (event) => {
@@ -65,14 +67,34 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		return app.handle(request);
 	};
 
+	// Prometheus /metrics has no credentials: on the loopback HTTP listener, or its own listener.
+	const metrics = () =>
+		new Response(exposition(db, services.telemetry, services.telemetry.counters), {
+			headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+		});
+	const servesMetrics = (request: Request) =>
+		config.telemetry.prometheus_enabled &&
+		!config.telemetry.prometheus_listen &&
+		request.method === "GET" &&
+		new URL(request.url).pathname === "/metrics";
+
 	const servers: Server<undefined>[] = [];
 	let grpc: GrpcListener | null = null;
 	try {
 		const http = Bun.serve({
 			...parseListen(config.server.http_listen),
-			fetch,
+			fetch: (request, server) => (servesMetrics(request) ? metrics() : fetch(request, server)),
 		});
 		servers.push(http);
+		if (config.telemetry.prometheus_enabled && config.telemetry.prometheus_listen) {
+			const listener = Bun.serve({
+				...parseListen(config.telemetry.prometheus_listen),
+				fetch: (request) =>
+					new URL(request.url).pathname === "/metrics" ? metrics() : new Response("not found", { status: 404 }),
+			});
+			servers.push(listener);
+			log.info("prometheus metrics", { port: listener.port });
+		}
 		let httpsPort: number | null = null;
 		if (config.server.https_enabled) {
 			const tls = ensureCertificate(config);
@@ -125,6 +147,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 				proxy.stop();
 				await deliverer.stop();
 				await alerts.stop();
+				services.telemetry.stop();
 				dataplane.stop();
 				db.close();
 				log.info("stopped");
@@ -136,6 +159,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		proxy.stop();
 		await deliverer.stop();
 		await alerts.stop();
+		services.telemetry.stop();
 		dataplane.stop();
 		db.close();
 		throw err;

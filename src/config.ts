@@ -200,11 +200,11 @@ export const ConfigSchema = T.Object(
 					1_000_000_000,
 					"dropped packets per second for a backend that start an attack on their own",
 				),
-				attack_baseline_factor: T.Number({
-					minimum: 1,
-					maximum: 1000,
-					description: "received pps above this multiple of the baseline (p95 of recent seconds) start an attack",
-				}),
+				attack_baseline_factor: size(
+					1,
+					1000,
+					"received pps above this multiple of the baseline (p95 of recent seconds) start an attack",
+				),
 				attack_start_seconds: size(1, 60, "consecutive seconds over a threshold before an attack starts"),
 				attack_quiet_seconds: size(1, 3600, "seconds under every threshold before an attack ends"),
 				escalation_level: T.Union(

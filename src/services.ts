@@ -20,6 +20,8 @@ import { WebhookService } from "./domain/webhooks/service.ts";
 import { EventBus } from "./events.ts";
 import { GeoIpService } from "./geoip/service.ts";
 import type { Logger } from "./log.ts";
+import { Collector } from "./telemetry/collector.ts";
+import { MetricsService } from "./telemetry/metrics.ts";
 
 export interface DataPlaneReadiness {
 	/** disabled: deliberately off in config; idle: loaded, no interface configured. */
@@ -90,6 +92,17 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, geoip, live);
 	const ipLists = new IpListService(db, config, audit, bus);
 	const rules = new FilterRuleService(db, audit, bus, settings, geoip, live);
+	// The one sampler of the data plane's counters; the data plane attaches its maps when loaded.
+	const telemetry = new Collector({
+		db,
+		settings,
+		log: log.child({ component: "telemetry" }),
+		bus,
+		geoip,
+		backends,
+		activeConnections: live.activeConnections,
+	});
+	const metrics = new MetricsService(db, telemetry, geoip, live.activeConnections);
 	const webhooks = new WebhookService(db, audit);
 	const alerts = new AlertService(db, audit, settings);
 	let dataplane: () => DataPlaneReadiness = () => ({
@@ -116,6 +129,8 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		webhooks,
 		alerts,
 		geoip,
+		telemetry,
+		metrics,
 		/** The data plane registers how to report its state once it exists. */
 		setDataPlaneReadiness(fn: () => DataPlaneReadiness) {
 			dataplane = fn;

@@ -31,7 +31,13 @@ export const DEFAULT_MAX_ENTRIES = {
 	srcLimits: 131072,
 	mgmtEntries: 256,
 	eventsBytes: 256 * 1024,
+	l7Sessions: 65536,
 } as const;
+
+/** Allowed QUIC versions per backend (PP_L7_QUIC_VERSIONS). */
+export const L7_QUIC_VERSIONS = 4;
+export const QUIC_V1 = 0x00000001;
+export const QUIC_V2 = 0x6b3343cf;
 
 export const MAP_NAMES = [
 	"pp_config",
@@ -54,6 +60,8 @@ export const MAP_NAMES = [
 	"pp_reflect_ports",
 	"pp_events",
 	"pp_event_ctrs",
+	"pp_l7_cfgs",
+	"pp_l7_sessions",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -93,6 +101,8 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_reflect_ports: { key: "__u32", value: "__u8" },
 	pp_events: null,
 	pp_event_ctrs: { key: "__u32", value: "pp_event_ctr" },
+	pp_l7_cfgs: { key: "__u32", value: "pp_l7_cfg" },
+	pp_l7_sessions: { key: "pp_src_key", value: "__u64" },
 };
 
 export const PROGRAM_NAME = "pp_xdp";
@@ -146,6 +156,7 @@ export const SvcFlag = {
 } as const;
 
 export const L7 = { NONE: 0, MINECRAFT_JAVA: 1, RAKNET: 2, QUIC: 3, HTTP: 4 } as const;
+export const L7Flag = { RAKNET: 1 << 0, QUIC: 1 << 1 } as const;
 
 export const PClass = { TCP: 0, UDP: 1, ICMP: 2, OTHER: 3 } as const;
 
@@ -181,6 +192,7 @@ export const BTF_ENUMS: Record<string, { size: number; values: Record<string, nu
 	pp_level: { size: 1, values: prefixed("PP_LEVEL_", Level) },
 	pp_svc_flag: { size: 4, values: prefixed("PP_SVC_", SvcFlag) },
 	pp_l7: { size: 1, values: prefixed("PP_L7_", L7) },
+	pp_l7_flag: { size: 4, values: prefixed("PP_L7F_", L7Flag) },
 	pp_proto_bit: { size: 1, values: prefixed("PP_PROTO_", ProtoBit) },
 	pp_action: { size: 1, values: prefixed("PP_ACT_", Action) },
 	pp_rule_flag: { size: 1, values: prefixed("PP_RULE_", RuleFlag) },
@@ -265,6 +277,10 @@ export const LAYOUT = {
 		},
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
+	pp_l7_cfg: {
+		size: 32,
+		members: { flags: [0, 4], nr_quic_versions: [4, 4], quic_versions: [8, 16], session_ns: [24, 8] },
+	},
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
 	pp_src_state: {
 		size: 72,
@@ -713,6 +729,28 @@ export function decodeConfig(buf: Uint8Array): Required<Config> {
 		},
 		bans: (v.getUint32(off("pp_config", "flags"), true) & CfgFlag.BANS) !== 0,
 	};
+}
+
+/** A backend's protocol checks (pp_l7_cfgs), applied at levels with SvcFlag.L7_VALIDATE. */
+export interface L7Config {
+	/** L7Flag bits. */
+	flags: number;
+	/** Allowed QUIC versions, at most L7_QUIC_VERSIONS. */
+	quicVersions: number[];
+	/** How long a RakNet/QUIC session stays open after its last use. */
+	sessionNs: bigint;
+}
+
+export function encodeL7Config(c: L7Config): Uint8Array {
+	if (c.quicVersions.length > L7_QUIC_VERSIONS) throw new RangeError(`at most ${L7_QUIC_VERSIONS} QUIC versions`);
+	const [buf, v] = view(LAYOUT.pp_l7_cfg.size);
+	v.setUint32(off("pp_l7_cfg", "flags"), c.flags, true);
+	v.setUint32(off("pp_l7_cfg", "nr_quic_versions"), c.quicVersions.length, true);
+	c.quicVersions.forEach((q, i) => {
+		v.setUint32(off("pp_l7_cfg", "quic_versions") + i * 4, q >>> 0, true);
+	});
+	v.setBigUint64(off("pp_l7_cfg", "session_ns"), c.sessionNs, true);
+	return buf;
 }
 
 /** pp_src_limits key: scope is a backend index, or Scope.RULE | a rule's stats slot. */

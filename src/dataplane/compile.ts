@@ -14,6 +14,7 @@ import {
 	Action,
 	type CompiledRule,
 	encodeConfig,
+	encodeL7Config,
 	encodeListEntry,
 	encodeLpmKey,
 	encodeMgmtValue,
@@ -21,6 +22,8 @@ import {
 	encodeServiceKey,
 	IPPROTO,
 	L7,
+	L7_QUIC_VERSIONS,
+	L7Flag,
 	type LevelName,
 	type ListPrefixLengths,
 	type MapName,
@@ -30,6 +33,8 @@ import {
 	type PrefixLengths,
 	ProtoBit,
 	prefixLengthsOf,
+	QUIC_V1,
+	QUIC_V2,
 	REFLECTION_SOURCE_PORTS,
 	type ServiceValue,
 	SvcFlag,
@@ -681,6 +686,110 @@ export function compileRules(
 function maskTo(bytes: Uint8Array, length: number): Uint8Array {
 	const out = Uint8Array.from(bytes);
 	for (let bit = length; bit < out.length * 8; bit++) out[bit >> 3] = (out[bit >> 3] as number) & ~(0x80 >> (bit & 7));
+	return out;
+}
+
+/**
+ * A rule's l7Match options the data plane enforces: minecraftBedrock.validateRaknetMagic and
+ * quic.{validateInitial, allowedVersions}. Other protocols and options are refused, not ignored.
+ */
+interface L7Options {
+	raknet?: boolean;
+	quic?: boolean;
+	quicVersions?: number[];
+}
+
+/** QUIC version numbers by their l7Match names: 1 = v1 (RFC 9000), 2 = v2 (RFC 9369). */
+const QUIC_VERSION_OF: Record<number, number> = { 1: QUIC_V1, 2: QUIC_V2 };
+/** How long a RakNet connection or QUIC client stays known after its last packet. */
+export const L7_SESSION_NS = 60_000_000_000n;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Errors in a rule's l7Match, as { field, code, message } under match.l7Match. */
+export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string; code: string; message: string }[] {
+	const errors: { field: string; code: string; message: string }[] = [];
+	const err = (field: string, code: string, message: string) =>
+		errors.push({ field: `match.l7Match${field}`, code, message });
+	const known: Record<string, string[]> = {
+		minecraftBedrock: ["validateRaknetMagic"],
+		quic: ["validateInitial", "allowedVersions"],
+	};
+	for (const [protocol, options] of Object.entries(l7Match)) {
+		const allowed = known[protocol];
+		if (!allowed) {
+			err(`.${protocol}`, "unsupported", `the data plane does not validate ${protocol}`);
+			continue;
+		}
+		if (!isObject(options)) {
+			err(`.${protocol}`, "invalid_value", "must be an object");
+			continue;
+		}
+		for (const [name, value] of Object.entries(options)) {
+			const field = `.${protocol}.${name}`;
+			if (!allowed.includes(name)) err(field, "unsupported", `${protocol}.${name} is not enforced by the data plane`);
+			else if (name === "allowedVersions") {
+				if (!Array.isArray(value) || !value.length || value.length > L7_QUIC_VERSIONS)
+					err(field, "invalid_value", `a list of 1 to ${L7_QUIC_VERSIONS} versions`);
+				else if (value.some((v) => typeof v !== "number" || !(v in QUIC_VERSION_OF)))
+					err(field, "invalid_enum", "versions are 1 (QUIC v1) and 2 (QUIC v2)");
+			} else if (typeof value !== "boolean") err(field, "invalid_value", "must be true or false");
+		}
+	}
+	return errors;
+}
+
+function l7Options(l7Match: Record<string, unknown> | undefined): L7Options {
+	const bedrock = isObject(l7Match?.minecraftBedrock) ? l7Match.minecraftBedrock : {};
+	const quic = isObject(l7Match?.quic) ? l7Match.quic : {};
+	return {
+		raknet: typeof bedrock.validateRaknetMagic === "boolean" ? bedrock.validateRaknetMagic : undefined,
+		quic: typeof quic.validateInitial === "boolean" ? quic.validateInitial : undefined,
+		quicVersions: Array.isArray(quic.allowedVersions)
+			? quic.allowedVersions.map((v) => QUIC_VERSION_OF[v as number]).filter((v): v is number => v !== undefined)
+			: undefined,
+	};
+}
+
+/**
+ * Each backend's protocol checks (pp_l7_cfgs), keyed by backend index: a Bedrock backend
+ * validates RakNet, a QUIC backend QUIC Initials (versions 1 and 2), by default; an enabled rule's
+ * l7Match changes that, the highest-priority rule that sets an option deciding. The kernel
+ * applies them at the levels with SvcFlag.L7_VALIDATE (MEDIUM and up).
+ */
+export function compileL7(db: Database): Map<number, Uint8Array> {
+	const out = new Map<number, Uint8Array>();
+	const backends = db
+		.query<{ id: string; dp_index: number; type: string }, []>(
+			"SELECT id, dp_index, type FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+		)
+		.all();
+	const rules = db
+		.query<{ backend_id: string; match: string }, []>(
+			`SELECT backend_id, match FROM filter_rules WHERE enabled = 1 AND time_active = 1
+			 ORDER BY priority, created_at, id`,
+		)
+		.all();
+	for (const b of backends) {
+		const options: L7Options = {};
+		for (const r of rules) {
+			if (r.backend_id !== b.id) continue;
+			const o = l7Options((JSON.parse(r.match) as RuleMatch).l7Match);
+			options.raknet ??= o.raknet;
+			options.quic ??= o.quic;
+			options.quicVersions ??= o.quicVersions;
+		}
+		const raknet = b.type === "MINECRAFT_BEDROCK" && (options.raknet ?? true);
+		const quic = b.type === "QUIC" && (options.quic ?? true);
+		out.set(
+			b.dp_index,
+			encodeL7Config({
+				flags: (raknet ? L7Flag.RAKNET : 0) | (quic ? L7Flag.QUIC : 0),
+				quicVersions: quic ? (options.quicVersions ?? [QUIC_V1, QUIC_V2]) : [],
+				sessionNs: L7_SESSION_NS,
+			}),
+		);
+	}
 	return out;
 }
 

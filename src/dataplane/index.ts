@@ -2,10 +2,10 @@
 // database (full resync, then on every change), sweep expired entries, report readiness.
 // Stopping closes our handles only: the attached program keeps filtering (fail-static).
 import type { Config } from "../config.ts";
-import { CounterSampler } from "../jobs/sampler.ts";
 import { Scheduler } from "../jobs/scheduler.ts";
 import type { Logger } from "../log.ts";
 import type { DataPlaneReadiness, Services } from "../services.ts";
+import { mapSource } from "../telemetry/source.ts";
 import type { MapName } from "./abi.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { Loader } from "./loader.ts";
@@ -15,8 +15,6 @@ const POLL_MS = 250;
 const SWEEP_MS = 5000;
 /** A full recompile at least this often (time windows have their own minute job). */
 const RECOMPILE_MS = 30_000;
-/** Backend counters are read this often for per-second rates. */
-const RATE_MS = 1000;
 
 export class DataPlane {
 	private loader: Loader | null = null;
@@ -26,7 +24,6 @@ export class DataPlane {
 	private lastFull = 0;
 	private syncing = false;
 	private unsubscribe: (() => void) | null = null;
-	private sampler: CounterSampler | null = null;
 	private readonly scheduler: Scheduler;
 
 	constructor(
@@ -56,9 +53,9 @@ export class DataPlane {
 			this.loader = loader;
 			const attachments = loader.attachAll();
 			this.reconciler = new Reconciler(this.services.db, this.config, (name) => this.map(name), this.log);
-			const sampler = new CounterSampler(this.services.db, (name) => this.map(name), this.log);
-			this.sampler = sampler;
-			sampler.baseline();
+			// The telemetry collector samples the counters (rates, rollups, rule stats, attacks);
+			// attaching takes the rules' baselines before the first compile.
+			this.services.telemetry.attach(mapSource((name) => this.map(name)));
 			const stats = this.reconciler.fullResync();
 			this.lastFull = Date.now();
 			this.log.info("data plane synchronised", { ...stats });
@@ -74,14 +71,7 @@ export class DataPlane {
 			});
 			this.timers.push(setInterval(() => this.tick(), POLL_MS));
 			this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
-			this.timers.push(setInterval(() => this.sample(() => sampler.sampleBackends()), RATE_MS));
-			this.timers.push(
-				setInterval(
-					() => this.sample(() => sampler.sampleRules()),
-					this.services.config.stats.rule_sample_seconds * 1000,
-				),
-			);
-			this.services.setCounterView(sampler);
+			this.services.setCounterView(this.services.telemetry);
 		} catch (err) {
 			this.state = { state: "failed", interfaces: [], error: (err as Error).message };
 			this.log.error("data plane failed to start", { error: err });
@@ -109,7 +99,7 @@ export class DataPlane {
 		this.syncing = true;
 		try {
 			// New rules get their counter baseline before they are compiled.
-			this.sampler?.baseline();
+			this.services.telemetry.baseline();
 			const stats = this.reconciler.sync(new Date(), force);
 			if (stats.updated || stats.deleted) this.log.info("data plane updated", { ...stats });
 			if (this.state.state === "failed" && this.loader)
@@ -132,14 +122,6 @@ export class DataPlane {
 			}
 		} catch (err) {
 			this.log.error("data plane poll failed", { error: err });
-		}
-	}
-
-	private sample(fn: () => void): void {
-		try {
-			fn();
-		} catch (err) {
-			this.log.error("counter sampling failed", { error: err });
 		}
 	}
 
@@ -166,7 +148,7 @@ export class DataPlane {
 	stop(): void {
 		this.scheduler.stop();
 		this.services.setCounterView(null);
-		this.sampler = null;
+		this.services.telemetry.detach();
 		for (const t of this.timers) clearInterval(t);
 		this.timers = [];
 		this.unsubscribe?.();

@@ -45,6 +45,7 @@ function mapSizes(sizes: Config["dataplane"]["map_sizes"]): Record<string, numbe
 		pp_rulesets: sizes.backends * 2 + 2,
 		pp_global_bkt: sizes.backends + 1,
 		pp_backend_ctrs: sizes.backends + 1,
+		pp_l7_cfgs: sizes.backends + 1,
 		pp_rule_ctrs: sizes.rules,
 		pp_src_limits: sizes.rate_limit_sources,
 	};

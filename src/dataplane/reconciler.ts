@@ -23,6 +23,7 @@ import {
 	type CompiledService,
 	CompileError,
 	type Contents,
+	compileL7,
 	compileServices,
 	compileStatic,
 	EMPTY_LISTS,
@@ -130,7 +131,7 @@ export class Reconciler {
 			services,
 			rulesets,
 		};
-		const stats = this.apply(compiled, update.touched);
+		const stats = this.apply(compiled, update.touched, compileL7(this.db));
 		this.revisions = revisions;
 		return { ...stats, ms: Math.round(performance.now() - started) };
 	}
@@ -158,7 +159,11 @@ export class Reconciler {
 	/**
 	 * touched: per list map, the only keys that may differ from the shadow (null = any key).
 	 */
-	private apply(c: Compiled, touched: Map<MapName, Set<string>> | null = null): Omit<ApplyStats, "ms"> {
+	private apply(
+		c: Compiled,
+		touched: Map<MapName, Set<string>> | null = null,
+		l7: Map<number, Uint8Array> = new Map(),
+	): Omit<ApplyStats, "ms"> {
 		this.checkCapacity(c);
 		let updated = 0;
 		let deleted = 0;
@@ -229,6 +234,17 @@ export class Reconciler {
 		}
 		for (const backend of [...this.slots.keys()]) if (!c.rulesets.has(backend)) this.slots.delete(backend);
 
+		// Protocol checks before the services that use them; a removed backend's are zeroed.
+		const l7Desired: Contents = new Map([...l7].map(([b, value]) => [hex(u32(b)), { key: u32(b), value }]));
+		upsert("pp_l7_cfgs", l7Desired);
+		const l7Current = this.shadow.get("pp_l7_cfgs") as Contents;
+		for (const [k, e] of [...l7Current]) {
+			if (l7Desired.has(k)) continue;
+			this.maps("pp_l7_cfgs").update(e.key, new Uint8Array(e.value.length));
+			l7Current.delete(k);
+			updated++;
+		}
+
 		const services: Contents = new Map();
 		for (const [k, s] of c.services) services.set(k, this.serviceEntry(s, slotOf));
 		upsert("pp_services", services);
@@ -264,6 +280,7 @@ export class Reconciler {
 		const highest = Math.max(0, ...[...c.services.values()].map((s) => s.value.backend));
 		check("pp_rulesets", highest * 2 + 2);
 		check("pp_backend_ctrs", highest + 1);
+		check("pp_l7_cfgs", highest + 1);
 	}
 }
 

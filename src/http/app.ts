@@ -17,6 +17,7 @@ import { docsRoutes } from "./routes/docs.ts";
 import { filterRoutes } from "./routes/filters.ts";
 import { ipRoutes } from "./routes/ips.ts";
 import { memberRoutes } from "./routes/members.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { oauthRoutes } from "./routes/oauth.ts";
 import { organizationRoutes } from "./routes/organizations.ts";
 import { sessionRoutes } from "./routes/session.ts";
@@ -81,6 +82,7 @@ export function buildHttpApp(services: Services) {
 			.use(backendRoutes(services))
 			.use(filterRoutes(services))
 			.use(ipRoutes(services))
+			.use(metricsRoutes(services))
 			.use(uiRoutes(services))
 	);
 }

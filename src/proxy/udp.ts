@@ -128,6 +128,9 @@ export class UdpListener {
 			binaryType: "buffer",
 			socket: {
 				data: (_s, buf, port, address) => this.onPacket(buf, port, address),
+				// ICMP errors for clients that went away arrive here; they must not end the listener.
+				error: (_s, err) =>
+					this.ctx.log.debug("udp listener error", { error: err instanceof Error ? err.message : String(err) }),
 			},
 		});
 	}

@@ -14,6 +14,7 @@ import {
 	decodeSrcState,
 	encodeBanKey,
 	encodeConfig,
+	encodeL7Config,
 	encodeListEntry,
 	encodeLpmKey,
 	encodeMgmtValue,
@@ -23,6 +24,7 @@ import {
 	encodeSetMask,
 	encodeSrcKey,
 	KEYED_CONTENT_MAPS,
+	type L7Config,
 	type LevelName,
 	MAP_NAMES,
 	type MapName,
@@ -67,6 +69,8 @@ export interface ServiceSpec {
 	ruleset?: number;
 	/** Extra flag bits, e.g. SvcFlag.SCOPED_ALLOW, which the reconciler derives from the lists. */
 	extraFlags?: number;
+	/** The service's protocol (L7.*) for the protocol checks; default none. */
+	l7?: number;
 	/** Numbers to use instead of the level's (tests of the buckets themselves). */
 	limits?: Partial<Pick<ServiceLimits, "srcPkt" | "srcByte" | "globPkt" | "globByte">>;
 }
@@ -159,7 +163,7 @@ export class Dataplane {
 			flags: lim.flags | (s.extraFlags ?? 0),
 			ruleset: s.ruleset ?? NO_RULESET,
 			level: lim.level,
-			l7: 0,
+			l7: s.l7 ?? 0,
 			srcPkt: lim.srcPkt,
 			srcByte: lim.srcByte,
 			globPkt: lim.globPkt,
@@ -226,6 +230,12 @@ export class Dataplane {
 		this.listsChanged();
 	}
 
+	/** A backend's protocol checks (pp_l7_cfgs). */
+	setL7(backend: number, c: L7Config): void {
+		this.map("pp_l7_cfgs").update(u32(backend), encodeL7Config(c));
+		this.touchedBackends.add(backend);
+	}
+
 	setRules(slot: number, rules: CompiledRule[]): void {
 		this.map("pp_rulesets").update(u32(slot), encodeRuleset(rules));
 		for (const r of rules) this.touchedSlots.add(r.statsSlot);
@@ -276,7 +286,7 @@ export class Dataplane {
 
 	/** Empties every table and counter so the next test starts from nothing. */
 	reset(config: Config = DEFAULT_CONFIG): void {
-		for (const name of [...KEYED_CONTENT_MAPS, "pp_src_limits"] as const) {
+		for (const name of [...KEYED_CONTENT_MAPS, "pp_src_limits", "pp_l7_sessions"] as const) {
 			const m = this.map(name);
 			for (const k of [...m.keys()]) m.delete(k);
 		}
@@ -284,6 +294,7 @@ export class Dataplane {
 		for (const b of this.touchedBackends) {
 			zeroPerCpu(this.map("pp_backend_ctrs"), u32(b));
 			zeroPerCpu(this.map("pp_global_bkt"), u32(b));
+			this.map("pp_l7_cfgs").update(u32(b), new Uint8Array(this.map("pp_l7_cfgs").valueBytes));
 		}
 		for (const s of this.touchedSlots) zeroPerCpu(this.map("pp_rule_ctrs"), u32(s));
 		zeroPerCpu(this.map("pp_event_ctrs"), u32(0));

@@ -58,7 +58,7 @@ describe("filter rules", () => {
 		expect(srcsets.get("pp_srcset_v4")?.size).toBe(2);
 	});
 
-	test("the spec's create example is refused only for l7Match, which is not supported yet", async () => {
+	test("the spec's create example is refused only for l7Match.minecraftJava, which the data plane does not validate", async () => {
 		const res = await post({
 			backendId,
 			name: "Rate Limit Aggressive IPs",
@@ -75,7 +75,9 @@ describe("filter rules", () => {
 			rateLimit: { requestsPerSecond: 100, burstSize: 200, windowSeconds: 60 },
 		});
 		expect(res.status).toBe(400);
-		expect(await errorsOf(res)).toEqual([expect.objectContaining({ field: "match.l7Match", code: "unsupported" })]);
+		expect(await errorsOf(res)).toEqual([
+			expect.objectContaining({ field: "match.l7Match.minecraftJava", code: "unsupported" }),
+		]);
 	});
 
 	test("invalid match conditions are refused naming the field, with the spec's codes", async () => {

@@ -217,15 +217,10 @@ export function AlertListPage(props: {
 				""
 			)}
 			<p class="muted small">
-				Conditions are checked on the measured rates of one backend or of all of them; an alert fires once
-				its condition has held for its duration, and resolves when it stops holding.
+				Conditions are checked on the measured rates of one backend or of all of them; an alert fires once its condition
+				has held for its duration, and resolves when it stops holding.
 			</p>
-			<AlertTable
-				viewer={props.viewer}
-				alerts={props.alerts}
-				pagination={props.pagination}
-				backends={props.backends}
-			/>
+			<AlertTable viewer={props.viewer} alerts={props.alerts} pagination={props.pagination} backends={props.backends} />
 		</>
 	) as string;
 }
@@ -297,8 +292,8 @@ export function AlertFormPage(props: {
 				<fieldset id="f-notifications">
 					<legend>Notifications</legend>
 					<p class="hint muted small">
-						EMAIL: an address (needs notify.smtp_host); WEBHOOK, SLACK, DISCORD: an http(s) URL; PAGERDUTY: an
-						Events API v2 routing key. Rows left without a destination are not saved.
+						EMAIL: an address (needs notify.smtp_host); WEBHOOK, SLACK, DISCORD: an http(s) URL; PAGERDUTY: an Events
+						API v2 routing key. Rows left without a destination are not saved.
 					</p>
 					{notifications.map((i) => (
 						<div class="cols">

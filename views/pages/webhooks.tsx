@@ -28,9 +28,7 @@ function eventsText(events: string[]): string {
 }
 
 function StateBadge(props: { hook: Webhook }): string {
-	return (
-		props.hook.enabled ? <Badge kind="on" text="enabled" /> : <Badge kind="off" text="disabled" />
-	) as string;
+	return (props.hook.enabled ? <Badge kind="on" text="enabled" /> : <Badge kind="off" text="disabled" />) as string;
 }
 
 /** Why a webhook no longer receives events, where nobody can miss it. */
@@ -39,8 +37,7 @@ function DisabledReason(props: { hook: Webhook }): string {
 	if (h.enabled) return "";
 	return (
 		<div class="alert">
-			<strong>Delivery is stopped.</strong>{" "}
-			<span safe>{h.disabledReason ?? "This webhook was disabled by hand."}</span>
+			<strong>Delivery is stopped.</strong> <span safe>{h.disabledReason ?? "This webhook was disabled by hand."}</span>
 		</div>
 	) as string;
 }
@@ -104,7 +101,7 @@ export function WebhookListPage(props: {
 			)}
 			{stopped.length ? (
 				<div class="alert">
-					<strong>
+					<strong safe>
 						{stopped.length === 1 ? "One webhook is disabled" : `${stopped.length} webhooks are disabled`}
 					</strong>
 					<ul>
@@ -213,11 +210,7 @@ export function WebhookDetailPage(props: {
 			<div class="spread">
 				<h1>Webhook</h1>
 				<div class="row">
-					{v.can.write ? (
-						<ActionForm action={`/webhooks/${h.id}/test`} csrf={v.csrf} label="Send test event" />
-					) : (
-						""
-					)}
+					{v.can.write ? <ActionForm action={`/webhooks/${h.id}/test`} csrf={v.csrf} label="Send test event" /> : ""}
 					{v.can.admin ? (
 						<>
 							{h.enabled ? (

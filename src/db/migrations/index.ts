@@ -5,6 +5,7 @@ import accounts from "./003_accounts.sql" with { type: "text" };
 import protectionApi from "./004_protection_api.sql" with { type: "text" };
 import webhooks from "./010_webhooks.sql" with { type: "text" };
 import alerts from "./011_alerts.sql" with { type: "text" };
+import telemetry from "./012_telemetry.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -19,4 +20,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 4, name: "protection_api", sql: protectionApi },
 	{ version: 10, name: "webhooks", sql: webhooks },
 	{ version: 11, name: "alerts", sql: alerts },
+	{ version: 12, name: "telemetry", sql: telemetry },
 ];

@@ -4,9 +4,15 @@ import { type Static, Type as T } from "@sinclair/typebox";
 
 export const BACKEND_TYPES = ["HTTP", "HTTPS", "TCP", "UDP", "MINECRAFT_JAVA", "MINECRAFT_BEDROCK", "QUIC"] as const;
 export const PROTECTION_LEVELS = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"] as const;
+/** Levels auto-mitigation may raise a backend to. */
+export const MITIGATION_LEVELS = ["LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"] as const;
 export const LB_ALGORITHMS = ["ROUND_ROBIN", "LEAST_CONNECTIONS", "RANDOM", "IP_HASH"] as const;
 
-const literals = <V extends string>(values: readonly V[]) => T.Union(values.map((v) => T.Literal(v)));
+const literals = <V extends string>(values: readonly V[], options: { description?: string } = {}) =>
+	T.Union(
+		values.map((v) => T.Literal(v)),
+		options,
+	);
 
 export const BackendType = literals(BACKEND_TYPES);
 export type BackendType = Static<typeof BackendType>;
@@ -91,6 +97,22 @@ export const Protection = T.Object(
 				{ additionalProperties: false },
 			),
 		),
+		autoMitigate: T.Optional(
+			T.Object(
+				{
+					enabled: T.Boolean(),
+					level: T.Optional(
+						literals(MITIGATION_LEVELS, {
+							description: "level while an attack is active; default telemetry.escalation_level",
+						}),
+					),
+				},
+				{
+					additionalProperties: false,
+					description: "raise the protection level while an attack is detected, restore it afterwards",
+				},
+			),
+		),
 	},
 	{ additionalProperties: false },
 );
@@ -172,7 +194,7 @@ export interface BackendStatus {
 	packetsPerSecond: number | null;
 	/** Open proxied connections; null until the proxy serves the backend. */
 	activeConnections: number | null;
-	/** Set by attack detection (telemetry); false until something detects an attack. */
+	/** True while attack detection (src/telemetry) has an attack on the backend open. */
 	underAttack: boolean;
 	lastUpdated: string;
 }

@@ -462,7 +462,10 @@ export class BackendService {
 			bytesPerSecond: rates ? rates.bytesPerSecond : null,
 			packetsPerSecond: rates ? rates.packetsPerSecond : null,
 			activeConnections: this.live.activeConnections(row.id),
-			underAttack: false,
+			underAttack:
+				this.db.query<{ n: number }, [string]>("SELECT 1 AS n FROM attacks WHERE backend_id = ? AND ended_at IS NULL").get(
+					row.id,
+				) !== null,
 			lastUpdated: rates?.sampledAt ?? nowIso(),
 		};
 	}

@@ -3,7 +3,7 @@
 import type { Database } from "bun:sqlite";
 import type { Static } from "@sinclair/typebox";
 import type { Config } from "../../config.ts";
-import { destinationScope } from "../../dataplane/compile.ts";
+import { destinationScope, l7MatchErrors } from "../../dataplane/compile.ts";
 import type { EventBus } from "../../events.ts";
 import type { GeoIpService } from "../../geoip/service.ts";
 import { AddressError, parsePrefix } from "../../net/cidr.ts";
@@ -138,12 +138,7 @@ function matchErrors(match: RuleMatch, action: string, rateLimit: unknown): Fiel
 			errors.push({ field: `match.destinationIps[${i}]`, code: err.code, message: err.message });
 		}
 	});
-	if (match.l7Match && Object.keys(match.l7Match).length)
-		errors.push({
-			field: "match.l7Match",
-			code: "unsupported",
-			message: "L7 validation options are not available yet",
-		});
+	if (match.l7Match) errors.push(...l7MatchErrors(match.l7Match));
 	if (action === "RATE_LIMIT" && !rateLimit)
 		errors.push({
 			field: "rateLimit",

@@ -196,7 +196,12 @@ export function alertRoutesUi(services: Services) {
 				if (!ui.fragment) return seeOther("/alerts?done=saved");
 				const result = alertsOf(ui);
 				return html(
-					AlertTable({ viewer: ui.viewer, alerts: result.data, pagination: result.pagination, backends: backendsOf(ui) }),
+					AlertTable({
+						viewer: ui.viewer,
+						alerts: result.data,
+						pagination: result.pagination,
+						backends: backendsOf(ui),
+					}),
 				);
 			}),
 			HIDE,

@@ -33,7 +33,10 @@ function webhookValues(h: Webhook): Form {
 const pageOf = (ui: Ui) => Number(ui.url.searchParams.get("page") ?? "1") || 1;
 
 export function webhookRoutesUi(services: Services) {
-	const listPage = (ui: Ui, extra: { form?: FormState; created?: { id: string; secret: string }; status?: number } = {}) => {
+	const listPage = (
+		ui: Ui,
+		extra: { form?: FormState; created?: { id: string; secret: string }; status?: number } = {},
+	) => {
 		const result = services.webhooks.list(ui.actor, pageOf(ui), 20);
 		return respond(ui, {
 			title: "Webhooks",
@@ -130,12 +133,7 @@ export function webhookRoutesUi(services: Services) {
 					return seeOther(`/webhooks/${encodeURIComponent(hook.id)}?done=saved`);
 				} catch (err) {
 					if (!(err instanceof DomainError) || err.status === 403) throw err;
-					return formPage(
-						ui,
-						hook,
-						{ values: shownAgain(form, ["enabled"]), errors: fieldErrors(err) },
-						err.status,
-					);
+					return formPage(ui, hook, { values: shownAgain(form, ["enabled"]), errors: fieldErrors(err) }, err.status);
 				}
 			}),
 			HIDE,

@@ -1,0 +1,95 @@
+// l7Match through real requests to /v1/filters and into pp_l7_cfgs: the options the data plane
+// enforces are accepted and compiled per backend, everything else is refused by name.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { L7Flag, LAYOUT, QUIC_V1, QUIC_V2 } from "../../src/dataplane/abi.ts";
+import { compileL7, L7_SESSION_NS } from "../../src/dataplane/compile.ts";
+import { type TestCore, testCore } from "../helpers/app.ts";
+
+let core: TestCore;
+let key: string;
+const backends: Record<string, { id: string; index: number }> = {};
+
+async function backend(type: string, port: number, protocol: "TCP" | "UDP") {
+	const res = await core.json(
+		"/v1/backends",
+		"POST",
+		{ name: type.toLowerCase(), type, listeners: [{ address: "198.51.100.10", port, protocol }] },
+		key,
+	);
+	expect(res.status).toBe(201);
+	const id = (await res.json()).id as string;
+	const row = core.services.db
+		.query<{ dp_index: number }, [string]>("SELECT dp_index FROM backends WHERE id = ?")
+		.get(id);
+	backends[type] = { id, index: row?.dp_index as number };
+}
+
+beforeEach(async () => {
+	core = await testCore();
+	key = core.key();
+	await backend("MINECRAFT_BEDROCK", 19132, "UDP");
+	await backend("QUIC", 443, "UDP");
+	await backend("MINECRAFT_JAVA", 25565, "TCP");
+});
+afterEach(() => core.close());
+
+const post = (body: unknown) => core.json("/v1/filters", "POST", body, key);
+const rule = (type: string, l7Match: unknown, extra: object = {}) =>
+	post({ backendId: backends[type]?.id, name: "l7", match: { l7Match }, action: "ALLOW", ...extra });
+
+/** pp_l7_cfg of a backend, decoded. */
+function cfgOf(type: string) {
+	const bytes = compileL7(core.services.db).get(backends[type]?.index as number) as Uint8Array;
+	const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	const m = LAYOUT.pp_l7_cfg.members;
+	const n = v.getUint32(m.nr_quic_versions[0], true);
+	return {
+		flags: v.getUint32(m.flags[0], true),
+		versions: Array.from({ length: n }, (_, i) => v.getUint32(m.quic_versions[0] + i * 4, true)),
+		sessionNs: v.getBigUint64(m.session_ns[0], true),
+	};
+}
+
+describe("l7Match and the backends' protocol checks", () => {
+	test("by type: Bedrock validates RakNet, QUIC validates Initials of v1 and v2, others nothing", () => {
+		expect(cfgOf("MINECRAFT_BEDROCK")).toEqual({ flags: L7Flag.RAKNET, versions: [], sessionNs: L7_SESSION_NS });
+		expect(cfgOf("QUIC")).toEqual({ flags: L7Flag.QUIC, versions: [QUIC_V1, QUIC_V2], sessionNs: L7_SESSION_NS });
+		expect(cfgOf("MINECRAFT_JAVA").flags).toBe(0);
+	});
+
+	test("the spec's bedrock and quic options are accepted and compiled", async () => {
+		expect((await rule("QUIC", { quic: { allowedVersions: [2], validateInitial: true } })).status).toBe(201);
+		expect(cfgOf("QUIC")).toMatchObject({ flags: L7Flag.QUIC, versions: [QUIC_V2] });
+		expect((await rule("MINECRAFT_BEDROCK", { minecraftBedrock: { validateRaknetMagic: false } })).status).toBe(201);
+		expect(cfgOf("MINECRAFT_BEDROCK").flags).toBe(0);
+	});
+
+	test("the highest-priority rule that sets an option decides; a disabled rule does not count", async () => {
+		await rule("QUIC", { quic: { allowedVersions: [1] } }, { priority: 10 });
+		await rule("QUIC", { quic: { allowedVersions: [2], validateInitial: false } }, { priority: 20 });
+		await rule("QUIC", { quic: { validateInitial: true } }, { priority: 5, enabled: false });
+		expect(cfgOf("QUIC")).toMatchObject({ flags: 0, versions: [] });
+	});
+
+	test("options the data plane does not enforce are refused by name", async () => {
+		const cases: Array<[unknown, string, string]> = [
+			[{ minecraftJava: { validateHandshake: true } }, "match.l7Match.minecraftJava", "unsupported"],
+			[{ http: { methods: ["GET"] } }, "match.l7Match.http", "unsupported"],
+			[
+				{ minecraftBedrock: { maxConnectionsPerIp: 5 } },
+				"match.l7Match.minecraftBedrock.maxConnectionsPerIp",
+				"unsupported",
+			],
+			[{ quic: { allowedVersions: [3] } }, "match.l7Match.quic.allowedVersions", "invalid_enum"],
+			[{ quic: { allowedVersions: [] } }, "match.l7Match.quic.allowedVersions", "invalid_value"],
+			[{ quic: { allowedVersions: [1, 2, 1, 2, 1] } }, "match.l7Match.quic.allowedVersions", "invalid_value"],
+			[{ quic: { validateInitial: "yes" } }, "match.l7Match.quic.validateInitial", "invalid_value"],
+			[{ quic: 1 }, "match.l7Match.quic", "invalid_value"],
+		];
+		for (const [l7Match, field, code] of cases) {
+			const res = await rule("QUIC", l7Match);
+			expect([field, res.status]).toEqual([field, 400]);
+			expect((await res.json()).errors).toEqual([expect.objectContaining({ field, code })]);
+		}
+	});
+});
