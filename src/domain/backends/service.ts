@@ -410,7 +410,7 @@ export class BackendService {
 			.get(id, actor.organizationId, actor.sandbox ? 1 : 0);
 		if (!row) throw new NotFound("backend", id);
 		const origins = this.db
-			.query<OriginRow, [string]>("SELECT * FROM origins WHERE backend_id = ? ORDER BY priority, created_at, id")
+			.query<OriginRow, [string]>("SELECT * FROM origins WHERE backend_id = ? ORDER BY priority, rowid")
 			.all(id)
 			.map(
 				(o): Origin => ({
