@@ -66,6 +66,8 @@
 #define PP_DEF_MGMT_ENTRIES 256
 #define PP_DEF_EVENTS_BYTES (256 * 1024)
 #define PP_DEF_L7_SESSIONS 65536
+#define PP_DEF_MC_FLOWS 65536
+#define PP_DEF_DYN_BANS 65536
 #define PP_L7_QUIC_VERSIONS 4	/* allowed QUIC versions per backend */
 
 /* Why a packet got its verdict: index of pp_reason_ctrs, field of events. */
@@ -137,6 +139,16 @@ enum PP_PACKED_ENUM pp_l7 {
 enum pp_l7_flag {
 	PP_L7F_RAKNET = 1u << 0,	/* RakNet offline magic, sizes, sessions */
 	PP_L7F_QUIC = 1u << 1,		/* QUIC long headers, Initial, sessions */
+	PP_L7F_MC_JAVA = 1u << 2,	/* Minecraft Java handshakes per flow */
+	PP_L7F_MC_LEGACY = 1u << 3,	/* ... and the legacy ping (0xfe) */
+};
+
+/* pp_mc_flow.state: where a Minecraft Java connection is. */
+enum pp_mc_state {
+	PP_MC_SYN = 1,		/* SYN seen, expecting the handshake */
+	PP_MC_STATUS = 2,	/* handshake for status, expecting its request */
+	PP_MC_LOGIN = 3,	/* handshake for login or transfer */
+	PP_MC_VALID = 4,	/* validated: the fast path */
 };
 
 /* Protocol class: index of pp_ruleset.by_proto; bit (1 << class) in masks. */
@@ -191,9 +203,11 @@ enum pp_cache_flag {
 	PP_CACHE_SETS = 1u << 4,	/* src_sets holds the source's sets */
 };
 
-/* pp_src_key.scope: a backend index, or a rule's stats slot | RULE. */
+/* pp_src_key.scope: a backend index, a rule's stats slot | RULE, or a
+ * backend index | CONN. */
 enum pp_scope {
 	PP_SCOPE_GLOBAL = 0,
+	PP_SCOPE_CONN = 0x40000000u,	/* | backend: the source's SYN bucket */
 	PP_SCOPE_RULE = 0x80000000u,
 };
 
@@ -304,6 +318,30 @@ struct pp_l7_cfg {
 	__u32 nr_quic_versions;
 	__u32 quic_versions[PP_L7_QUIC_VERSIONS];	/* host order */
 	__u64 session_ns;	/* a session lasts this long after its last use */
+	__u32 mc_min_proto;	/* Minecraft Java protocol versions allowed */
+	__u32 mc_max_proto;
+	__u64 ban_ns;		/* invalid handshake: source banned this long */
+	struct pp_limit conn;	/* SYNs/s per source with PP_SVC_CONN_LIMIT */
+};
+
+/* Key of pp_mc_flows: one TCP connection to a backend. */
+struct pp_flow_key {
+	__u32 backend;
+	__u16 sport;		/* host order */
+	__u16 pad;
+	struct pp_addr src;
+};
+
+struct pp_mc_flow {
+	enum pp_mc_state state;
+	__u32 pad;
+	__u64 last_ns;		/* when the state last changed */
+};
+
+/* Kernel-owned state (pp_state[0]); user space only reads it. */
+struct pp_state {
+	__u32 dyn_bans;		/* non-zero once pp_dyn_bans got an entry */
+	__u32 pad;
 };
 
 /* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
@@ -388,7 +426,10 @@ _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
 _Static_assert(sizeof(struct pp_config) == 136, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
-_Static_assert(sizeof(struct pp_l7_cfg) == 32, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_l7_cfg) == 56, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_flow_key) == 24, "pp_flow_key");
+_Static_assert(sizeof(struct pp_mc_flow) == 16, "pp_mc_flow");
+_Static_assert(sizeof(struct pp_state) == 8, "pp_state");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");

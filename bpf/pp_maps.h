@@ -227,4 +227,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_l7_sessions SEC(".maps");
 
+/* key: struct pp_flow_key, value: struct pp_mc_flow (Minecraft Java) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, PP_DEF_MC_FLOWS);
+	__type(key, struct pp_flow_key);
+	__type(value, struct pp_mc_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_mc_flows SEC(".maps");
+
+/* key: source address, value: __u64 ban expiry ns. Bans the program
+ * itself placed (invalid handshakes); user space never writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PP_DEF_DYN_BANS);
+	__type(key, struct pp_addr);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_dyn_bans SEC(".maps");
+
+/* key: 0, value: struct pp_state */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_state SEC(".maps");
+
 #endif /* PP_MAPS_H */

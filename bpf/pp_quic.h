@@ -48,7 +48,7 @@ static __always_inline int pp_quic_class(const __u8 *pos, void *end,
 		return -1;
 	if (!(pos[0] & 0x80))
 		return PP_QUIC_SESSION;
-	if ((void *)(pos + 6) > end)
+	if (len < 6 || (void *)(pos + 6) > end)
 		return -1;
 	version = ((__u32)pos[1] << 24) | ((__u32)pos[2] << 16) |
 		  ((__u32)pos[3] << 8) | pos[4];
@@ -59,10 +59,11 @@ static __always_inline int pp_quic_class(const __u8 *pos, void *end,
 	if (!allowed)
 		return -1;
 	dcid_len = pos[5];
-	if (dcid_len > PP_QUIC_MAX_CID)
+	if (dcid_len > PP_QUIC_MAX_CID || len < 7 + dcid_len)
 		return -1;
 	scid = pos + 6 + dcid_len;
-	if ((void *)(scid + 1) > end || scid[0] > PP_QUIC_MAX_CID)
+	if ((void *)(scid + 1) > end || scid[0] > PP_QUIC_MAX_CID ||
+	    len < 7 + dcid_len + scid[0])
 		return -1;
 	type = (pos[0] >> 4) & 3;
 	if (version == PP_QUIC_V2)

@@ -19,6 +19,7 @@
 #include "pp_bucket.h"
 #include "pp_raknet.h"
 #include "pp_quic.h"
+#include "pp_minecraft.h"
 
 #define PP_TCP_FIN 0x01
 #define PP_TCP_SYN 0x02
@@ -40,7 +41,8 @@ struct pp_pkt {
 	__u8 frag;
 	__u8 is_v6;
 	__u8 has_ports;
-	__u32 l4_len;		/* UDP: header and payload, from the UDP header */
+	__u32 payload_len;	/* TCP/UDP payload, from the headers */
+	__u32 l7_off;		/* where the payload starts; 0 = not parsed */
 	__u64 src_sets;		/* pp_srcset mask, for service traffic */
 };
 
@@ -352,6 +354,8 @@ static __always_inline int pp_lists_inline(const struct pp_pkt *p,
 					   __u32 backend, __u32 svc_flags,
 					   __u64 *now, __u64 *until)
 {
+	struct pp_state *state;
+	__u32 key0 = 0;
 	__u64 *ban;
 
 	*until = 0;
@@ -362,6 +366,12 @@ static __always_inline int pp_lists_inline(const struct pp_pkt *p,
 		return PP_CACHE_ALLOW;
 	if (cfg->flags & PP_CFG_BANS) {
 		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
+		if (ban && pp_applies(*ban, now, until))
+			return PP_CACHE_BAN;
+	}
+	state = bpf_map_lookup_elem(&pp_state, &key0);
+	if (state && state->dyn_bans) {
+		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
 		if (ban && pp_applies(*ban, now, until))
 			return PP_CACHE_BAN;
 	}
@@ -592,6 +602,21 @@ static __always_inline int pp_global_admit(const struct pp_config *cfg,
 	return pp_bucket_admit(b, pp_now(now), p->len, &pkt, &byte);
 }
 
+/* New connections per source: a SYN takes a token from the source's
+ * connection bucket (the backend's pp_l7_cfg.conn); 1 to admit. */
+static __always_inline int pp_conn_admit(const struct pp_service *svc,
+					 const struct pp_pkt *p, __u64 *now)
+{
+	struct pp_limit none = {};
+	struct pp_l7_cfg *l7;
+	__u32 backend = svc->backend;
+
+	l7 = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
+	if (!l7 || !l7->conn.rate)
+		return 1;
+	return pp_src_admit(PP_SCOPE_CONN | backend, p, &l7->conn, &none, now);
+}
+
 enum pp_rules_outcome {
 	PP_RULES_CONTINUE = 0,	/* no deciding rule: apply the buckets */
 	PP_RULES_DECIDED = 1,	/* verdict set */
@@ -732,8 +757,7 @@ static __always_inline int pp_l7_session(const struct pp_src_key *key,
 /* The backend's protocol checks for a UDP datagram whose payload starts
  * off bytes into the packet: 0 to pass, else the drop reason. A global
  * function with the packet re-read from ctx, verified once. */
-__noinline int pp_l7_check(struct xdp_md *ctx, __u32 off,
-			   const struct pp_pkt *p,
+__noinline int pp_l7_check(struct xdp_md *ctx, const struct pp_pkt *p,
 			   const struct pp_service *svc, __u64 *now)
 {
 	void *data = (void *)(long)ctx->data;
@@ -742,17 +766,18 @@ __noinline int pp_l7_check(struct xdp_md *ctx, __u32 off,
 	struct pp_l7_cfg *cfg;
 	const __u8 *pos;
 	__u64 until;
-	__u32 backend, len;
+	__u32 backend, len, off;
 	int class;
 
-	if (!p || !svc || !now || off > PP_L7_MAX_OFF)
+	if (!p || !svc || !now || p->l7_off > PP_L7_MAX_OFF)
 		return 0;
+	off = p->l7_off;
 	backend = svc->backend;
 	cfg = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
 	if (!cfg)
 		return 0;
 	pos = data + off;
-	len = p->l4_len > 8 ? p->l4_len - 8 : 0;
+	len = p->payload_len;
 	key.scope = backend;
 	key.addr = p->src;
 
@@ -787,6 +812,90 @@ __noinline int pp_l7_check(struct xdp_md *ctx, __u32 off,
 	return 0;
 }
 
+/* Bans the source for ban_ns in pp_dyn_bans, the program's own bans, and
+ * marks the source's cached verdict for this backend so its next packet
+ * drops at once; other backends see the ban within PP_CACHE_TTL_NS. */
+static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
+				       struct pp_src_state *st, __u64 ban_ns,
+				       __u64 *now)
+{
+	struct pp_state *state;
+	__u32 key0 = 0;
+	__u64 until;
+
+	if (!ban_ns)
+		return;
+	until = pp_now(now) + ban_ns;
+	bpf_map_update_elem(&pp_dyn_bans, &p->src, &until, BPF_ANY);
+	state = bpf_map_lookup_elem(&pp_state, &key0);
+	if (state && !state->dyn_bans)
+		state->dyn_bans = 1;
+	if (st) {
+		st->cache = PP_CACHE_VALID | PP_CACHE_BAN;
+		st->cache_until_ns = pp_cache_until(until, now);
+	}
+}
+
+/* A TCP segment to a Minecraft Java backend: 0 to pass, else the drop
+ * reason. SYNs (without payload) open a flow; a segment of a flow never
+ * opened drops; a flow's first data must be a valid handshake (and what
+ * follows it), after which the flow takes the fast path. An invalid
+ * handshake bans the source. */
+__noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
+			   const struct pp_service *svc,
+			   struct pp_src_state *st, __u64 *now)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct pp_flow_key key = {};
+	struct pp_mc_flow init = {};
+	struct pp_mc_flow *fl;
+	struct pp_l7_cfg *cfg;
+	const __u8 *pos;
+	__u32 backend, off;
+	int next;
+
+	if (!p || !svc || !now || p->l7_off > PP_L7_MAX_OFF)
+		return 0;
+	off = p->l7_off;
+	backend = svc->backend;
+	cfg = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
+	if (!cfg || !(cfg->flags & PP_L7F_MC_JAVA))
+		return 0;
+	key.backend = backend;
+	key.sport = p->sport;
+	key.src = p->src;
+
+	if (p->tcp_flags & PP_TCP_SYN) {
+		if ((p->tcp_flags & PP_TCP_ACK) || p->payload_len)
+			return PP_REASON_INVALID;
+		init.state = PP_MC_SYN;
+		init.last_ns = pp_now(now);
+		bpf_map_update_elem(&pp_mc_flows, &key, &init, BPF_ANY);
+		return 0;
+	}
+	fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
+	if (!fl)
+		return PP_REASON_INVALID;
+	if (fl->state == PP_MC_VALID || !p->payload_len ||
+	    (p->tcp_flags & PP_TCP_RST))
+		return 0;
+	pos = data + off;
+	if (fl->state == PP_MC_SYN)
+		next = pp_mc_first(pos, end, p->payload_len, cfg->mc_min_proto,
+				   cfg->mc_max_proto,
+				   cfg->flags & PP_L7F_MC_LEGACY);
+	else
+		next = pp_mc_next(pos, end, p->payload_len, fl->state);
+	if (next < 0) {
+		pp_dyn_ban(p, st, cfg->ban_ns, now);
+		return PP_REASON_MC_HANDSHAKE;
+	}
+	fl->state = next;
+	fl->last_ns = pp_now(now);
+	return 0;
+}
+
 SEC("xdp")
 int pp_xdp(struct xdp_md *ctx)
 {
@@ -816,7 +925,6 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_src_state *st = NULL;
 	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
 	__u64 now = 0, logged = 0, until;
-	__u32 l7_off = 0;
 	int eth_type, proto;
 	__u8 *refl;
 
@@ -870,6 +978,8 @@ int pp_xdp(struct xdp_md *ctx)
 		p.dport = bpf_ntohs(th->dest);
 		p.tcp_flags = ((__u8 *)th)[13];
 		p.has_ports = 1;
+		p.payload_len = l4_len - th->doff * 4;
+		p.l7_off = c.pos - data;
 		break;
 	case IPPROTO_UDP:
 		p.pclass = PP_PCLASS_UDP;
@@ -883,8 +993,8 @@ int pp_xdp(struct xdp_md *ctx)
 		p.sport = bpf_ntohs(uh->source);
 		p.dport = bpf_ntohs(uh->dest);
 		p.has_ports = 1;
-		p.l4_len = bpf_ntohs(uh->len);
-		l7_off = c.pos - data;
+		p.payload_len = bpf_ntohs(uh->len) - sizeof(*uh);
+		p.l7_off = c.pos - data;
 		break;
 	case IPPROTO_ICMP:
 		p.pclass = p.is_v6 ? PP_PCLASS_OTHER : PP_PCLASS_ICMP;
@@ -1030,9 +1140,21 @@ int pp_xdp(struct xdp_md *ctx)
 		v.reason = PP_REASON_GLOBAL_RATELIMIT;
 		goto out;
 	}
-	if ((flags & PP_SVC_L7_VALIDATE) && l7_off && !p.frag &&
-	    (svc->l7 == PP_L7_RAKNET || svc->l7 == PP_L7_QUIC)) {
-		reason = pp_l7_check(ctx, l7_off, &p, svc, &now);
+	if ((flags & PP_SVC_CONN_LIMIT) && p.proto == IPPROTO_TCP &&
+	    (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN &&
+	    !pp_conn_admit(svc, &p, &now)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_CONN_RATELIMIT;
+		goto out;
+	}
+	if ((flags & PP_SVC_L7_VALIDATE) && p.l7_off && !p.frag) {
+		reason = 0;
+		if (p.proto == IPPROTO_UDP &&
+		    (svc->l7 == PP_L7_RAKNET || svc->l7 == PP_L7_QUIC))
+			reason = pp_l7_check(ctx, &p, svc, &now);
+		else if (p.proto == IPPROTO_TCP &&
+			 svc->l7 == PP_L7_MINECRAFT_JAVA)
+			reason = pp_mc_check(ctx, &p, svc, st, &now);
 		if (reason) {
 			v.action = XDP_DROP;
 			v.reason = reason;

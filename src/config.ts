@@ -194,7 +194,11 @@ export const ConfigSchema = T.Object(
 					pattern: String.raw`^$|^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$`,
 					description: "empty: /metrics on the loopback HTTP listener (server.http_listen) only; else its own listener",
 				}),
-				attack_min_pps: size(1, 1_000_000_000, "received packets per second below which a backend is never under attack"),
+				attack_min_pps: size(
+					1,
+					1_000_000_000,
+					"received packets per second below which a backend is never under attack",
+				),
 				attack_dropped_pps: size(
 					1,
 					1_000_000_000,
@@ -209,7 +213,9 @@ export const ConfigSchema = T.Object(
 				attack_quiet_seconds: size(1, 3600, "seconds under every threshold before an attack ends"),
 				escalation_level: T.Union(
 					[T.Literal("LOW"), T.Literal("MEDIUM"), T.Literal("HIGH"), T.Literal("UNDER_ATTACK")],
-					{ description: "level a backend with protection.autoMitigate enabled (and no level of its own) is raised to" },
+					{
+						description: "level a backend with protection.autoMitigate enabled (and no level of its own) is raised to",
+					},
 				),
 			},
 			{ additionalProperties: false },

@@ -102,7 +102,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		backends,
 		activeConnections: live.activeConnections,
 	});
-	const metrics = new MetricsService(db, telemetry, geoip, live.activeConnections);
+	const metrics = new MetricsService(db, telemetry, live.activeConnections);
 	const webhooks = new WebhookService(db, audit);
 	const alerts = new AlertService(db, audit, settings);
 	let dataplane: () => DataPlaneReadiness = () => ({

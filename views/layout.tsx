@@ -8,6 +8,7 @@ export type Section =
 	| "backends"
 	| "rules"
 	| "ips"
+	| "attacks"
 	| "alerts"
 	| "webhooks"
 	| "members"
@@ -30,6 +31,7 @@ const NAV: Array<{ section: Section; href: string; label: string; admin?: boolea
 	{ section: "backends", href: "/backends", label: "Backends" },
 	{ section: "rules", href: "/rules", label: "Filter rules" },
 	{ section: "ips", href: "/ips", label: "IP lists" },
+	{ section: "attacks", href: "/attacks", label: "Attacks" },
 	{ section: "alerts", href: "/alerts", label: "Alerts" },
 	{ section: "webhooks", href: "/webhooks", label: "Webhooks" },
 	{ section: "members", href: "/members", label: "Members" },

@@ -32,6 +32,8 @@ export const DEFAULT_MAX_ENTRIES = {
 	mgmtEntries: 256,
 	eventsBytes: 256 * 1024,
 	l7Sessions: 65536,
+	mcFlows: 65536,
+	dynBans: 65536,
 } as const;
 
 /** Allowed QUIC versions per backend (PP_L7_QUIC_VERSIONS). */
@@ -62,6 +64,9 @@ export const MAP_NAMES = [
 	"pp_event_ctrs",
 	"pp_l7_cfgs",
 	"pp_l7_sessions",
+	"pp_mc_flows",
+	"pp_dyn_bans",
+	"pp_state",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -103,6 +108,9 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_event_ctrs: { key: "__u32", value: "pp_event_ctr" },
 	pp_l7_cfgs: { key: "__u32", value: "pp_l7_cfg" },
 	pp_l7_sessions: { key: "pp_src_key", value: "__u64" },
+	pp_mc_flows: { key: "pp_flow_key", value: "pp_mc_flow" },
+	pp_dyn_bans: { key: "pp_addr", value: "__u64" },
+	pp_state: { key: "__u32", value: "pp_state" },
 };
 
 export const PROGRAM_NAME = "pp_xdp";
@@ -156,7 +164,9 @@ export const SvcFlag = {
 } as const;
 
 export const L7 = { NONE: 0, MINECRAFT_JAVA: 1, RAKNET: 2, QUIC: 3, HTTP: 4 } as const;
-export const L7Flag = { RAKNET: 1 << 0, QUIC: 1 << 1 } as const;
+export const L7Flag = { RAKNET: 1 << 0, QUIC: 1 << 1, MC_JAVA: 1 << 2, MC_LEGACY: 1 << 3 } as const;
+/** pp_mc_flow.state */
+export const McState = { SYN: 1, STATUS: 2, LOGIN: 3, VALID: 4 } as const;
 
 export const PClass = { TCP: 0, UDP: 1, ICMP: 2, OTHER: 3 } as const;
 
@@ -180,7 +190,7 @@ export const Action = {
 export const RuleFlag = { TCP_FLAGS: 1 << 0 } as const;
 export const RulesetFlag = { NEEDS_SOURCE: 1 << 0 } as const;
 export const EventKind = { SAMPLE: 1, LOG: 2 } as const;
-export const Scope = { GLOBAL: 0, RULE: 0x80000000 } as const;
+export const Scope = { GLOBAL: 0, CONN: 0x40000000, RULE: 0x80000000 } as const;
 export const CfgFlag = { BANS: 1 << 0 } as const;
 export const CacheFlag = { VALID: 1 << 0, ALLOW: 1 << 1, BAN: 1 << 2, BLOCK: 1 << 3, SETS: 1 << 4 } as const;
 
@@ -193,6 +203,7 @@ export const BTF_ENUMS: Record<string, { size: number; values: Record<string, nu
 	pp_svc_flag: { size: 4, values: prefixed("PP_SVC_", SvcFlag) },
 	pp_l7: { size: 1, values: prefixed("PP_L7_", L7) },
 	pp_l7_flag: { size: 4, values: prefixed("PP_L7F_", L7Flag) },
+	pp_mc_state: { size: 4, values: prefixed("PP_MC_", McState) },
 	pp_proto_bit: { size: 1, values: prefixed("PP_PROTO_", ProtoBit) },
 	pp_action: { size: 1, values: prefixed("PP_ACT_", Action) },
 	pp_rule_flag: { size: 1, values: prefixed("PP_RULE_", RuleFlag) },
@@ -278,9 +289,21 @@ export const LAYOUT = {
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
 	pp_l7_cfg: {
-		size: 32,
-		members: { flags: [0, 4], nr_quic_versions: [4, 4], quic_versions: [8, 16], session_ns: [24, 8] },
+		size: 56,
+		members: {
+			flags: [0, 4],
+			nr_quic_versions: [4, 4],
+			quic_versions: [8, 16],
+			session_ns: [24, 8],
+			mc_min_proto: [32, 4],
+			mc_max_proto: [36, 4],
+			ban_ns: [40, 8],
+			conn: [48, 8],
+		},
 	},
+	pp_flow_key: { size: 24, members: { backend: [0, 4], sport: [4, 2], pad: [6, 2], src: [8, 16] } },
+	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
+	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
 	pp_src_state: {
 		size: 72,
@@ -739,6 +762,13 @@ export interface L7Config {
 	quicVersions: number[];
 	/** How long a RakNet/QUIC session stays open after its last use. */
 	sessionNs: bigint;
+	/** Minecraft Java protocol versions allowed (inclusive); default any. */
+	mcMinProto?: number;
+	mcMaxProto?: number;
+	/** An invalid Minecraft Java handshake bans its source this long (pp_dyn_bans); 0n = no ban. */
+	banNs?: bigint;
+	/** New TCP connections (SYNs) per second per source, at levels with SvcFlag.CONN_LIMIT. */
+	conn?: Limit;
 }
 
 export function encodeL7Config(c: L7Config): Uint8Array {
@@ -750,6 +780,10 @@ export function encodeL7Config(c: L7Config): Uint8Array {
 		v.setUint32(off("pp_l7_cfg", "quic_versions") + i * 4, q >>> 0, true);
 	});
 	v.setBigUint64(off("pp_l7_cfg", "session_ns"), c.sessionNs, true);
+	v.setUint32(off("pp_l7_cfg", "mc_min_proto"), c.mcMinProto ?? 0, true);
+	v.setUint32(off("pp_l7_cfg", "mc_max_proto"), c.mcMaxProto ?? 0xffffffff, true);
+	v.setBigUint64(off("pp_l7_cfg", "ban_ns"), c.banNs ?? 0n, true);
+	setLimit(v, off("pp_l7_cfg", "conn"), c.conn ?? { rate: 0, burst: 0 });
 	return buf;
 }
 

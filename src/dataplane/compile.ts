@@ -41,7 +41,7 @@ import {
 	u32,
 	u64,
 } from "./abi.ts";
-import { serviceLimits } from "./levels.ts";
+import { connectionLimit, serviceLimits } from "./levels.ts";
 
 export interface Entry {
 	key: Uint8Array;
@@ -690,10 +690,17 @@ function maskTo(bytes: Uint8Array, length: number): Uint8Array {
 }
 
 /**
- * A rule's l7Match options the data plane enforces: minecraftBedrock.validateRaknetMagic and
- * quic.{validateInitial, allowedVersions}. Other protocols and options are refused, not ignored.
+ * A rule's l7Match options the data plane enforces: minecraftJava.{validateHandshake,
+ * minProtocolVersion, maxProtocolVersion, allowLegacyPing, banSeconds},
+ * minecraftBedrock.validateRaknetMagic and quic.{validateInitial, allowedVersions}. Other
+ * protocols and options are refused, not ignored.
  */
 interface L7Options {
+	java?: boolean;
+	minProto?: number;
+	maxProto?: number;
+	legacy?: boolean;
+	banSeconds?: number;
 	raknet?: boolean;
 	quic?: boolean;
 	quicVersions?: number[];
@@ -703,6 +710,10 @@ interface L7Options {
 const QUIC_VERSION_OF: Record<number, number> = { 1: QUIC_V1, 2: QUIC_V2 };
 /** How long a RakNet connection or QUIC client stays known after its last packet. */
 export const L7_SESSION_NS = 60_000_000_000n;
+/** How long an invalid Minecraft Java handshake bans its source by default. */
+export const MC_BAN_SECONDS = 300;
+const MAX_BAN_SECONDS = 30 * 86_400;
+const MAX_PROTOCOL = 0x7fffffff;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -712,9 +723,11 @@ export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string
 	const err = (field: string, code: string, message: string) =>
 		errors.push({ field: `match.l7Match${field}`, code, message });
 	const known: Record<string, string[]> = {
+		minecraftJava: ["validateHandshake", "minProtocolVersion", "maxProtocolVersion", "allowLegacyPing", "banSeconds"],
 		minecraftBedrock: ["validateRaknetMagic"],
 		quic: ["validateInitial", "allowedVersions"],
 	};
+	const integer = (v: unknown, max: number) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
 	for (const [protocol, options] of Object.entries(l7Match)) {
 		const allowed = known[protocol];
 		if (!allowed) {
@@ -733,16 +746,33 @@ export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string
 					err(field, "invalid_value", `a list of 1 to ${L7_QUIC_VERSIONS} versions`);
 				else if (value.some((v) => typeof v !== "number" || !(v in QUIC_VERSION_OF)))
 					err(field, "invalid_enum", "versions are 1 (QUIC v1) and 2 (QUIC v2)");
+			} else if (name === "minProtocolVersion" || name === "maxProtocolVersion") {
+				if (!integer(value, MAX_PROTOCOL)) err(field, "invalid_value", `an integer from 0 to ${MAX_PROTOCOL}`);
+			} else if (name === "banSeconds") {
+				if (!integer(value, MAX_BAN_SECONDS)) err(field, "invalid_value", `an integer from 0 to ${MAX_BAN_SECONDS}`);
 			} else if (typeof value !== "boolean") err(field, "invalid_value", "must be true or false");
+		}
+		if (protocol === "minecraftJava") {
+			const { minProtocolVersion: min, maxProtocolVersion: max } = options;
+			if (typeof min === "number" && typeof max === "number" && min > max)
+				err(".minecraftJava.minProtocolVersion", "invalid_value", "must not exceed maxProtocolVersion");
 		}
 	}
 	return errors;
 }
 
 function l7Options(l7Match: Record<string, unknown> | undefined): L7Options {
+	const java = isObject(l7Match?.minecraftJava) ? l7Match.minecraftJava : {};
 	const bedrock = isObject(l7Match?.minecraftBedrock) ? l7Match.minecraftBedrock : {};
 	const quic = isObject(l7Match?.quic) ? l7Match.quic : {};
+	const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+	const bool = (v: unknown) => (typeof v === "boolean" ? v : undefined);
 	return {
+		java: bool(java.validateHandshake),
+		minProto: num(java.minProtocolVersion),
+		maxProto: num(java.maxProtocolVersion),
+		legacy: bool(java.allowLegacyPing),
+		banSeconds: num(java.banSeconds),
 		raknet: typeof bedrock.validateRaknetMagic === "boolean" ? bedrock.validateRaknetMagic : undefined,
 		quic: typeof quic.validateInitial === "boolean" ? quic.validateInitial : undefined,
 		quicVersions: Array.isArray(quic.allowedVersions)
@@ -752,16 +782,18 @@ function l7Options(l7Match: Record<string, unknown> | undefined): L7Options {
 }
 
 /**
- * Each backend's protocol checks (pp_l7_cfgs), keyed by backend index: a Bedrock backend
- * validates RakNet, a QUIC backend QUIC Initials (versions 1 and 2), by default; an enabled rule's
+ * Each backend's protocol checks (pp_l7_cfgs), keyed by backend index: a Minecraft Java backend
+ * validates handshakes per connection (legacy ping allowed, invalid handshakes ban for
+ * MC_BAN_SECONDS), a Bedrock backend RakNet, a QUIC backend QUIC Initials (versions 1 and 2), by
+ * default, and the level's new-connection rate per source (levels.ts); an enabled rule's
  * l7Match changes that, the highest-priority rule that sets an option deciding. The kernel
  * applies them at the levels with SvcFlag.L7_VALIDATE (MEDIUM and up).
  */
 export function compileL7(db: Database): Map<number, Uint8Array> {
 	const out = new Map<number, Uint8Array>();
 	const backends = db
-		.query<{ id: string; dp_index: number; type: string }, []>(
-			"SELECT id, dp_index, type FROM backends WHERE sandbox = 0 ORDER BY dp_index",
+		.query<{ id: string; dp_index: number; type: string; protection: string }, []>(
+			"SELECT id, dp_index, type, protection FROM backends WHERE sandbox = 0 ORDER BY dp_index",
 		)
 		.all();
 	const rules = db
@@ -775,22 +807,37 @@ export function compileL7(db: Database): Map<number, Uint8Array> {
 		for (const r of rules) {
 			if (r.backend_id !== b.id) continue;
 			const o = l7Options((JSON.parse(r.match) as RuleMatch).l7Match);
-			options.raknet ??= o.raknet;
-			options.quic ??= o.quic;
-			options.quicVersions ??= o.quicVersions;
+			for (const k of Object.keys(o) as (keyof L7Options)[])
+				if (options[k] === undefined) Object.assign(options, { [k]: o[k] });
 		}
+		const java = b.type === "MINECRAFT_JAVA" && (options.java ?? true);
 		const raknet = b.type === "MINECRAFT_BEDROCK" && (options.raknet ?? true);
 		const quic = b.type === "QUIC" && (options.quic ?? true);
+		const legacy = java && (options.legacy ?? true);
 		out.set(
 			b.dp_index,
 			encodeL7Config({
-				flags: (raknet ? L7Flag.RAKNET : 0) | (quic ? L7Flag.QUIC : 0),
+				flags:
+					(java ? L7Flag.MC_JAVA : 0) |
+					(legacy ? L7Flag.MC_LEGACY : 0) |
+					(raknet ? L7Flag.RAKNET : 0) |
+					(quic ? L7Flag.QUIC : 0),
 				quicVersions: quic ? (options.quicVersions ?? [QUIC_V1, QUIC_V2]) : [],
 				sessionNs: L7_SESSION_NS,
+				mcMinProto: options.minProto ?? 0,
+				mcMaxProto: options.maxProto ?? MAX_PROTOCOL,
+				banNs: java ? BigInt(options.banSeconds ?? MC_BAN_SECONDS) * 1_000_000_000n : 0n,
+				conn: connectionLimit(levelOf(b.protection)),
 			}),
 		);
 	}
 	return out;
+}
+
+/** A backend's effective level: its protection's, OFF when protection is disabled. */
+function levelOf(protection: string): LevelName {
+	const p = JSON.parse(protection) as Protection;
+	return p.enabled === false ? "OFF" : (p.level ?? "MEDIUM");
 }
 
 /** The summary of compiled lists and source sets, for pp_config. */

@@ -36,6 +36,8 @@ interface LevelDefaults {
 	/** whole backend: packets/s and burst, bytes/s and burst (0 = no bucket) */
 	globPkt: Limit;
 	globByte: Limit;
+	/** new TCP connections (SYNs) per source, enforced with SvcFlag.CONN_LIMIT */
+	conn: Limit;
 }
 
 const NONE: Limit = { rate: 0, burst: 0 };
@@ -62,6 +64,7 @@ export const LEVEL_DEFAULTS: Record<LevelName, LevelDefaults> = {
 		srcByte: NONE,
 		globPkt: NONE,
 		globByte: NONE,
+		conn: NONE,
 	},
 	LOW: {
 		summary: "+ generous per-source limits, invalid-packet drops",
@@ -70,6 +73,7 @@ export const LEVEL_DEFAULTS: Record<LevelName, LevelDefaults> = {
 		srcByte: { rate: 4 * MiB, burst: 8 * MiB },
 		globPkt: NONE,
 		globByte: NONE,
+		conn: NONE,
 	},
 	MEDIUM: {
 		summary: "+ backend bucket, fragment and reflection-port drops, protocol validation",
@@ -78,6 +82,7 @@ export const LEVEL_DEFAULTS: Record<LevelName, LevelDefaults> = {
 		srcByte: { rate: 1 * MiB, burst: 2 * MiB },
 		globPkt: { rate: 100_000, burst: 200_000 },
 		globByte: { rate: 100 * MiB, burst: 200 * MiB },
+		conn: NONE,
 	},
 	HIGH: {
 		summary: "+ tighter limits, connection-rate limits, SYN cookies",
@@ -86,6 +91,7 @@ export const LEVEL_DEFAULTS: Record<LevelName, LevelDefaults> = {
 		srcByte: { rate: 512 * 1024, burst: 1 * MiB },
 		globPkt: { rate: 50_000, burst: 100_000 },
 		globByte: { rate: 50 * MiB, burst: 100 * MiB },
+		conn: { rate: 20, burst: 40 },
 	},
 	UNDER_ATTACK: {
 		summary: "+ strictest limits, challenge for new players, only verified sources",
@@ -94,6 +100,7 @@ export const LEVEL_DEFAULTS: Record<LevelName, LevelDefaults> = {
 		srcByte: { rate: 256 * 1024, burst: 512 * 1024 },
 		globPkt: { rate: 20_000, burst: 40_000 },
 		globByte: { rate: 25 * MiB, burst: 50 * MiB },
+		conn: { rate: 5, burst: 10 },
 	},
 };
 
@@ -109,6 +116,11 @@ function bytesFor(pkt: Limit, dflt: Limit): Limit {
 		rate: Math.min(0xffffffff, Math.max(dflt.rate, pkt.rate * MTU_BYTES)),
 		burst: Math.min(0xffffffff, Math.max(dflt.burst, pkt.burst * MTU_BYTES)),
 	};
+}
+
+/** New TCP connections per source a level allows (pp_l7_cfg.conn); OFF for OFF. */
+export function connectionLimit(level: LevelName): Limit {
+	return { ...LEVEL_DEFAULTS[level].conn };
 }
 
 /** The flags and numbers a service of this level carries in pp_service. */

@@ -16,7 +16,7 @@ import * as protobuf from "protobufjs";
 import { bearerActor, rateDecision } from "../auth/admission.ts";
 import { TooManyRequests } from "../auth/ratelimit.ts";
 import type { Actor } from "../domain/actor.ts";
-import { DomainError, type FieldError, Unauthorized, ValidationError } from "../domain/errors.ts";
+import { type FieldError, Unauthorized, ValidationError } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Services } from "../services.ts";
 import { encodeRest, toRest } from "./convert.ts";
@@ -50,13 +50,6 @@ export interface Streaming {
 }
 
 export type Handlers = Record<string, Unary | Streaming>;
-
-/** A capability this appliance does not have yet: the status says which. */
-export class NotAvailable extends DomainError {
-	constructor(capability: string) {
-		super(501, "unimplemented", `${capability} is not available on this appliance yet`);
-	}
-}
 
 /** Ids taken from the request; an empty one is a field error like REST's missing path segment. */
 export function ids<K extends string>(request: Json, ...keys: K[]): Record<K, string> {
@@ -223,18 +216,4 @@ export function defineService(
 			"stream" in handler ? streaming(deps, path, request, handler) : unary(deps, path, request, handler);
 	}
 	return { definition: definition as ServiceDefinition, implementation };
-}
-
-/** Handlers for a service none of whose RPCs this appliance can serve yet. */
-export function unavailable(name: string, capability: (method: string) => string): Handlers {
-	const handlers: Handlers = {};
-	for (const method of apiRoot.lookupService(`pistonprotection.v1.${name}`).methodsArray) {
-		const error = new NotAvailable(capability(method.name));
-		handlers[method.name] = method.responseStream
-			? { stream: ({ fail }) => fail(error) }
-			: () => {
-					throw error;
-				};
-	}
-	return handlers;
 }

@@ -15,8 +15,8 @@ import { alertHandlers } from "./services/alert.ts";
 import { backendHandlers } from "./services/backend.ts";
 import { filterHandlers } from "./services/filter.ts";
 import { ipHandlers } from "./services/ip.ts";
+import { metricsHandlers } from "./services/metrics.ts";
 import { organizationHandlers } from "./services/organization.ts";
-import { metricsHandlers } from "./services/unavailable.ts";
 import { webhookHandlers } from "./services/webhook.ts";
 import { StreamLimiter } from "./streams.ts";
 

@@ -34,7 +34,7 @@ export function counterMetrics(db: Database, counters: () => CounterView | null)
 			total +=
 				metric === "bytes_per_second"
 					? r.bytesPerSecond
-					: metric === "passed_packets_per_second"
+					: metric === "passed_packets_per_second" || metric === "requests_per_second"
 						? r.passedPacketsPerSecond
 						: metric === "dropped_packets_per_second"
 							? r.droppedPacketsPerSecond

@@ -110,7 +110,7 @@ export class ProxySupervisor {
 		});
 		this.syncNow();
 		this.unsubscribe = this.services.bus.on("*", (e) => {
-			if (/^(backend|rule|origin)\./.test(e.type)) this.syncNow();
+			if (/^(backend|rule|origin)\./.test(e.type) && e.type !== "backend.health_changed") this.syncNow();
 		});
 		this.timers.push(setInterval(() => this.poll(), POLL_MS));
 		this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));

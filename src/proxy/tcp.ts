@@ -157,7 +157,9 @@ export class TcpConnection implements Closable {
 		switch (this.state) {
 			case "piped": {
 				if (this.sentStatus) this.sentStatus = Buffer.concat([this.sentStatus, chunk]);
-				const o = this.originSocket as Socket<OriginLink>;
+				const o = this.originSocket;
+				// The origin closed while its last bytes still drain to the client: nothing to send them to.
+				if (!o) return;
 				if (this.toOrigin.length === 0) {
 					const n = o.write(chunk);
 					if (n === chunk.length) return;
@@ -193,6 +195,13 @@ export class TcpConnection implements Closable {
 	}
 
 	onClientDrain(): void {
+		if (this.closeReason !== null) {
+			if (this.flush(this.client, this.toClient)) {
+				this.client.shutdown();
+				this.close(this.closeReason);
+			}
+			return;
+		}
 		if (this.flush(this.client, this.toClient)) {
 			this.originSocket?.resume();
 			if (this.originEnded) {
@@ -458,11 +467,29 @@ export class TcpConnection implements Closable {
 
 	private refuse(reply: Buffer, reason: string) {
 		this.state = "local";
-		this.client.write(reply);
 		this.listener.ctx.log.debug("connection answered locally", { client: this.clientIp, reason });
+		this.answerAndClose([reply], reason);
+	}
+
+	/** Writes the last bytes of a locally answered connection; closes once the client took them all. */
+	private answerAndClose(replies: Buffer[], reason: string): void {
+		for (const r of replies) {
+			if (this.toClient.length) this.toClient.push(r);
+			else {
+				const n = this.client.write(r);
+				if (n < r.length) this.toClient.push(r.subarray(Math.max(n, 0)));
+			}
+		}
+		if (this.toClient.length) {
+			this.closeReason = reason;
+			return;
+		}
 		this.client.shutdown();
 		this.close(reason);
 	}
+
+	/** Set while a local answer still drains: the connection closes after it. */
+	closeReason: string | null = null;
 
 	/** Answers the status exchange from `json`; `switching` when an origin attempt is abandoned. */
 	private answerStatusLocally(json: string, switching: boolean, hs?: Handshake) {
@@ -487,13 +514,11 @@ export class TcpConnection implements Closable {
 	sentStatus: Buffer | null = null;
 
 	private feedResponder(chunk: Uint8Array): void {
+		if (this.closeReason !== null) return;
 		try {
 			const { reply, done } = (this.responder as LocalStatusResponder).feed(chunk);
-			for (const r of reply) this.client.write(r);
-			if (done) {
-				this.client.shutdown();
-				this.close("status answered from cache");
-			}
+			if (done) this.answerAndClose(reply, "status answered locally");
+			else for (const r of reply) this.client.write(r);
 		} catch {
 			this.close("bad status request");
 		}
@@ -655,14 +680,18 @@ export class TcpListener {
 		readonly ctx: TcpContext,
 	) {}
 
+	/** "" (every address) binds "::", which takes IPv4 too; hosts without IPv6 get "0.0.0.0". */
 	start(): void {
-		const hostname = this.address === "" ? "0.0.0.0" : this.address;
-		this.server = Bun.listen<TcpConnection>({
-			hostname,
-			port: this.port,
-			allowHalfOpen: true,
-			socket: clientHandlers(this),
-		});
+		const bind = (hostname: string) =>
+			Bun.listen<TcpConnection>({ hostname, port: this.port, allowHalfOpen: true, socket: clientHandlers(this) });
+		if (this.address !== "") this.server = bind(this.address);
+		else {
+			try {
+				this.server = bind("::");
+			} catch {
+				this.server = bind("0.0.0.0");
+			}
+		}
 	}
 
 	/** What the listener must read before it can route: null when the single backend needs nothing. */

@@ -121,9 +121,15 @@ export class UdpListener {
 		readonly ctx: UdpContext,
 	) {}
 
+	/** "" (every address) binds "::", which takes IPv4 too; hosts without IPv6 get "0.0.0.0". */
 	async start(): Promise<void> {
-		this.socket = await Bun.udpSocket({
-			hostname: this.address === "" ? "0.0.0.0" : this.address,
+		if (this.address !== "") this.socket = await this.bind(this.address);
+		else this.socket = await this.bind("::").catch(() => this.bind("0.0.0.0"));
+	}
+
+	private bind(hostname: string): Promise<udp.Socket<"buffer">> {
+		return Bun.udpSocket({
+			hostname,
 			port: this.port,
 			binaryType: "buffer",
 			socket: {

@@ -85,8 +85,7 @@ export function severityOf(peakPps: number, peakBitsPerSecond: number): Severity
 export function classify(reasons: Partial<Record<ReasonName, number>>, protocols: Set<string>): AttackType {
 	const dropped = DROP_REASONS.reduce((n, r) => n + (reasons[r] ?? 0), 0);
 	let best: [ReasonName, AttackType] | null = null;
-	for (const entry of REASON_TYPES)
-		if ((reasons[entry[0]] ?? 0) > (best ? (reasons[best[0]] ?? 0) : 0)) best = entry;
+	for (const entry of REASON_TYPES) if ((reasons[entry[0]] ?? 0) > (best ? (reasons[best[0]] ?? 0) : 0)) best = entry;
 	if (best && dropped > 0 && (reasons[best[0]] ?? 0) * 2 >= dropped) return best[1];
 	if (protocols.size === 1 && protocols.has("UDP")) return "UDP_FLOOD";
 	return "GENERIC";
@@ -184,7 +183,13 @@ export class AttackDetector {
 		this.watches.clear();
 		const open = this.deps.db
 			.query<
-				{ id: string; backend_id: string; organization_id: string; last_seen_at: string; escalated_level: string | null },
+				{
+					id: string;
+					backend_id: string;
+					organization_id: string;
+					last_seen_at: string;
+					escalated_level: string | null;
+				},
 				[]
 			>("SELECT id, backend_id, organization_id, last_seen_at, escalated_level FROM attacks WHERE ended_at IS NULL")
 			.all();
@@ -260,7 +265,7 @@ export class AttackDetector {
 			this.end(a, s.at);
 			w.active = null;
 			w.over = 0;
-		}
+		} else this.save(a);
 	}
 
 	/** Sources seen in the rate-limit table for the backend since the previous scan. */
@@ -287,11 +292,6 @@ export class AttackDetector {
 			if (w.active) this.end(w.active, now, false);
 			this.watches.delete(id);
 		}
-	}
-
-	/** Writes the open attacks' figures (the collector calls this on every flush). */
-	persist(): void {
-		for (const w of this.watches.values()) if (w.active) this.save(w.active);
 	}
 
 	private start(backend: BackendInfo, s: Second): Active {
@@ -337,7 +337,12 @@ export class AttackDetector {
 	/** After the first second is accounted: events, then auto-mitigation. */
 	private announce(a: Active): void {
 		const data = this.eventData(a);
-		this.deps.bus.publish({ type: "attack.detected", organizationId: a.backend.organizationId, resourceId: a.id, data });
+		this.deps.bus.publish({
+			type: "attack.detected",
+			organizationId: a.backend.organizationId,
+			resourceId: a.id,
+			data,
+		});
 		this.deps.bus.publish({
 			type: "backend.under_attack",
 			organizationId: a.backend.organizationId,
@@ -370,7 +375,12 @@ export class AttackDetector {
 				type: "attack.escalated",
 				organizationId: a.backend.organizationId,
 				resourceId: a.id,
-				data: { ...this.eventData(a), reason: "auto_mitigation", protectionLevel: target, previousLevel: a.previousLevel },
+				data: {
+					...this.eventData(a),
+					reason: "auto_mitigation",
+					protectionLevel: target,
+					previousLevel: a.previousLevel,
+				},
 			});
 		} catch (err) {
 			a.actions.push({ at: new Date().toISOString(), action: "ESCALATION_FAILED", detail: (err as Error).message });

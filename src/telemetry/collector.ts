@@ -229,13 +229,10 @@ export class Collector implements CounterView {
 		for (const fn of this.listeners) this.safely("telemetry listener", () => fn(now));
 	}
 
-	/** Writes what was gathered since the last flush (and the open attacks' figures). */
+	/** Writes what was gathered since the last flush (open attacks are written every second). */
 	flush(now = Date.now()): void {
 		this.last.flush = now;
-		this.safely("rollup flush", () => {
-			this.rollups.flush(now);
-			this.attacks.persist();
-		});
+		this.safely("rollup flush", () => this.rollups.flush(now));
 	}
 
 	private backendRows(): BackendRow[] {
@@ -354,7 +351,7 @@ export class Collector implements CounterView {
 	/** Reads the rate-limit LRU: top sources, per-country traffic, attack sources. */
 	private scanSources(source: CounterSource, now: number): void {
 		const all = source.sources();
-		this.sources = all;
+		this.sources = [...all].sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : 0));
 		const byIndex = new Map(this.backendRows().map((r) => [r.dp_index, r]));
 		const seen = new Map<string, { packets: bigint; bytes: bigint; drops: bigint }>();
 		const perBackend = new Map<string, Array<{ address: string; packets: number; bytes: number; drops: number }>>();

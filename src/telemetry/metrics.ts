@@ -10,7 +10,6 @@ import type { Database } from "bun:sqlite";
 import { REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
 import type { Actor } from "../domain/actor.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../domain/errors.ts";
-import type { GeoIpService } from "../geoip/service.ts";
 import { type AttackAction, DROP_REASONS } from "./attacks.ts";
 import type { Collector } from "./collector.ts";
 import { bucketOf, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
@@ -51,6 +50,16 @@ interface TrafficBucket {
 	peak_pps: number;
 	peak_bps: number;
 	connections_max: number | null;
+}
+
+export interface AttackSource {
+	ip: string;
+	country: string | null;
+	asn: string | null;
+	requests: number;
+	bytes: number;
+	drops: number;
+	actionTaken: string;
 }
 
 interface AttackRow {
@@ -117,7 +126,6 @@ export class MetricsService {
 	constructor(
 		private readonly db: Database,
 		private readonly collector: Collector,
-		private readonly geoip: GeoIpService,
 		private readonly activeConnections: (backendId: string) => number | null,
 	) {}
 
@@ -375,7 +383,7 @@ export class MetricsService {
 			requestsChallenged: r.challenged_packets,
 			requestsRateLimited: r.rate_limited_packets,
 			uniqueAttackIps: r.unique_sources,
-			topSources: JSON.parse(r.top_sources),
+			topSources: JSON.parse(r.top_sources) as AttackSource[],
 			attackId: r.id,
 			backendId: r.backend_id,
 		};
@@ -404,7 +412,7 @@ export class MetricsService {
 			rateLimitedPackets: r.rate_limited_packets,
 			challengedPackets: r.challenged_packets,
 			uniqueSources: r.unique_sources,
-			topSources: JSON.parse(r.top_sources),
+			topSources: JSON.parse(r.top_sources) as AttackSource[],
 			reasons: JSON.parse(r.reasons) as Partial<Record<ReasonName, number>>,
 			actions: JSON.parse(r.actions) as AttackAction[],
 			...(series
@@ -518,7 +526,8 @@ export class MetricsService {
 		};
 		const to = time("to", Date.now());
 		const from = time("from", to - defaultMs);
-		if (!errors.length && from >= to) errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
+		if (!errors.length && from >= to)
+			errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
 		let granularity: Granularity;
 		if (query.granularity) {
 			const g = query.granularity.toUpperCase() as Granularity;
@@ -550,4 +559,3 @@ export class MetricsService {
 		};
 	}
 }
-

@@ -10,15 +10,20 @@ import type { CounterSource } from "./source.ts";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const labels = (l: Record<string, string>) =>
 	`{${Object.entries(l)
-		.map(([k, v]) => `${k}="${escape(v)}"`)
+		.map(([k, v]) => `${k}="${escapeLabel(v)}"`)
 		.join(",")}}`;
 
 class Exposition {
 	private out: string[] = [];
-	metric(name: string, type: "counter" | "gauge", help: string, samples: Array<[Record<string, string>, number | bigint]>) {
+	metric(
+		name: string,
+		type: "counter" | "gauge",
+		help: string,
+		samples: Array<[Record<string, string>, number | bigint]>,
+	) {
 		this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 		for (const [l, v] of samples) this.out.push(`${name}${Object.keys(l).length ? labels(l) : ""} ${v}`);
 	}
@@ -40,7 +45,11 @@ export function exposition(db: Database, collector: Collector, source: CounterSo
 			.all()
 			.map((r) => r.backend_id),
 	);
-	const id = (b: (typeof backends)[number]) => ({ backend_id: b.id, backend: b.name, organization_id: b.organization_id });
+	const id = (b: (typeof backends)[number]) => ({
+		backend_id: b.id,
+		backend: b.name,
+		organization_id: b.organization_id,
+	});
 	e.metric("pistonprotection_up", "gauge", "1 while the data plane's counters are readable", [[{}, source ? 1 : 0]]);
 	if (source) {
 		const ctrs = backends.map((b) => [b, source.backend(b.dp_index)] as const);
@@ -56,7 +65,11 @@ export function exposition(db: Database, collector: Collector, source: CounterSo
 			"Packets received for the backend's listeners",
 			(c) => c.rxPackets,
 		);
-		counter("pistonprotection_backend_received_bytes_total", "Bytes received for the backend's listeners", (c) => c.rxBytes);
+		counter(
+			"pistonprotection_backend_received_bytes_total",
+			"Bytes received for the backend's listeners",
+			(c) => c.rxBytes,
+		);
 		counter(
 			"pistonprotection_backend_requests_total",
 			"Requests: packets admitted to the backend by every kernel check",
@@ -104,7 +117,11 @@ export function exposition(db: Database, collector: Collector, source: CounterSo
 	gauge("pistonprotection_backend_requests_per_second", "Requests in the last sampled second", (s) => s.passPps);
 	gauge("pistonprotection_backend_packets_per_second", "Packets received in the last sampled second", (s) => s.rxPps);
 	gauge("pistonprotection_backend_bytes_per_second", "Bytes received in the last sampled second", (s) => s.rxBps);
-	gauge("pistonprotection_backend_dropped_packets_per_second", "Packets dropped in the last sampled second", (s) => s.dropPps);
+	gauge(
+		"pistonprotection_backend_dropped_packets_per_second",
+		"Packets dropped in the last sampled second",
+		(s) => s.dropPps,
+	);
 	gauge("pistonprotection_backend_active_connections", "Open proxied connections", (s) => s.connections);
 	e.metric(
 		"pistonprotection_backend_under_attack",

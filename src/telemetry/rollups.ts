@@ -61,7 +61,10 @@ export class Rollups {
 	/** minute|reason → packets, bytes; seconds per minute. */
 	private reasons = new Map<string, { minute: number; reason: string; packets: number; bytes: number }>();
 	private reasonSeconds = new Map<number, number>();
-	private geo = new Map<string, { backendId: string; organizationId: string; minute: number; country: string } & GeoDelta>();
+	private geo = new Map<
+		string,
+		{ backendId: string; organizationId: string; minute: number; country: string } & GeoDelta
+	>();
 	/** granularity|bucket|backend|country → distinct sources seen in the bucket. */
 	private unique = new Map<string, Set<string>>();
 
@@ -71,7 +74,10 @@ export class Rollups {
 		backendId: string,
 		organizationId: string,
 		at: number,
-		s: Omit<TrafficDelta, "seconds" | "peakPps" | "peakBps" | "connectionsMax" | "connectionsSum" | "connectionsSeconds">,
+		s: Omit<
+			TrafficDelta,
+			"seconds" | "peakPps" | "peakBps" | "connectionsMax" | "connectionsSum" | "connectionsSeconds"
+		>,
 		connections: number | null,
 	): void {
 		const minute = bucketOf("MINUTE", at);
@@ -204,7 +210,17 @@ export class Rollups {
 			for (const e of this.geo.values()) {
 				for (const g of GRANULARITIES) {
 					const unique = this.unique.get(`${g}|${bucketOf(g, e.minute)}|${e.backendId}|${e.country}`)?.size ?? 0;
-					geo.run(g, e.backendId, e.organizationId, bucketOf(g, e.minute), e.country, e.packets, e.bytes, e.drops, unique);
+					geo.run(
+						g,
+						e.backendId,
+						e.organizationId,
+						bucketOf(g, e.minute),
+						e.country,
+						e.packets,
+						e.bytes,
+						e.drops,
+						unique,
+					);
 					rows++;
 				}
 			}

@@ -4,21 +4,21 @@ import { Elysia } from "elysia";
 import type { Services } from "../services.ts";
 import { accountRoutesUi } from "./routes/accounts.ts";
 import { alertRoutesUi } from "./routes/alerts.ts";
+import { attackRoutesUi } from "./routes/attacks.ts";
 import { backendRoutesUi } from "./routes/backends.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { ipRoutesUi } from "./routes/ips.ts";
 import { ruleRoutesUi } from "./routes/rules.ts";
 import { settingsRoutesUi } from "./routes/settings.ts";
 import { webhookRoutesUi } from "./routes/webhooks.ts";
-import { TrafficSampler } from "./sampler.ts";
 
 export function uiRoutes(services: Services) {
-	const sampler = new TrafficSampler(services);
 	return new Elysia({ name: "ui" })
-		.use(dashboardRoutes(services, sampler))
-		.use(backendRoutesUi(services, sampler))
+		.use(dashboardRoutes(services))
+		.use(backendRoutesUi(services))
 		.use(ruleRoutesUi(services))
 		.use(ipRoutesUi(services))
+		.use(attackRoutesUi(services))
 		.use(alertRoutesUi(services))
 		.use(webhookRoutesUi(services))
 		.use(accountRoutesUi(services))

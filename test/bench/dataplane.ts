@@ -1,12 +1,13 @@
 // bun run bench:dataplane — the data plane's three tables from one run, as markdown:
 //   1. ns per packet by verdict path (dataplane-prog.ts, BPF_PROG_TEST_RUN, in its own process);
 //   2. live drop rate on a veth pair: pp_xdp vs trivial XDP_DROP vs nftables (live.ts);
-//   3. time to apply 100k blocked prefixes from the database to the maps (apply.ts).
+//   3. time to apply 100k blocked prefixes from the database to the maps (apply.ts);
+//   4. ns per packet of the game-protocol checks (dataplane-prog.ts --game).
 // Needs root and `bun run build:bpf`; skips with a reason otherwise. Bounded to about two minutes.
 import { join } from "node:path";
 import { skipReason } from "../bpf/harness.ts";
 import { benchApply } from "./apply.ts";
-import { benchLive, LIVE_DEFAULTS, liveSkipReason, liveTable } from "./live.ts";
+import { benchLive, GAME_TABLE_MARK, LIVE_DEFAULTS, liveSkipReason, liveTable } from "./live.ts";
 
 const PROG_BUDGET_S = 60;
 
@@ -14,14 +15,16 @@ function section(title: string, body: string): void {
 	console.log(`### ${title}\n\n${body.trim()}\n`);
 }
 
-async function progTable(): Promise<string> {
+/** The per-path table and the game-protocol table, from one dataplane-prog.ts run. */
+async function progTables(): Promise<[string, string]> {
 	const p = Bun.spawn(
-		[process.execPath, join(import.meta.dir, "dataplane-prog.ts"), "--budget-s", String(PROG_BUDGET_S)],
+		[process.execPath, join(import.meta.dir, "dataplane-prog.ts"), "--budget-s", String(PROG_BUDGET_S), "--game"],
 		{ stdout: "pipe", stderr: "inherit" },
 	);
 	const out = await new Response(p.stdout).text();
 	if ((await p.exited) !== 0) throw new Error("dataplane-prog.ts failed");
-	return out;
+	const [main = "", game = ""] = out.split(GAME_TABLE_MARK);
+	return [main, game];
 }
 
 async function applyTable(): Promise<string> {
@@ -43,9 +46,11 @@ export async function benchDataplane(): Promise<void> {
 		return;
 	}
 	const t0 = performance.now();
-	section("Cost per packet (BPF_PROG_TEST_RUN)", await progTable());
+	const [prog, game] = await progTables();
+	section("Cost per packet (BPF_PROG_TEST_RUN)", prog);
 	section("Live drop rate (veth pair, 100k blocked prefixes)", liveTable(await benchLive(LIVE_DEFAULTS)));
 	section("Time to apply 100k blocked prefixes", await applyTable());
+	section("Game protocols: cost per packet (BPF_PROG_TEST_RUN)", game);
 	console.error(`bench:dataplane: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 

@@ -98,6 +98,9 @@ function sh(args: string[], allowFail = false): string {
 	return p.stdout.toString();
 }
 
+/** Separates dataplane-prog.ts's game-protocol table from its main one in its output. */
+export const GAME_TABLE_MARK = "<!-- game protocols -->";
+
 /** The floor program (test/bench/bpf/pp_floor.bpf.c): parse + one /24 hash lookup. */
 export const FLOOR_OBJ = join(ROOT, "build", "bench", "pp_floor.o");
 

@@ -2,7 +2,7 @@
 // namespaces, maps and exit hooks never meet another's). Register a bench by adding its file here.
 import { join } from "node:path";
 
-const BENCHES = ["dataplane.ts", "grpc.ts", "api-protection.ts"];
+const BENCHES = ["dataplane.ts", "grpc.ts", "api-protection.ts", "proxy.ts", "telemetry.ts"];
 
 let failed = 0;
 for (const file of BENCHES) {

@@ -286,7 +286,13 @@ export class Dataplane {
 
 	/** Empties every table and counter so the next test starts from nothing. */
 	reset(config: Config = DEFAULT_CONFIG): void {
-		for (const name of [...KEYED_CONTENT_MAPS, "pp_src_limits", "pp_l7_sessions"] as const) {
+		for (const name of [
+			...KEYED_CONTENT_MAPS,
+			"pp_src_limits",
+			"pp_l7_sessions",
+			"pp_mc_flows",
+			"pp_dyn_bans",
+		] as const) {
 			const m = this.map(name);
 			for (const k of [...m.keys()]) m.delete(k);
 		}
@@ -298,6 +304,7 @@ export class Dataplane {
 		}
 		for (const s of this.touchedSlots) zeroPerCpu(this.map("pp_rule_ctrs"), u32(s));
 		zeroPerCpu(this.map("pp_event_ctrs"), u32(0));
+		this.map("pp_state").update(u32(0), new Uint8Array(this.map("pp_state").valueBytes));
 		this.touchedBackends.clear();
 		this.touchedSlots.clear();
 		this.autoBumpGen = true;

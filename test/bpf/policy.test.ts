@@ -14,6 +14,7 @@ import {
 	Scope,
 	SvcFlag,
 } from "../../src/dataplane/abi.ts";
+import { connectionLimit } from "../../src/dataplane/levels.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import {
 	buildPacket,
@@ -232,6 +233,31 @@ suite("pp_xdp policy", () => {
 			});
 			for (let i = 0; i < 10; i++) expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
 			expect(dp.reasonPackets()).toEqual({ RULE_ALLOW: 10 });
+		});
+	});
+
+	describe("new-connection rate per source", () => {
+		const conn = (level: LevelName) => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level });
+			dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 0n, conn: connectionLimit(level) });
+		};
+		const syn = (src = CLIENT) => dp.run(pkt(tcp(JAVA, TCP_SYN), { src }));
+
+		test("HIGH admits a source's burst of SYNs, then drops them; other sources and ACKs are not counted", () => {
+			conn("HIGH");
+			const { burst } = connectionLimit("HIGH");
+			for (let i = 0; i < burst; i++) expect(syn()).toBe(XDP_PASS);
+			expect(syn()).toBe(XDP_DROP);
+			expect(dp.run(pkt(tcp(JAVA, TCP_ACK)))).toBe(XDP_PASS);
+			expect(syn("198.51.100.8")).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ PASS: burst + 2, CONN_RATELIMIT: 1 });
+			expect(dp.srcState(Scope.CONN | 1, CLIENT)?.drops).toBe(1n);
+		});
+
+		test("UNDER_ATTACK is stricter than HIGH; MEDIUM does not limit connections", () => {
+			expect(connectionLimit("UNDER_ATTACK").burst).toBeLessThan(connectionLimit("HIGH").burst);
+			conn("MEDIUM");
+			for (let i = 0; i < 100; i++) expect(syn()).toBe(XDP_PASS);
 		});
 	});
 

@@ -74,6 +74,38 @@ describe("HTTP and HTTPS routing", () => {
 		expect(other).toContain("unknown site");
 	});
 
+	test("the HTTP health check GETs the configured path and expects its status", async () => {
+		core = await proxyCore();
+		let healthy = true;
+		const server = Bun.serve({
+			hostname: "127.0.0.1",
+			port: 0,
+			fetch: (req) =>
+				new URL(req.url).pathname === "/healthz"
+					? new Response("", { status: healthy ? 204 : 503 })
+					: new Response("page"),
+		});
+		cleanups.push(() => server.stop(true));
+		const backend = core.services.backends.create(core.owner, {
+			name: "web",
+			type: "HTTP",
+			listeners: [{ address: "127.0.0.1", port: await freePort(), protocol: "TCP" }],
+			healthCheck: {
+				enabled: true,
+				intervalSeconds: 1,
+				timeoutSeconds: 1,
+				healthyThreshold: 1,
+				unhealthyThreshold: 1,
+				http: { path: "/healthz", expectedStatus: 204 },
+			},
+			origins: [{ name: "o", address: "127.0.0.1", port: server.port as number }],
+		});
+		const id = backend.origins[0]?.id as string;
+		await until(() => core?.services.originHealth(id) === "HEALTHY", 5000, "healthy");
+		healthy = false;
+		await until(() => core?.services.originHealth(id) === "UNHEALTHY", 5000, "unhealthy on 503");
+	});
+
 	test("HTTPS connections are routed by SNI and reach the origin untouched", async () => {
 		core = await proxyCore();
 		const port = await freePort();

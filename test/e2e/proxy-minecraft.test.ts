@@ -15,7 +15,7 @@ afterEach(async () => {
 	core = null;
 });
 
-async function twoBackends(c: Core, extra: Record<string, unknown> = {}) {
+async function twoBackends(c: Core, healthCheck: Record<string, unknown> = {}) {
 	const a = await minecraftOrigin({ motd: "Server A", proxyProtocol: true });
 	const b = await minecraftOrigin({ motd: "Server B", proxyProtocol: true });
 	origins.push(a, b);
@@ -28,6 +28,7 @@ async function twoBackends(c: Core, extra: Record<string, unknown> = {}) {
 		healthyThreshold: 1,
 		unhealthyThreshold: 1,
 		minecraft: { queryStatus: true },
+		...healthCheck,
 	};
 	const backendA = c.services.backends.create(c.owner, {
 		name: "a",
@@ -36,7 +37,6 @@ async function twoBackends(c: Core, extra: Record<string, unknown> = {}) {
 		domains: ["a.mc.test"],
 		healthCheck: hc,
 		origins: [{ name: "a1", address: "127.0.0.1", port: a.port, settings: { proxyProtocol: 2 } }],
-		...extra,
 	});
 	const backendB = c.services.backends.create(c.owner, {
 		name: "b",
@@ -93,6 +93,21 @@ describe("the Minecraft Java proxy", () => {
 		);
 		const res = await ping(port, "a.mc.test");
 		expect(JSON.stringify(res.description)).toContain("Server A");
+	}, 30_000);
+
+	test("a status the origin leaves unanswered is answered from the cache after status_timeout_ms", async () => {
+		core = await proxyCore((c) => {
+			c.proxy.status_timeout_ms = 300;
+		});
+		const { a, port, backendA } = await twoBackends(core, { intervalSeconds: 30, unhealthyThreshold: 5 });
+		await until(() => core?.services.originHealth(backendA.origins[0]?.id as string) === "HEALTHY", 5000, "healthy");
+		a.setStalled(true);
+		const t0 = Date.now();
+		const res = await ping(port, "a.mc.test");
+		expect(JSON.stringify(res.description)).toContain("Server A");
+		expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+		expect(Date.now() - t0).toBeLessThan(3000);
+		expect(core.services.originHealth(backendA.origins[0]?.id as string)).toBe("HEALTHY");
 	}, 30_000);
 
 	test("a first-time player is asked to reconnect, and the reconnect joins", async () => {

@@ -78,6 +78,54 @@ describe("TCP forwarding", () => {
 		await until(() => core?.services.activeConnections(backend.id) === 0, 3000, "connections closed");
 	}, 60_000);
 
+	test("a PROXY v2 header is believed from trusted upstreams only", async () => {
+		core = await proxyCore((c) => {
+			c.proxy.trusted_upstreams = ["127.0.0.77/32"];
+		});
+		const origin = await echo({ proxyProtocol: true });
+		const { port } = await tcpBackend(
+			core,
+			[{ name: "o", address: "127.0.0.1", port: origin.port, settings: { proxyProtocol: 2 } }],
+			{ healthCheck: { enabled: false } },
+		);
+		// Written out by hand: PROXY, TCP over IPv4, 198.51.100.9:40000 → 203.0.113.1:25565.
+		const upstream = Buffer.concat([
+			Buffer.from("0d0a0d0a000d0a515549540a", "hex"),
+			Buffer.from([0x21, 0x11, 0x00, 0x0c, 198, 51, 100, 9, 203, 0, 113, 1, 0x9c, 0x40, 0x63, 0xdd]),
+		]);
+		const payload = Buffer.from("after the header");
+		const trusted = await echoThrough(port, Buffer.concat([upstream, payload]), { localAddress: "127.0.0.77" });
+		expect(trusted.equals(payload)).toBe(true);
+		expect(origin.headers.at(-1)).toEqual({
+			source: "198.51.100.9",
+			sourcePort: 40000,
+			destination: "203.0.113.1",
+			destinationPort: 25565,
+			transport: "TCP",
+		});
+		const untrusted = await echoThrough(port, Buffer.concat([upstream, payload]), { localAddress: "127.0.0.78" });
+		expect(untrusted.equals(Buffer.concat([upstream, payload]))).toBe(true);
+		expect(origin.headers.at(-1)?.source).toBe("127.0.0.78");
+	});
+
+	test("a listener without an address serves IPv4 and IPv6 clients, each reported in its own family", async () => {
+		core = await proxyCore();
+		const origin = await echo({ proxyProtocol: true });
+		const port = await freePort();
+		core.services.backends.create(core.owner, {
+			name: "any",
+			type: "TCP",
+			listeners: [{ port, protocol: "TCP" }],
+			healthCheck: { enabled: false },
+			origins: [{ name: "o", address: "127.0.0.1", port: origin.port, settings: { proxyProtocol: 2 } }],
+		});
+		await until(() => core?.proxy.status().listeners.some((l) => l.port === port), 3000, "listener");
+		expect((await echoThrough(port, Buffer.from("v4"), { localAddress: "127.0.0.3" })).toString()).toBe("v4");
+		expect(origin.headers.at(-1)?.source).toBe("127.0.0.3");
+		expect((await echoThrough(port, Buffer.from("v6"), { host: "::1" })).toString()).toBe("v6");
+		expect(origin.headers.at(-1)?.source).toBe("0000:0000:0000:0000:0000:0000:0000:0001");
+	});
+
 	test("PROXY v1 is sent when the origin asks for version 1", async () => {
 		core = await proxyCore();
 		let first = "";
@@ -161,7 +209,7 @@ describe("TCP forwarding", () => {
 		const t0 = Date.now();
 		await c.closed;
 		expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-		expect(Date.now() - t0).toBeLessThan(2000);
+		expect(Date.now() - t0).toBeLessThan(3000);
 
 		const good = await echo();
 		const refused = await freePort();
@@ -200,8 +248,9 @@ describe("TCP forwarding", () => {
 
 		await primary.stop();
 		const t0 = Date.now();
-		await until(() => core?.services.originHealth(p1) === "UNHEALTHY", 5000, "p1 unhealthy");
-		expect(Date.now() - t0).toBeLessThan(3500);
+		await until(() => core?.services.originHealth(p1) === "UNHEALTHY", 8000, "p1 unhealthy");
+		// Two failed probes one second apart, each allowed one second: well within five.
+		expect(Date.now() - t0).toBeLessThan(5000);
 		for (let i = 0; i < 3; i++) await echoThrough(port, Buffer.from("y"));
 		expect(secondary.served()).toBe(before + 3);
 		expect(events).toContainEqual({ originId: p1, from: "HEALTHY", to: "UNHEALTHY" });
@@ -219,7 +268,7 @@ describe("TCP forwarding", () => {
 		const originA = await echo();
 		const originB = await echo();
 		const a = await tcpBackend(core, [{ name: "a", address: "127.0.0.1", port: originA.port }]);
-		const payload = randomBytes(8 * 1024 * 1024);
+		const payload = randomBytes(12 * 1024 * 1024);
 		// Four clients stream through A, each in slices, so the changes land mid-transfer.
 		const streams = Array.from(
 			{ length: 4 },
@@ -266,12 +315,12 @@ describe("TCP forwarding", () => {
 });
 
 describe("UDP forwarding", () => {
-	async function udpBackend(c: Core, origin: UdpEchoOrigin, proxyProtocol: 0 | 2) {
+	async function udpBackend(c: Core, origin: UdpEchoOrigin, proxyProtocol: 0 | 2, address = "127.0.0.1") {
 		const port = await freePort();
 		const backend = c.services.backends.create(c.owner, {
 			name: `udp-${port}`,
 			type: "MINECRAFT_BEDROCK",
-			listeners: [{ address: "127.0.0.1", port, protocol: "UDP" }],
+			listeners: [{ address, port, protocol: "UDP" }],
 			healthCheck: { enabled: false },
 			origins: [{ name: "o", address: "127.0.0.1", port: origin.port, settings: { proxyProtocol } }],
 		});
@@ -303,6 +352,24 @@ describe("UDP forwarding", () => {
 		expect(origin.headers.every((h) => h.transport === "UDP" && h.destinationPort === port)).toBe(true);
 		expect(core.services.activeConnections(backend.id)).toBe(2);
 	}, 30_000);
+
+	test("a listener without an address answers IPv4 clients from the address they sent to", async () => {
+		core = await proxyCore();
+		const origin = await udpEchoOrigin({ proxyProtocol: true });
+		cleanups.push(() => origin.stop());
+		const { port } = await udpBackend(core, origin, 2, "");
+		const sock = createSocket("udp4");
+		cleanups.push(() => sock.close());
+		await new Promise<void>((r) => sock.bind(0, "127.0.0.53", () => r()));
+		const got = new Promise<{ msg: Buffer; from: string }>((r) =>
+			sock.once("message", (msg, rinfo) => r({ msg, from: `${rinfo.address}:${rinfo.port}` })),
+		);
+		sock.send(Buffer.from("dual"), port, "127.0.0.1");
+		const { msg, from } = await got;
+		expect(msg.toString()).toBe("dual");
+		expect(from).toBe(`127.0.0.1:${port}`);
+		expect(origin.headers[0]?.source).toBe("127.0.0.53");
+	});
 
 	test("a client session ends after the idle timeout", async () => {
 		core = await proxyCore((c) => {

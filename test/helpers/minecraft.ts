@@ -10,6 +10,8 @@ export const MC_VERSION = "1.20.4";
 export interface MinecraftOrigin {
 	port: number;
 	joins: Array<{ username: string; address: string }>;
+	/** While stalled (proxyProtocol origins), new connections are accepted and never answered. */
+	setStalled(stalled: boolean): void;
 	stop(): Promise<void>;
 }
 
@@ -41,9 +43,15 @@ export async function minecraftOrigin(opts: {
 	});
 	let port = (socketServer.address() as { port: number }).port;
 	let front: import("node:net").Server | null = null;
+	let stalled = false;
+	const held = new Set<Socket>();
 	if (opts.proxyProtocol) {
 		front = createTcpServer((socket) => {
 			socket.on("error", () => {});
+			if (stalled) {
+				held.add(socket);
+				return;
+			}
 			acceptProxyV2(socket, (header) => {
 				(socket as Socket & { proxied?: SeenHeader }).proxied = header;
 				socketServer.emit("connection", socket);
@@ -55,7 +63,11 @@ export async function minecraftOrigin(opts: {
 	return {
 		port,
 		joins,
+		setStalled(value) {
+			stalled = value;
+		},
 		stop: async () => {
+			for (const s of held) s.destroy();
 			server.close();
 			if (front) await new Promise<void>((r) => front?.close(() => r()));
 		},

@@ -33,6 +33,13 @@ const live = new Set<Topology>();
 process.on("exit", () => {
 	for (const t of live) t.destroy();
 });
+// A run stopped by a signal (a timeout, ^C) must not leave namespaces behind either.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+	process.once(signal, () => {
+		for (const t of live) t.destroy();
+		process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+	});
+}
 
 export function canUseNetns(): string | null {
 	if (process.getuid?.() !== 0) return "needs root (network namespaces, veth, XDP)";

@@ -121,7 +121,8 @@ describe("alerts", () => {
 
 		const by = (p: string) => posts.filter((x) => x.path === p).map((x) => x.body);
 		expect(by("/slack")[0]?.text).toContain("[FIRING] High Traffic Alert: requests_per_second is 20,000");
-		expect((by("/discord")[0]?.embeds as Array<{ title: string }>)[0]?.title).toBe("High Traffic Alert");
+		const discord = by("/discord")[0] as { embeds: Array<{ title: string }> };
+		expect(discord.embeds[0]?.title).toBe("High Traffic Alert");
 		expect(by("/hook")[0]).toMatchObject({ type: "alert.fired", data: { alertId: alert.id, value: 20000 } });
 		expect(by("/pagerduty")[0]).toMatchObject({
 			routing_key: "R0UT1NGKEY0123456789ABCDEF",

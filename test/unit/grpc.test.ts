@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { DEFAULTS } from "../../src/config.ts";
+import { REASON_NAMES } from "../../src/dataplane/abi.ts";
 import { type GrpcListener, grpcCredentials, isLoopback, startGrpc } from "../../src/grpc/server.ts";
 import { type TestCore, testCore } from "../helpers/app.ts";
 import { client, failure, fieldViolations, type Msg, unary, watch } from "../helpers/grpc.ts";
@@ -480,22 +481,78 @@ describe("AlertService and WebhookService", () => {
 	});
 });
 
-describe("MetricsService RPCs whose capability does not exist yet", () => {
-	test("answer UNIMPLEMENTED naming what is missing, after authentication", async () => {
-		for (const method of ["GetTrafficMetrics", "GetTrafficTimeSeries", "GetAttackMetrics", "GetGeoMetrics"]) {
-			const err = await failure(unary(svc("MetricsService"), method, {}, key));
-			expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
-			expect(err.details).toContain("not available on this appliance yet");
-			expect((await failure(unary(svc("MetricsService"), method, {}))).code).toBe(grpc.status.UNAUTHENTICATED);
-		}
+describe("MetricsService", () => {
+	/** A UDP backend whose counters the test moves, sampled by the collector on the test's clock. */
+	function measured() {
+		const b = core.services.backends.create(core.owner, {
+			name: "bedrock",
+			type: "UDP",
+			listeners: [{ port: 19132, protocol: "UDP" }],
+		});
+		const index = core.services.db
+			.query<{ dp_index: number }, [string]>("SELECT dp_index FROM backends WHERE id = ?")
+			.get(b.id)?.dp_index as number;
+		const c = { rxPackets: 0n, rxBytes: 0n, passPackets: 0n, passBytes: 0n, dropPackets: 0n, dropBytes: 0n };
+		const zero = { packets: 0n, bytes: 0n };
+		core.services.telemetry.attach({
+			reasons: () => Object.fromEntries(REASON_NAMES.map((r) => [r, zero])) as never,
+			backend: (i) => (i === index ? { ...c } : { ...c, rxPackets: 0n, rxBytes: 0n, passPackets: 0n, passBytes: 0n }),
+			rule: () => ({ packets: 0n, bytes: 0n, lastMatchNs: 0n }),
+			sources: () => [],
+		});
+		const second = (at: number, received: number) => {
+			c.rxPackets += BigInt(received);
+			c.rxBytes += BigInt(received * 100);
+			c.passPackets += BigInt(received);
+			c.passBytes += BigInt(received * 100);
+			core.services.telemetry.tick(at);
+		};
+		return { backend: b, second };
+	}
+
+	test("traffic, time series, attacks and countries answer what REST answers", async () => {
+		const m = svc("MetricsService");
+		const { backend: b, second } = measured();
+		const t0 = Date.now() - 30_000;
+		for (let i = 0; i <= 10; i++) second(t0 + i * 1000, i === 0 ? 0 : 40);
+		core.services.telemetry.flush(t0 + 10_000);
+		const traffic = await unary(m, "GetTrafficMetrics", { backendId: b.id }, readKey);
+		const rest = (await (await core.request(`/v1/metrics/traffic?backendId=${b.id}`, { key: readKey })).json()) as Msg;
+		expect(traffic.metrics.packetsIn).toBe(400);
+		expect(traffic.metrics.requestsTotal).toBe(rest.metrics.requestsTotal);
+		const series = await unary(
+			m,
+			"GetTrafficTimeSeries",
+			{ backendId: b.id, metrics: ["packets_per_second"], granularity: "GRANULARITY_HOUR" },
+			readKey,
+		);
+		expect(series.series[0].metricName).toBe("packets_per_second");
+		expect(series.series[0].points[0].value).toBe(40);
+		const attacks = await unary(m, "GetAttackMetrics", { backendId: b.id }, readKey);
+		expect(attacks.metrics.underAttack).toBe(false);
+		expect(attacks.attacks).toEqual([]);
+		expect((await unary(m, "GetGeoMetrics", {}, readKey)).countries).toEqual([]);
+		expect((await failure(unary(m, "GetTrafficMetrics", {}))).code).toBe(grpc.status.UNAUTHENTICATED);
+		// A range that ends before it starts is the same field error as over REST.
+		const bad = await failure(unary(m, "GetTrafficMetrics", { from: { seconds: 4_000_000_000 } }, readKey));
+		expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+		expect(fieldViolations(bad).map((v) => v.field)).toEqual(["from"]);
 	});
 
-	test("the metrics streams end with UNIMPLEMENTED", async () => {
-		for (const method of ["StreamTrafficMetrics", "StreamAttackMetrics"]) {
-			const s = watch(svc("MetricsService"), method, {}, key);
-			const end = await s.status();
-			expect(end !== "ok" && end.code).toBe(grpc.status.UNIMPLEMENTED);
-		}
+	test("StreamTrafficMetrics and StreamAttackMetrics push from the collector's ticks", async () => {
+		const m = svc("MetricsService");
+		const { backend: b, second } = measured();
+		const t0 = Date.now();
+		second(t0, 0);
+		const traffic = watch(m, "StreamTrafficMetrics", { backendId: b.id }, readKey);
+		const attacks = watch(m, "StreamAttackMetrics", { backendId: b.id }, readKey);
+		expect((await attacks.next()).underAttack).toBe(false);
+		await Bun.sleep(50);
+		second(t0 + 1000, 25);
+		const pushed = await traffic.next();
+		expect(pushed).toMatchObject({ backendId: b.id, packetsPerSecond: 25, requestsPerSecond: 25 });
+		traffic.call.cancel();
+		attacks.call.cancel();
 	});
 });
 

@@ -2,7 +2,7 @@
 // enforces are accepted and compiled per backend, everything else is refused by name.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { L7Flag, LAYOUT, QUIC_V1, QUIC_V2 } from "../../src/dataplane/abi.ts";
-import { compileL7, L7_SESSION_NS } from "../../src/dataplane/compile.ts";
+import { compileL7, L7_SESSION_NS, MC_BAN_SECONDS } from "../../src/dataplane/compile.ts";
 import { type TestCore, testCore } from "../helpers/app.ts";
 
 let core: TestCore;
@@ -47,13 +47,29 @@ function cfgOf(type: string) {
 		flags: v.getUint32(m.flags[0], true),
 		versions: Array.from({ length: n }, (_, i) => v.getUint32(m.quic_versions[0] + i * 4, true)),
 		sessionNs: v.getBigUint64(m.session_ns[0], true),
+		protocols: [v.getUint32(m.mc_min_proto[0], true), v.getUint32(m.mc_max_proto[0], true)],
+		banNs: v.getBigUint64(m.ban_ns[0], true),
 	};
 }
 
 describe("l7Match and the backends' protocol checks", () => {
-	test("by type: Bedrock validates RakNet, QUIC validates Initials of v1 and v2, others nothing", () => {
-		expect(cfgOf("MINECRAFT_BEDROCK")).toEqual({ flags: L7Flag.RAKNET, versions: [], sessionNs: L7_SESSION_NS });
-		expect(cfgOf("QUIC")).toEqual({ flags: L7Flag.QUIC, versions: [QUIC_V1, QUIC_V2], sessionNs: L7_SESSION_NS });
+	test("by type: Java validates handshakes, Bedrock RakNet, QUIC Initials of v1 and v2", () => {
+		expect(cfgOf("MINECRAFT_BEDROCK")).toMatchObject({ flags: L7Flag.RAKNET, versions: [], sessionNs: L7_SESSION_NS });
+		expect(cfgOf("QUIC")).toMatchObject({ flags: L7Flag.QUIC, versions: [QUIC_V1, QUIC_V2], banNs: 0n });
+		expect(cfgOf("MINECRAFT_JAVA")).toMatchObject({
+			flags: L7Flag.MC_JAVA | L7Flag.MC_LEGACY,
+			protocols: [0, 0x7fffffff],
+			banNs: BigInt(MC_BAN_SECONDS) * 1_000_000_000n,
+		});
+	});
+
+	test("minecraftJava options set the protocol range, the legacy ping and the ban", async () => {
+		const res = await rule("MINECRAFT_JAVA", {
+			minecraftJava: { minProtocolVersion: 47, maxProtocolVersion: 769, allowLegacyPing: false, banSeconds: 0 },
+		});
+		expect(res.status).toBe(201);
+		expect(cfgOf("MINECRAFT_JAVA")).toMatchObject({ flags: L7Flag.MC_JAVA, protocols: [47, 769], banNs: 0n });
+		await rule("MINECRAFT_JAVA", { minecraftJava: { validateHandshake: false } }, { priority: 1 });
 		expect(cfgOf("MINECRAFT_JAVA").flags).toBe(0);
 	});
 
@@ -73,7 +89,13 @@ describe("l7Match and the backends' protocol checks", () => {
 
 	test("options the data plane does not enforce are refused by name", async () => {
 		const cases: Array<[unknown, string, string]> = [
-			[{ minecraftJava: { validateHandshake: true } }, "match.l7Match.minecraftJava", "unsupported"],
+			[{ minecraftJava: { maxConnectionsPerIp: 5 } }, "match.l7Match.minecraftJava.maxConnectionsPerIp", "unsupported"],
+			[
+				{ minecraftJava: { minProtocolVersion: 800, maxProtocolVersion: 47 } },
+				"match.l7Match.minecraftJava.minProtocolVersion",
+				"invalid_value",
+			],
+			[{ minecraftJava: { banSeconds: -1 } }, "match.l7Match.minecraftJava.banSeconds", "invalid_value"],
 			[{ http: { methods: ["GET"] } }, "match.l7Match.http", "unsupported"],
 			[
 				{ minecraftBedrock: { maxConnectionsPerIp: 5 } },

@@ -58,7 +58,7 @@ describe("filter rules", () => {
 		expect(srcsets.get("pp_srcset_v4")?.size).toBe(2);
 	});
 
-	test("the spec's create example is refused only for l7Match.minecraftJava, which the data plane does not validate", async () => {
+	test("the spec's create example is refused only for maxConnectionsPerIp, which the data plane does not enforce", async () => {
 		const res = await post({
 			backendId,
 			name: "Rate Limit Aggressive IPs",
@@ -76,7 +76,7 @@ describe("filter rules", () => {
 		});
 		expect(res.status).toBe(400);
 		expect(await errorsOf(res)).toEqual([
-			expect.objectContaining({ field: "match.l7Match.minecraftJava", code: "unsupported" }),
+			expect.objectContaining({ field: "match.l7Match.minecraftJava.maxConnectionsPerIp", code: "unsupported" }),
 		]);
 	});
 

@@ -2,7 +2,7 @@
 // page with origin health and per-backend charts.
 import type { Backend } from "../../src/domain/backends/model.ts";
 import { PROTECTION_LEVELS } from "../../src/domain/backends/model.ts";
-import type { BackendPoint, SamplerState } from "../../src/ui/sampler.ts";
+import type { CollectorState } from "../../src/telemetry/collector.ts";
 import { LineChart } from "../chart.tsx";
 import { ActionForm, Badge, Csrf, formatRate, formatTime, Notice, Pager } from "../components.tsx";
 import type { Viewer } from "../layout.tsx";
@@ -174,10 +174,19 @@ export function BackendListPage(props: BackendListProps): string {
 	) as string;
 }
 
+/** One second of a backend; rxBps in bits per second. */
+export interface BackendPoint {
+	at: number;
+	rxPps: number;
+	passPps: number;
+	dropPps: number;
+	rxBps: number;
+}
+
 export interface BackendDetailProps {
 	viewer: Viewer;
 	backend: Backend;
-	sampler: SamplerState;
+	sampler: CollectorState;
 	points: BackendPoint[];
 	seconds: number;
 	ruleCount: number;

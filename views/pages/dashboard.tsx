@@ -3,9 +3,27 @@
 // polls its own page every two seconds and swaps itself (hx-select), so one template serves both.
 import type { Backend } from "../../src/domain/backends/model.ts";
 import type { DataPlaneReadiness } from "../../src/services.ts";
-import type { SamplerState, TrafficPoint } from "../../src/ui/sampler.ts";
+import type { CollectorState } from "../../src/telemetry/collector.ts";
 import { LineChart } from "../chart.tsx";
 import { Badge, formatRate } from "../components.tsx";
+
+/** One second of the host, bits per second for the byte figures. */
+export interface TrafficPoint {
+	at: number;
+	passedPps: number;
+	droppedPps: number;
+	passedBps: number;
+	droppedBps: number;
+}
+
+export interface ActiveAttackRow {
+	id: string;
+	backendName: string;
+	attackType: string;
+	severity: string;
+	startedAt: string;
+	peakPps: number;
+}
 
 export interface SourceRow {
 	address: string;
@@ -18,16 +36,17 @@ export interface SourceRow {
 }
 
 export interface DashboardProps {
-	sampler: SamplerState;
+	sampler: CollectorState;
 	dataplane: DataPlaneReadiness;
 	traffic: TrafficPoint[];
+	attacks: ActiveAttackRow[];
 	sources: SourceRow[];
 	backends: Backend[];
 	seconds: number;
 	canWrite: boolean;
 }
 
-export function SamplerNote(props: { sampler: SamplerState; dataplane: DataPlaneReadiness }): string {
+export function SamplerNote(props: { sampler: CollectorState; dataplane: DataPlaneReadiness }): string {
 	const s = props.sampler;
 	if (s.state === "disabled")
 		return (
@@ -39,8 +58,7 @@ export function SamplerNote(props: { sampler: SamplerState; dataplane: DataPlane
 		return (
 			<p class="muted">
 				The data plane is not loaded (state: <span safe>{props.dataplane.state}</span>
-				{props.dataplane.error ? <span safe>{`: ${props.dataplane.error}`}</span> : ""}); no counters at{" "}
-				<code safe>{s.pinPath}</code>.
+				{props.dataplane.error ? <span safe>{`: ${props.dataplane.error}`}</span> : ""}); no counters are sampled.
 			</p>
 		) as string;
 	return "";
@@ -50,6 +68,22 @@ function Live(props: DashboardProps): string {
 	const t = props.traffic;
 	return (
 		<section id="live" hx-get="/" hx-trigger="every 2s" hx-select="#live" hx-swap="outerHTML" aria-live="off">
+			{props.attacks.length ? (
+				<div class="panel attack-banner" role="status">
+					<strong>Under attack</strong>
+					<ul>
+						{props.attacks.map((a) => (
+							<li>
+								<a href={`/attacks/${a.id}`} safe>
+									{`${a.backendName}: ${a.attackType} (${a.severity}), peak ${formatRate(a.peakPps)} pps, since ${a.startedAt}`}
+								</a>
+							</li>
+						))}
+					</ul>
+				</div>
+			) : (
+				""
+			)}
 			<h2>Live traffic</h2>
 			<SamplerNote sampler={props.sampler} dataplane={props.dataplane} />
 			{props.sampler.state === "sampling" ? (

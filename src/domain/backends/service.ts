@@ -463,9 +463,9 @@ export class BackendService {
 			packetsPerSecond: rates ? rates.packetsPerSecond : null,
 			activeConnections: this.live.activeConnections(row.id),
 			underAttack:
-				this.db.query<{ n: number }, [string]>("SELECT 1 AS n FROM attacks WHERE backend_id = ? AND ended_at IS NULL").get(
-					row.id,
-				) !== null,
+				this.db
+					.query<{ n: number }, [string]>("SELECT 1 AS n FROM attacks WHERE backend_id = ? AND ended_at IS NULL")
+					.get(row.id) !== null,
 			lastUpdated: rates?.sampledAt ?? nowIso(),
 		};
 	}

@@ -7,7 +7,8 @@ import { actorOf } from "../context.ts";
 import { doc } from "../openapi.ts";
 import { pageQuery } from "../pagination.ts";
 
-const RANGE = "backendId, from, to (ISO 8601; default the last hour), granularity (default: the finest with ≤ 1500 buckets)";
+const RANGE =
+	"backendId, from, to (ISO 8601; default the last hour), granularity (default: the finest with ≤ 1500 buckets)";
 
 export function metricsRoutes(services: Services) {
 	return new Elysia({ name: "metrics-routes" })

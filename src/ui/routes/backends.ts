@@ -16,7 +16,6 @@ import {
 	shownAgain,
 } from "../forms.ts";
 import { fieldErrors, formOf, html, page, respond, seeOther, type Ui } from "../http.ts";
-import { backendSlots, type TrafficSampler } from "../sampler.ts";
 
 const HIDE = { detail: { hide: true } };
 
@@ -58,7 +57,7 @@ function backPath(value: string | undefined, fallback: string): string {
 	return value && /^\/(?![/\\])/.test(value) ? value : fallback;
 }
 
-export function backendRoutesUi(services: Services, sampler: TrafficSampler) {
+export function backendRoutesUi(services: Services) {
 	const formPage = (ui: Ui, form: FormState, backend: { id: string; name: string } | null, status = 200) =>
 		respond(ui, {
 			title: backend ? `Edit ${backend.name}` : "New backend",
@@ -128,18 +127,20 @@ export function backendRoutesUi(services: Services, sampler: TrafficSampler) {
 		.get(
 			"/backends/:id",
 			page(services, "backends", (ui, { params }) => {
-				sampler.touch();
 				const backend = services.backends.get(ui.actor, params.id as string);
-				const slot = backendSlots(services).get(backend.id);
+				// The collector's last seconds of this backend (bytes shown as bits).
+				const points = services.telemetry
+					.backendSeries(backend.id)
+					.map((p) => ({ at: p.at, rxPps: p.rxPps, passPps: p.passPps, dropPps: p.dropPps, rxBps: p.rxBps * 8 }));
 				return respond(ui, {
 					title: backend.name,
 					section: "backends",
 					content: BackendDetailPage({
 						viewer: ui.viewer,
 						backend,
-						sampler: sampler.state(),
-						points: slot === undefined ? [] : sampler.backend(slot),
-						seconds: Math.round((Math.max(1, sampler.traffic().length) * sampler.intervalMs) / 1000),
+						sampler: services.telemetry.state(),
+						points,
+						seconds: Math.max(1, points.length),
 						ruleCount: services.rules.list(ui.actor, { backendId: backend.id, pageSize: 1 }).pagination.totalCount,
 						notice: NOTICES[ui.url.searchParams.get("done") ?? ""],
 					}),

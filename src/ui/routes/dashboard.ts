@@ -7,24 +7,28 @@ import { DomainError, ValidationError } from "../../domain/errors.ts";
 import { MIN_PASSWORD_LENGTH } from "../../domain/users/service.ts";
 import type { Services } from "../../services.ts";
 import { fieldErrors, formOf, html, page, respond, seeOther } from "../http.ts";
-import { backendSlots, type TrafficSampler } from "../sampler.ts";
 
 const HIDE = { detail: { hide: true } };
 
-export function dashboardRoutes(services: Services, sampler: TrafficSampler) {
+export function dashboardRoutes(services: Services) {
 	return new Elysia({ name: "ui-dashboard" })
 		.get(
 			"/",
 			page(services, "dashboard", (ui) => {
-				sampler.touch();
+				const telemetry = services.telemetry;
 				const backends = services.backends.list(ui.actor, { pageSize: 100 }).data;
 				const names = new Map<number, string>();
-				const slots = backendSlots(services);
+				const slots = new Map(
+					services.db
+						.query<{ id: string; dp_index: number }, []>("SELECT id, dp_index FROM backends WHERE sandbox = 0")
+						.all()
+						.map((r) => [r.id, r.dp_index]),
+				);
 				for (const b of backends) {
 					const slot = slots.get(b.id);
 					if (slot !== undefined) names.set(slot, b.name);
 				}
-				const sources: SourceRow[] = sampler.topSources(10).map((s) => {
+				const sources: SourceRow[] = telemetry.topSources(10).map((s) => {
 					const geo = services.geoip.lookup(s.address);
 					return {
 						address: s.address,
@@ -36,16 +40,32 @@ export function dashboardRoutes(services: Services, sampler: TrafficSampler) {
 						asn: geo.asn ? `AS${geo.asn}${geo.organization ? ` ${geo.organization}` : ""}` : "—",
 					};
 				});
+				// The collector's last seconds of the whole host (bytes shown as bits).
+				const traffic = telemetry.hostSeries().map((p) => ({
+					at: p.at,
+					passedPps: p.passedPps,
+					droppedPps: p.droppedPps,
+					passedBps: p.passedBps * 8,
+					droppedBps: p.droppedBps * 8,
+				}));
 				return respond(ui, {
 					title: "Dashboard",
 					section: "dashboard",
 					content: DashboardPage({
-						sampler: sampler.state(),
+						sampler: telemetry.state(),
 						dataplane: services.readiness().dataplane,
-						traffic: sampler.traffic(),
+						traffic,
+						attacks: services.metrics.activeAttacks(ui.actor).map((a) => ({
+							id: a.id,
+							backendName: a.backendName ?? a.backendId,
+							attackType: a.attackType,
+							severity: a.severity,
+							startedAt: a.startedAt,
+							peakPps: a.peakPps,
+						})),
 						sources,
 						backends,
-						seconds: Math.round((Math.max(1, sampler.traffic().length) * sampler.intervalMs) / 1000),
+						seconds: Math.max(1, traffic.length),
 						canWrite: ui.viewer.can.write,
 					}),
 				});

@@ -1,0 +1,220 @@
+// Minecraft Java connection validation in pp_xdp (bpf/pp_minecraft.h) through BPF_PROG_TEST_RUN:
+// the per-flow state from SYN to a validated handshake, status and login starts, the legacy
+// ping option, TCP sanity on the protected port, bans for invalid handshakes, and every
+// truncation of a valid first segment; IPv4 and IPv6.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { IPPROTO, L7, L7Flag, type LevelName, type ReasonName } from "../../src/dataplane/abi.ts";
+import { XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
+import { buildPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../helpers/packets.ts";
+import { Dataplane, skipReason } from "./harness.ts";
+
+const skip = skipReason();
+if (skip) console.warn(`skipping test/bpf/minecraft.test.ts: ${skip}`);
+const suite = skip ? describe.skip : describe;
+
+const JAVA = 25565;
+const ADDR = {
+	4: { server: "192.0.2.10", client: "198.51.100.7" },
+	6: { server: "2001:db8::10", client: "2001:db8:1::7" },
+} as const;
+type Fam = 4 | 6;
+
+export function varint(n: number): number[] {
+	const out: number[] = [];
+	let v = n >>> 0;
+	do {
+		let b = v & 0x7f;
+		v >>>= 7;
+		if (v) b |= 0x80;
+		out.push(b);
+	} while (v);
+	return out;
+}
+
+/** A length-prefixed packet: VarInt length, then the body. */
+const framed = (body: number[]) => [...varint(body.length), ...body];
+const text = (s: string) => [...varint(Buffer.byteLength(s)), ...Buffer.from(s)];
+
+export function handshake(o: { proto?: number; host?: string; port?: number; next?: number; id?: number } = {}) {
+	return framed([
+		...varint(o.id ?? 0),
+		...varint(o.proto ?? 767),
+		...text(o.host ?? "play.example.com"),
+		((o.port ?? 25565) >> 8) & 255,
+		(o.port ?? 25565) & 255,
+		...varint(o.next ?? 2),
+	]);
+}
+export const statusRequest = () => framed([0x00]);
+export const ping = () => framed([0x01, 0, 0, 0, 0, 0, 0, 0, 42]);
+export const loginStart = (name = "Steve") => framed([0x00, ...text(name), ...new Array(16).fill(7)]);
+
+let dp: Dataplane;
+let sport = 40000;
+
+function serve(fam: Fam, o: { level?: LevelName; flags?: number; min?: number; max?: number; banNs?: bigint } = {}) {
+	dp.addService({
+		addr: ADDR[fam].server,
+		port: JAVA,
+		proto: IPPROTO.TCP,
+		backend: 1,
+		level: o.level ?? "MEDIUM",
+		l7: L7.MINECRAFT_JAVA,
+		overrides: {
+			perIpRateLimit: { requestsPerSecond: 1_000_000, burstSize: 1_000_000 },
+			globalRateLimit: { requestsPerSecond: 1_000_000, burstSize: 1_000_000 },
+		},
+	});
+	dp.setL7(1, {
+		flags: o.flags ?? L7Flag.MC_JAVA | L7Flag.MC_LEGACY,
+		quicVersions: [],
+		sessionNs: 60_000_000_000n,
+		mcMinProto: o.min,
+		mcMaxProto: o.max,
+		banNs: o.banNs ?? 0n,
+	});
+}
+
+/** One connection from a client port: seg() sends a segment with flags and payload. */
+function conn(fam: Fam, src: string = ADDR[fam].client) {
+	const port = sport++;
+	return (flags: number, payload: number[] = []) =>
+		dp.run(
+			buildPacket({
+				src,
+				dst: ADDR[fam].server,
+				l4: { proto: "tcp", sport: port, dport: JAVA, flags },
+				payload: Uint8Array.from(payload),
+			}),
+		);
+}
+const DATA = TCP_ACK | TCP_PSH;
+
+suite("pp_xdp Minecraft Java validation", () => {
+	beforeAll(() => {
+		dp = Dataplane.open();
+	});
+	afterAll(() => dp?.close());
+	beforeEach(() => dp.reset());
+
+	for (const fam of [4, 6] as const) {
+		describe(`IPv${fam}`, () => {
+			test("status: SYN, handshake, status request, ping, then anything on the fast path", () => {
+				serve(fam);
+				const seg = conn(fam);
+				expect(seg(TCP_SYN)).toBe(XDP_PASS);
+				expect(seg(TCP_ACK)).toBe(XDP_PASS);
+				expect(seg(DATA, handshake({ next: 1 }))).toBe(XDP_PASS);
+				expect(seg(DATA, statusRequest())).toBe(XDP_PASS);
+				expect(seg(DATA, ping())).toBe(XDP_PASS);
+				expect(seg(DATA, [0xff, 0xff, 0xff, 0xff])).toBe(XDP_PASS);
+				expect(seg(TCP_FIN | TCP_ACK)).toBe(XDP_PASS);
+				expect(dp.reasonPackets()).toEqual({ PASS: 7 });
+			});
+
+			const valid: [string, number[]][] = [
+				["handshake and status request in one segment", [...handshake({ next: 1 }), ...statusRequest()]],
+				["handshake and login start in one segment", [...handshake({ next: 2 }), ...loginStart()]],
+				["a transfer handshake and login start", [...handshake({ next: 3 }), ...loginStart("A")]],
+				["a handshake alone", handshake()],
+				["an empty server address", handshake({ host: "" })],
+				["a 255-byte server address", handshake({ host: "a".repeat(255) })],
+				["protocol version 5 (1.7.10)", handshake({ proto: 5 })],
+				["a legacy server-list ping", [0xfe, 0x01, 0xfa]],
+			];
+			for (const [name, payload] of valid) {
+				test(`passes: ${name}`, () => {
+					serve(fam);
+					const seg = conn(fam);
+					expect(seg(TCP_SYN)).toBe(XDP_PASS);
+					expect(seg(DATA, payload)).toBe(XDP_PASS);
+				});
+			}
+
+			test("login start after a handshake sent alone is checked too", () => {
+				serve(fam);
+				const good = conn(fam);
+				good(TCP_SYN);
+				good(DATA, handshake({ next: 2 }));
+				expect(good(DATA, loginStart("Notch"))).toBe(XDP_PASS);
+				const bad = conn(fam);
+				bad(TCP_SYN);
+				bad(DATA, handshake({ next: 2 }));
+				expect(bad(DATA, loginStart("x".repeat(17)))).toBe(XDP_DROP);
+				expect(dp.reasonPackets().MC_HANDSHAKE).toBe(1);
+			});
+
+			const invalid: [string, number[], { min?: number; max?: number; flags?: number }?][] = [
+				["packet id 0x01 instead of a handshake", handshake({ id: 1 })],
+				["next state 0", handshake({ next: 0 })],
+				["next state 4", handshake({ next: 4 })],
+				["port 0", handshake({ port: 0 })],
+				["a 256-byte server address", handshake({ host: "a".repeat(256) })],
+				["a protocol version below the minimum", handshake({ proto: 46 }), { min: 47, max: 769 }],
+				["a protocol version above the maximum", handshake({ proto: 770 }), { min: 47, max: 769 }],
+				["a 4-byte VarInt length", [0x90, 0x80, 0x80, 0x00, ...handshake().slice(1)]],
+				["a length longer than the segment", [...varint(200), ...handshake().slice(1)]],
+				["a length shorter than the fields", [handshake().length - 3, ...handshake().slice(1)]],
+				["a 6-byte protocol VarInt", framed([0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, ...text("h"), 0x63, 0xdd, 2])],
+				["a login name of 17 bytes", [...handshake({ next: 2 }), ...loginStart("x".repeat(17))]],
+				["an empty login name", [...handshake({ next: 2 }), ...loginStart("")]],
+				["a status request with a body", [...handshake({ next: 1 }), ...framed([0x00, 0x01])]],
+				["HTTP", [...Buffer.from("GET / HTTP/1.1\r\n\r\n")]],
+				["a legacy ping when the option is off", [0xfe, 0x01], { flags: L7Flag.MC_JAVA }],
+			];
+			for (const [name, payload, opts] of invalid) {
+				test(`drops: ${name}`, () => {
+					serve(fam, opts ?? {});
+					const seg = conn(fam);
+					expect(seg(TCP_SYN)).toBe(XDP_PASS);
+					expect(seg(DATA, payload)).toBe(XDP_DROP);
+					expect(dp.reasonPackets()).toEqual({ PASS: 1, MC_HANDSHAKE: 1 });
+				});
+			}
+
+			test("an invalid handshake bans the source: its next connection drops as BAN", () => {
+				serve(fam, { banNs: 60_000_000_000n });
+				const seg = conn(fam);
+				seg(TCP_SYN);
+				expect(seg(DATA, handshake({ next: 9 }))).toBe(XDP_DROP);
+				expect(conn(fam)(TCP_SYN)).toBe(XDP_DROP);
+				expect(dp.reasonPackets()).toEqual({ PASS: 1, MC_HANDSHAKE: 1, BAN: 1 });
+			});
+
+			const sanity: [string, (seg: ReturnType<typeof conn>) => number, ReasonName][] = [
+				["a SYN with payload", (seg) => seg(TCP_SYN, [1, 2, 3]), "INVALID"],
+				["a SYN-ACK from a client", (seg) => seg(TCP_SYN | TCP_ACK), "INVALID"],
+				["a bare ACK of a connection never opened", (seg) => seg(TCP_ACK), "INVALID"],
+				["data of a connection never opened", (seg) => seg(DATA, handshake()), "INVALID"],
+			];
+			for (const [name, send, reason] of sanity) {
+				test(`TCP sanity drops ${name}`, () => {
+					serve(fam);
+					expect(send(conn(fam))).toBe(XDP_DROP);
+					expect(dp.reasonPackets()).toEqual({ [reason]: 1 });
+				});
+			}
+
+			test("every truncation of a valid first segment drops", () => {
+				serve(fam);
+				const full = [...handshake({ next: 2 }), ...loginStart()];
+				const hs = handshake({ next: 2 }).length;
+				for (let n = 1; n < full.length; n++) {
+					const seg = conn(fam);
+					seg(TCP_SYN);
+					// A cut right after the handshake is a handshake sent alone, which is valid.
+					expect([n, seg(DATA, full.slice(0, n))]).toEqual([n, n === hs ? XDP_PASS : XDP_DROP]);
+				}
+				expect(dp.reasonPackets().MC_HANDSHAKE).toBe(full.length - 2);
+			});
+
+			test("below MEDIUM nothing is checked", () => {
+				serve(fam, { level: "LOW" });
+				expect(conn(fam)(TCP_ACK)).toBe(XDP_PASS);
+				const seg = conn(fam);
+				seg(TCP_SYN);
+				expect(seg(DATA, handshake({ next: 9 }))).toBe(XDP_PASS);
+			});
+		});
+	}
+});
