@@ -121,7 +121,8 @@ describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}
 	test("one source repeating SYNs is held to the level's connection rate", async () => {
 		const [, , src] = rig.topo.peerV4 as [string, string, string];
 		const before = rig.reasons();
-		const r = await rig.topo.run(
+		// hping3's exit code says whether it saw answers; the counters are what is judged.
+		await rig.topo.run(
 			[
 				"timeout",
 				"4",
@@ -140,7 +141,6 @@ describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}
 			],
 			8000,
 		);
-		expect([0, 124]).toContain(r.exitCode);
 		const d = delta(before, rig.reasons());
 		expect(d.CONN_RATELIMIT ?? 0).toBeGreaterThan(300);
 	}, 15_000);

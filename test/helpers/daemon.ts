@@ -26,6 +26,9 @@ export function isolatedEnv(dataDir: string, extra: Record<string, string> = {})
 		PP_SERVER_HTTP_LISTEN: "127.0.0.1:0",
 		PP_SERVER_HTTPS_LISTEN: "127.0.0.1:0",
 		PP_DATAPLANE_ENABLED: "false",
+		// The proxy would bind the listeners of the test's backends on the host (often the very
+		// ports the test's own servers use); tests of the proxy turn it on with PP_PROXY_ENABLED.
+		PP_PROXY_ENABLED: "false",
 		PP_SERVER_GRPC_LISTEN: "127.0.0.1:0",
 		...extra,
 	};
