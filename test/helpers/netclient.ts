@@ -19,12 +19,19 @@ if (mode === "udp") {
 			data() {
 				replies++;
 			},
+			error() {
+				// ICMP unreachable for an earlier datagram: the count of replies already says so.
+			},
 		},
 	});
 	const payload = Buffer.alloc(size || 64, 0x61);
 	for (let i = 0; i < count; i++) {
 		payload.writeUInt32BE(i, 0);
-		socket.send(payload, Number(port), dst);
+		try {
+			socket.send(payload, Number(port), dst);
+		} catch {
+			// An earlier datagram met a closed port (ECONNREFUSED); keep sending the rest.
+		}
 	}
 	const deadline = Date.now() + waitMs;
 	while (replies < count && Date.now() < deadline) await Bun.sleep(10);
