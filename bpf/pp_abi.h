@@ -89,12 +89,11 @@ enum PP_PACKED_ENUM pp_reason {
 	PP_REASON_REFLECTION = 14,	/* UDP from a reflection source port */
 	PP_REASON_CHALLENGE = 15,	/* rule hands the source to the proxy */
 	PP_REASON_REDIRECT = 16,	/* rule hands the flow to the proxy */
-	/* Reserved for L7 validation and SYN defence (issue 6). */
-	PP_REASON_MC_HANDSHAKE = 17,
-	PP_REASON_RAKNET = 18,
-	PP_REASON_QUIC = 19,
-	PP_REASON_SYN_COOKIE = 20,
-	PP_REASON_CONN_RATELIMIT = 21,
+	PP_REASON_MC_HANDSHAKE = 17,	/* invalid Minecraft Java handshake */
+	PP_REASON_RAKNET = 18,		/* RakNet without magic or session */
+	PP_REASON_QUIC = 19,		/* invalid QUIC header or no session */
+	PP_REASON_SYN_COOKIE = 20,	/* reserved: SYN cookies from XDP */
+	PP_REASON_CONN_RATELIMIT = 21,	/* new connections per source */
 	PP_REASON_COUNT = 22,
 };
 
@@ -114,10 +113,10 @@ enum pp_svc_flag {
 	PP_SVC_DROP_INVALID = 1u << 2,	/* impossible TCP flags, port 0, martians */
 	PP_SVC_DROP_FRAGMENTS = 1u << 3,
 	PP_SVC_DROP_REFLECTION = 1u << 4,
-	/* Reserved for issue 6; the program ignores them today. */
-	PP_SVC_L7_VALIDATE = 1u << 5,
+	PP_SVC_L7_VALIDATE = 1u << 5,	/* protocol checks (pp_l7_cfg) */
+	PP_SVC_CONN_LIMIT = 1u << 7,	/* new connections per source */
+	/* Reserved; the program ignores them today. */
 	PP_SVC_SYN_COOKIES = 1u << 6,
-	PP_SVC_CONN_LIMIT = 1u << 7,
 	PP_SVC_VERIFIED_ONLY = 1u << 8,
 	PP_SVC_CHALLENGE_NEW = 1u << 9,
 	/* Set by the reconciler when backend-scoped list entries exist. */
@@ -125,7 +124,7 @@ enum pp_svc_flag {
 	PP_SVC_SCOPED_BLOCK = 1u << 17,
 };
 
-/* Service protocol for L7 validation (issue 6); carried, not yet used. */
+/* Service protocol for the protocol checks (HTTP has none). */
 enum PP_PACKED_ENUM pp_l7 {
 	PP_L7_NONE = 0,
 	PP_L7_MINECRAFT_JAVA = 1,
@@ -145,7 +144,7 @@ enum pp_l7_flag {
 
 /* pp_mc_flow.state: where a Minecraft Java connection is. */
 enum pp_mc_state {
-	PP_MC_SYN = 1,		/* SYN seen, expecting the handshake */
+	PP_MC_SYN = 1,		/* SYN seen, expecting the handshake (pp_mc_syns) */
 	PP_MC_STATUS = 2,	/* handshake for status, expecting its request */
 	PP_MC_LOGIN = 3,	/* handshake for login or transfer */
 	PP_MC_VALID = 4,	/* validated: the fast path */

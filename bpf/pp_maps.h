@@ -227,7 +227,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_l7_sessions SEC(".maps");
 
-/* key: struct pp_flow_key, value: struct pp_mc_flow (Minecraft Java) */
+/* key: struct pp_flow_key, value: __u64 SYN time ns. Minecraft Java
+ * connections between SYN and their first data; apart from pp_mc_flows so
+ * a flood of spoofed SYNs evicts only other pending handshakes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, PP_DEF_MC_FLOWS);
+	__type(key, struct pp_flow_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_mc_syns SEC(".maps");
+
+/* key: struct pp_flow_key, value: struct pp_mc_flow (Minecraft Java
+ * connections whose first data was a valid handshake) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);

@@ -8,7 +8,9 @@
  * a service (pp_backend_ctrs), and may sample a drop to pp_events.
  * Checks run cheapest first: parse, management allow-list, service lookup,
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
- * reflection), compiled rules, per-source buckets, the backend's bucket.
+ * reflection), compiled rules, per-source buckets, the backend's bucket,
+ * new connections per source, the backend's protocol checks (pp_raknet.h,
+ * pp_quic.h, pp_minecraft.h; sessions and flows in their own LRU maps).
  * For service traffic the list answers (and source sets) come from the
  * source's pp_src_limits entry, refreshed per list generation (pp_abi.h);
  * sources the lists drop are decided without creating one.
@@ -837,10 +839,10 @@ static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
 }
 
 /* A TCP segment to a Minecraft Java backend: 0 to pass, else the drop
- * reason. SYNs (without payload) open a flow; a segment of a flow never
- * opened drops; a flow's first data must be a valid handshake (and what
- * follows it), after which the flow takes the fast path. An invalid
- * handshake bans the source. */
+ * reason. A SYN (without payload) opens a pending connection; a segment of
+ * a connection never opened drops; its first data must be a valid
+ * handshake (and what follows it), which moves it to pp_mc_flows and, once
+ * complete, to the fast path. An invalid handshake bans the source. */
 __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 			   const struct pp_service *svc,
 			   struct pp_src_state *st, __u64 *now)
@@ -848,8 +850,9 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct pp_flow_key key = {};
-	struct pp_mc_flow init = {};
+	struct pp_mc_flow flow = {};
 	struct pp_mc_flow *fl;
+	__u64 syn;
 	struct pp_l7_cfg *cfg;
 	const __u8 *pos;
 	__u32 backend, off;
@@ -869,30 +872,38 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	if (p->tcp_flags & PP_TCP_SYN) {
 		if ((p->tcp_flags & PP_TCP_ACK) || p->payload_len)
 			return PP_REASON_INVALID;
-		init.state = PP_MC_SYN;
-		init.last_ns = pp_now(now);
-		bpf_map_update_elem(&pp_mc_flows, &key, &init, BPF_ANY);
+		syn = pp_now(now);
+		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_ANY);
 		return 0;
 	}
 	fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
-	if (!fl)
+	if (fl && (fl->state == PP_MC_VALID || !p->payload_len ||
+		   (p->tcp_flags & PP_TCP_RST)))
+		return 0;
+	if (!fl && !bpf_map_lookup_elem(&pp_mc_syns, &key))
 		return PP_REASON_INVALID;
-	if (fl->state == PP_MC_VALID || !p->payload_len ||
-	    (p->tcp_flags & PP_TCP_RST))
+	if (!fl && (!p->payload_len || (p->tcp_flags & PP_TCP_RST)))
 		return 0;
 	pos = data + off;
-	if (fl->state == PP_MC_SYN)
+	if (fl)
+		next = pp_mc_next(pos, end, p->payload_len, fl->state);
+	else
 		next = pp_mc_first(pos, end, p->payload_len, cfg->mc_min_proto,
 				   cfg->mc_max_proto,
 				   cfg->flags & PP_L7F_MC_LEGACY);
-	else
-		next = pp_mc_next(pos, end, p->payload_len, fl->state);
 	if (next < 0) {
 		pp_dyn_ban(p, st, cfg->ban_ns, now);
 		return PP_REASON_MC_HANDSHAKE;
 	}
-	fl->state = next;
-	fl->last_ns = pp_now(now);
+	if (fl) {
+		fl->state = next;
+		fl->last_ns = pp_now(now);
+		return 0;
+	}
+	flow.state = next;
+	flow.last_ns = pp_now(now);
+	bpf_map_update_elem(&pp_mc_flows, &key, &flow, BPF_ANY);
+	bpf_map_delete_elem(&pp_mc_syns, &key);
 	return 0;
 }
 

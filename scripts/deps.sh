@@ -23,7 +23,7 @@ PP_BUILD_PACKAGES=(clang llvm libbpf-dev linux-libc-dev bpftool git)
 # peers: nftables, haproxy, tcpdump, ping and python3 (raw frames); chromium for the UI tests; python3-grpcio and
 # python3-grpc-tools for the gRPC interoperability client; iperf3 and wrk for the benchmarks;
 # libmaxmind-db-writer-perl writes the small GeoIP (mmdb) fixtures the tests build.
-PP_TEST_PACKAGES=(shellcheck systemd nftables haproxy tcpdump iperf3 wrk iputils-ping python3 chromium
+PP_TEST_PACKAGES=(shellcheck systemd nftables haproxy tcpdump iperf3 wrk hping3 iputils-ping python3 chromium
 	python3-grpcio python3-grpc-tools libmaxmind-db-writer-perl)
 
 pp_deps_log() { printf '==> %s\n' "$*" >&2; }

@@ -86,14 +86,23 @@ function emptyContents(...maps: MapName[]): MapContents {
 const lpmKey = (p: Prefix, scope: number) =>
 	encodeLpmKey({ family: p.family, addr: p.bytes, prefix: p.prefixLength }, scope);
 
+/** Boot time resolution: /proc/uptime has hundredths of a second. */
+const BOOT_TIME_STEP_MS = 10;
+let bootTime: number | undefined;
+
 /**
- * Wall-clock expiry → the kernel's CLOCK_MONOTONIC. Boot time (whole seconds, from /proc/stat)
- * is the same for every process, so every daemon computes the same value for the same row.
+ * Wall-clock expiry → the kernel's CLOCK_MONOTONIC: the wall-clock time of boot, to 10 ms, read
+ * once per process so every compile in it agrees. (/proc/stat's btime is whole seconds, which made
+ * expiries up to a second late.) Two processes may differ by one step; a daemon that re-adopts
+ * the maps then rewrites the entries that expire.
  */
 export function bootTimeMs(): number {
-	const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
-	if (!m) throw new CompileError("/proc/stat has no btime");
-	return Number(m[1]) * 1000;
+	if (bootTime === undefined) {
+		const uptime = Number.parseFloat(readFileSync("/proc/uptime", "utf8"));
+		if (!Number.isFinite(uptime)) throw new CompileError("/proc/uptime is unreadable");
+		bootTime = Math.round((Date.now() - uptime * 1000) / BOOT_TIME_STEP_MS) * BOOT_TIME_STEP_MS;
+	}
+	return bootTime;
 }
 
 export function toMonotonicNs(expiresAt: string | null, bootMs: number): bigint {

@@ -49,8 +49,9 @@ const MiB = 1024 * 1024;
  */
 const MTU_BYTES = 1500;
 
-// Reserved bits (L7 validation, SYN cookies, connection limits, verified-only, challenge)
-// are set by the levels that promise them, so the kernel picks them up once issue 6 lands.
+// L7 validation (MEDIUM up) and connection limits (HIGH up) are enforced by the kernel; the
+// reserved bits (SYN cookies, verified-only, challenge) are set by the levels that promise them
+// and ignored by the program until it implements them.
 const LOW = SvcFlag.SRC_LIMIT | SvcFlag.DROP_INVALID;
 const MEDIUM = LOW | SvcFlag.GLOBAL_LIMIT | SvcFlag.DROP_FRAGMENTS | SvcFlag.DROP_REFLECTION | SvcFlag.L7_VALIDATE;
 const HIGH = MEDIUM | SvcFlag.SYN_COOKIES | SvcFlag.CONN_LIMIT;

@@ -162,6 +162,11 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 				["pp_mgmt_v4", DEFAULT_MAX_ENTRIES.mgmtEntries],
 				["pp_mgmt_v6", DEFAULT_MAX_ENTRIES.mgmtEntries],
 				["pp_events", DEFAULT_MAX_ENTRIES.eventsBytes],
+				["pp_l7_cfgs", DEFAULT_MAX_ENTRIES.backends],
+				["pp_l7_sessions", DEFAULT_MAX_ENTRIES.l7Sessions],
+				["pp_mc_syns", DEFAULT_MAX_ENTRIES.mcFlows],
+				["pp_mc_flows", DEFAULT_MAX_ENTRIES.mcFlows],
+				["pp_dyn_bans", DEFAULT_MAX_ENTRIES.dynBans],
 			];
 			for (const [name, n] of expected) expect([name, obj.objectMap(name).maxEntries]).toEqual([name, n]);
 		} finally {

@@ -290,6 +290,7 @@ export class Dataplane {
 			...KEYED_CONTENT_MAPS,
 			"pp_src_limits",
 			"pp_l7_sessions",
+			"pp_mc_syns",
 			"pp_mc_flows",
 			"pp_dyn_bans",
 		] as const) {

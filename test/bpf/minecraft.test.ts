@@ -3,7 +3,7 @@
 // ping option, TCP sanity on the protected port, bans for invalid handshakes, and every
 // truncation of a valid first segment; IPv4 and IPv6.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { IPPROTO, L7, L7Flag, type LevelName, type ReasonName } from "../../src/dataplane/abi.ts";
+import { IPPROTO, L7, L7Flag, type LevelName, McState, type ReasonName } from "../../src/dataplane/abi.ts";
 import { XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import { buildPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../helpers/packets.ts";
 import { Dataplane, skipReason } from "./harness.ts";
@@ -110,6 +110,18 @@ suite("pp_xdp Minecraft Java validation", () => {
 				expect(seg(DATA, [0xff, 0xff, 0xff, 0xff])).toBe(XDP_PASS);
 				expect(seg(TCP_FIN | TCP_ACK)).toBe(XDP_PASS);
 				expect(dp.reasonPackets()).toEqual({ PASS: 7 });
+			});
+
+			test("a pending connection moves from pp_mc_syns to pp_mc_flows with its handshake", () => {
+				serve(fam);
+				const seg = conn(fam);
+				seg(TCP_SYN);
+				expect([...dp.map("pp_mc_syns").keys()].length).toBe(1);
+				expect([...dp.map("pp_mc_flows").keys()].length).toBe(0);
+				expect(seg(DATA, [...handshake({ next: 1 }), ...statusRequest()])).toBe(XDP_PASS);
+				expect([...dp.map("pp_mc_syns").keys()].length).toBe(0);
+				const flows = dp.map("pp_mc_flows");
+				expect([...flows.keys()].map((k) => flows.lookup(k)?.[0])).toEqual([McState.VALID]);
 			});
 
 			const valid: [string, number[]][] = [
