@@ -69,9 +69,15 @@ export function hashKey(key: string): string {
 export class ApiKeyService {
 	private readonly byHash;
 	private readonly touch;
+	/** Resolved keys for RESOLVE_CACHE_MS, with what each request would otherwise recompute. */
 	private readonly resolved = new Map<
 		string,
-		{ row: (ApiKeyRow & { role: Role | null; email: string | null }) | null; at: number }
+		{
+			row: (ApiKeyRow & { role: Role | null; email: string | null }) | null;
+			at: number;
+			hash: Buffer | null;
+			permissions: Permission[];
+		}
 	>();
 
 	constructor(
@@ -218,16 +224,23 @@ export class ApiKeyService {
 	 */
 	authenticate(presented: string, context: { ipAddress: string | null; userAgent: string | null }): Actor | null {
 		if (!KEY_PATTERN.test(presented)) return null;
-		const hash = hashKey(presented);
+		const digest = new Bun.CryptoHasher("sha256").update(presented).digest();
+		const hash = digest.toString("hex");
 		const now = Date.now();
 		let cached = this.resolved.get(hash);
 		if (!cached || now - cached.at > RESOLVE_CACHE_MS) {
 			if (this.resolved.size >= RESOLVE_CACHE_MAX) this.resolved.clear();
-			cached = { row: this.byHash.get(hash), at: now };
+			const found = this.byHash.get(hash);
+			cached = {
+				row: found,
+				at: now,
+				hash: found ? Buffer.from(found.key_hash, "hex") : null,
+				permissions: found ? JSON.parse(found.permissions) : [],
+			};
 			this.resolved.set(hash, cached);
 		}
 		const row = cached.row;
-		if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
+		if (!row || !cached.hash || !timingSafeEqual(cached.hash, digest)) return null;
 		if (row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= Date.now())) return null;
 		// A key dies with its creator's membership: it never outlives or exceeds them.
 		const role = row.role;
@@ -236,7 +249,7 @@ export class ApiKeyService {
 			row.last_used_at = new Date(now).toISOString();
 			this.touch.run(row.last_used_at, row.id);
 		}
-		const keyPermissions: Permission[] = JSON.parse(row.permissions);
+		const keyPermissions = cached.permissions;
 		return {
 			kind: "apikey",
 			organizationId: row.organization_id,
