@@ -156,9 +156,9 @@ const CHECKS: [number, string][] = [
 	[SvcFlag.GLOBAL_LIMIT, "backend pps/bps bucket"],
 	[SvcFlag.DROP_FRAGMENTS, "fragment drops"],
 	[SvcFlag.DROP_REFLECTION, "reflection-port drops"],
-	[SvcFlag.L7_VALIDATE, "protocol validation*"],
+	[SvcFlag.L7_VALIDATE, "protocol validation (Minecraft Java, RakNet, QUIC)"],
 	[SvcFlag.SYN_COOKIES, "SYN cookies*"],
-	[SvcFlag.CONN_LIMIT, "connection-rate limits*"],
+	[SvcFlag.CONN_LIMIT, "connection-rate limits"],
 	[SvcFlag.CHALLENGE_NEW, "challenge new players*"],
 	[SvcFlag.VERIFIED_ONLY, "verified sources only*"],
 ];
@@ -192,7 +192,8 @@ export function protectionLevelsMarkdown(): string {
 		"would discard anyway) are dropped at every level. `perIpRateLimit` and",
 		"`globalRateLimit` on a backend replace the packet numbers (bytes follow at 1500 bytes",
 		"per packet when that is higher) at every level except OFF. The backend bucket is per",
-		"CPU, each CPU admitting rate/CPUs. Checks marked * are reserved for the L7 validation",
-		"work and not enforced by the kernel yet.",
+		"CPU, each CPU admitting rate/CPUs. Checks marked * are not done in XDP yet: SYN floods",
+		"are met by the per-source limits and the kernel's own SYN cookies, new players are",
+		"challenged by the proxy (protection.challenge), and verified-only is not enforced.",
 	].join("\n");
 }
