@@ -330,3 +330,30 @@ export function formatRate(n: number | null | undefined, unit = ""): string {
 	const text = i === 0 ? String(Math.round(v)) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
 	return `${text}${UNITS[i]}${unit}`;
 }
+
+/** The Edit link and Delete button of a list row, for what the viewer may do; an empty cell otherwise. */
+export function RowActions(props: {
+	can: { write: boolean; delete: boolean };
+	editHref: string;
+	deleteAction: string;
+	csrf: string;
+	confirm: string;
+}): JSX.Element {
+	if (!props.can.write && !props.can.delete) return "";
+	return (
+		<td data-label="Actions">
+			{props.can.write ? (
+				<a class="button secondary small" href={props.editHref}>
+					Edit
+				</a>
+			) : (
+				""
+			)}{" "}
+			{props.can.delete ? (
+				<ActionForm action={props.deleteAction} csrf={props.csrf} label="Delete" danger confirm={props.confirm} />
+			) : (
+				""
+			)}
+		</td>
+	);
+}

@@ -6,7 +6,6 @@ import { ALERT_METRICS, NOTIFICATION_TYPES, OPERATORS } from "../../src/domain/a
 import type { Backend } from "../../src/domain/backends/model.ts";
 import { rows } from "../../src/ui/forms.ts";
 import {
-	ActionForm,
 	Badge,
 	Check,
 	Csrf,
@@ -17,6 +16,7 @@ import {
 	formatTime,
 	Notice,
 	Pager,
+	RowActions,
 	Select,
 } from "../components.tsx";
 import type { Viewer } from "../layout.tsx";
@@ -152,30 +152,13 @@ export function AlertTable(props: {
 										"Off"
 									)}
 								</td>
-								{v.can.write || v.can.delete ? (
-									<td data-label="Actions">
-										{v.can.write ? (
-											<a class="button secondary small" href={`/alerts/${a.id}/edit`}>
-												Edit
-											</a>
-										) : (
-											""
-										)}{" "}
-										{v.can.delete ? (
-											<ActionForm
-												action={`/alerts/${a.id}/delete`}
-												csrf={v.csrf}
-												label="Delete"
-												danger
-												confirm={`Delete alert '${a.name}'?`}
-											/>
-										) : (
-											""
-										)}
-									</td>
-								) : (
-									""
-								)}
+								<RowActions
+									can={v.can}
+									editHref={`/alerts/${a.id}/edit`}
+									deleteAction={`/alerts/${a.id}/delete`}
+									csrf={v.csrf}
+									confirm={`Delete alert '${a.name}'?`}
+								/>
 							</tr>
 						))}
 					</tbody>

@@ -14,6 +14,7 @@ import {
 	formatRate,
 	formatTime,
 	Notice,
+	RowActions,
 	Select,
 	TextArea,
 } from "../components.tsx";
@@ -153,30 +154,13 @@ export function RuleTable(props: RuleListProps): string {
 								<td data-label="Last match" class="small" safe>
 									{formatTime(r.stats.lastMatched)}
 								</td>
-								{v.can.write || v.can.delete ? (
-									<td data-label="Actions">
-										{v.can.write ? (
-											<a class="button secondary small" href={`/rules/${r.id}/edit`}>
-												Edit
-											</a>
-										) : (
-											""
-										)}{" "}
-										{v.can.delete ? (
-											<ActionForm
-												action={`/rules/${r.id}/delete`}
-												csrf={v.csrf}
-												label="Delete"
-												danger
-												confirm={`Delete rule '${r.name}'?`}
-											/>
-										) : (
-											""
-										)}
-									</td>
-								) : (
-									""
-								)}
+								<RowActions
+									can={v.can}
+									editHref={`/rules/${r.id}/edit`}
+									deleteAction={`/rules/${r.id}/delete`}
+									csrf={v.csrf}
+									confirm={`Delete rule '${r.name}'?`}
+								/>
 							</tr>
 						))}
 					</tbody>
