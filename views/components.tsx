@@ -357,3 +357,46 @@ export function RowActions(props: {
 		</td>
 	);
 }
+
+/** An On/Off switch cell that posts to `action` (htmx swaps `target` in place); plain text for readers. */
+export function EnabledSwitch(props: {
+	canWrite: boolean;
+	enabled: boolean;
+	action: string;
+	target: string;
+	csrf: string;
+	name: string;
+}): JSX.Element {
+	return (
+		<td data-label="Enabled">
+			{props.canWrite ? (
+				<form
+					method="post"
+					action={props.action}
+					class="inline"
+					hx-post={props.action}
+					hx-target={props.target}
+					hx-select={props.target}
+					hx-swap="outerHTML"
+				>
+					<Csrf token={props.csrf} />
+					<input type="hidden" name="enabled" value={props.enabled ? "false" : "true"} />
+					<button
+						type="submit"
+						class="secondary small"
+						role="switch"
+						aria-checked={props.enabled ? "true" : "false"}
+						aria-label={`${props.name} enabled`}
+						safe
+					>
+						{props.enabled ? "On" : "Off"}
+					</button>
+				</form>
+			) : props.enabled ? (
+				"On"
+			) : (
+				"Off"
+			)}
+		</td>
+	);
+}

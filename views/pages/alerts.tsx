@@ -9,6 +9,7 @@ import {
 	Badge,
 	Check,
 	Csrf,
+	EnabledSwitch,
 	ErrorSummary,
 	Field,
 	type FormState,
@@ -123,35 +124,14 @@ export function AlertTable(props: {
 								<td data-label="Notifies" class="small" safe>
 									{a.notifications.length ? a.notifications.map((n) => n.type).join(", ") : "nobody"}
 								</td>
-								<td data-label="Enabled">
-									{v.can.write ? (
-										<form
-											method="post"
-											action={`/alerts/${a.id}/enabled`}
-											class="inline"
-											hx-post={`/alerts/${a.id}/enabled`}
-											hx-target="#alerts"
-											hx-select="#alerts"
-											hx-swap="outerHTML"
-										>
-											<Csrf token={v.csrf} />
-											<input type="hidden" name="enabled" value={a.enabled ? "false" : "true"} />
-											<button
-												type="submit"
-												class="secondary small"
-												role="switch"
-												aria-checked={a.enabled ? "true" : "false"}
-												aria-label={`${a.name} enabled`}
-											>
-												{a.enabled ? "On" : "Off"}
-											</button>
-										</form>
-									) : a.enabled ? (
-										"On"
-									) : (
-										"Off"
-									)}
-								</td>
+								<EnabledSwitch
+									canWrite={v.can.write}
+									enabled={a.enabled}
+									action={`/alerts/${a.id}/enabled`}
+									target="#alerts"
+									csrf={v.csrf}
+									name={a.name}
+								/>
 								<RowActions
 									can={v.can}
 									editHref={`/alerts/${a.id}/edit`}

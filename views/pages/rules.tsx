@@ -8,6 +8,7 @@ import {
 	Check,
 	CheckSet,
 	Csrf,
+	EnabledSwitch,
 	ErrorSummary,
 	Field,
 	type FormState,
@@ -119,35 +120,14 @@ export function RuleTable(props: RuleListProps): string {
 										? `RATE_LIMIT ${r.rateLimit.requestsPerSecond}/s`
 										: r.action}
 								</td>
-								<td data-label="Enabled">
-									{v.can.write ? (
-										<form
-											method="post"
-											action={`/rules/${r.id}/enabled`}
-											class="inline"
-											hx-post={`/rules/${r.id}/enabled`}
-											hx-target="#rules"
-											hx-select="#rules"
-											hx-swap="outerHTML"
-										>
-											<Csrf token={v.csrf} />
-											<input type="hidden" name="enabled" value={r.enabled ? "false" : "true"} />
-											<button
-												type="submit"
-												class="secondary small"
-												role="switch"
-												aria-checked={r.enabled ? "true" : "false"}
-												aria-label={`${r.name} enabled`}
-											>
-												{r.enabled ? "On" : "Off"}
-											</button>
-										</form>
-									) : r.enabled ? (
-										"On"
-									) : (
-										"Off"
-									)}
-								</td>
+								<EnabledSwitch
+									canWrite={v.can.write}
+									enabled={r.enabled}
+									action={`/rules/${r.id}/enabled`}
+									target="#rules"
+									csrf={v.csrf}
+									name={r.name}
+								/>
 								<td data-label="Hits" class="num" safe>
 									{formatRate(r.stats.packetsMatched)}
 								</td>
