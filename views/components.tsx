@@ -54,8 +54,9 @@ interface FieldProps {
 	label: string;
 	type?: "text" | "email" | "password" | "number" | "search" | "date" | "datetime-local";
 	hint?: string;
+	/** A sample value, shown as visible help text ("e.g. …") that stays while the user types. */
+	example?: string;
 	required?: boolean;
-	placeholder?: string;
 	min?: number;
 	max?: number;
 	autocomplete?: string;
@@ -81,6 +82,12 @@ function Described(props: { id: string; hint?: string; errors: string[] }): stri
 	) as string;
 }
 
+/** The hint line: the hint and, after it, the sample value. */
+function hintOf(props: { hint?: string; example?: string }): string | undefined {
+	const example = props.example ? `e.g. ${props.example}` : undefined;
+	return props.hint && example ? `${props.hint}; ${example}` : (props.hint ?? example);
+}
+
 function describedBy(id: string, hint: string | undefined, errors: string[]): string | undefined {
 	const ids = [hint ? `${id}-hint` : "", errors.length ? `${id}-error` : ""].filter(Boolean);
 	return ids.length ? ids.join(" ") : undefined;
@@ -100,15 +107,14 @@ export function Field(props: FieldProps): string {
 				type={props.type ?? "text"}
 				value={props.form.values[props.name] ?? ""}
 				required={props.required}
-				placeholder={props.placeholder}
 				min={props.min}
 				max={props.max}
 				autocomplete={props.autocomplete}
 				disabled={props.disabled}
 				aria-invalid={errors.length ? "true" : undefined}
-				aria-describedby={describedBy(id, props.hint, errors)}
+				aria-describedby={describedBy(id, hintOf(props), errors)}
 			/>
-			<Described id={id} hint={props.hint} errors={errors} />
+			<Described id={id} hint={hintOf(props)} errors={errors} />
 		</div>
 	) as string;
 }
@@ -125,20 +131,19 @@ export function TextArea(props: Omit<FieldProps, "type" | "min" | "max">): strin
 				id={id}
 				name={props.name}
 				required={props.required}
-				placeholder={props.placeholder}
 				aria-invalid={errors.length ? "true" : undefined}
-				aria-describedby={describedBy(id, props.hint, errors)}
+				aria-describedby={describedBy(id, hintOf(props), errors)}
 				safe
 			>
 				{props.form.values[props.name] ?? ""}
 			</textarea>
-			<Described id={id} hint={props.hint} errors={errors} />
+			<Described id={id} hint={hintOf(props)} errors={errors} />
 		</div>
 	) as string;
 }
 
 export function Select(
-	props: Omit<FieldProps, "type" | "min" | "max" | "placeholder"> & {
+	props: Omit<FieldProps, "type" | "min" | "max" | "example"> & {
 		options: ReadonlyArray<readonly [string, string]>;
 		/** The value when the form has none. */
 		fallback?: string;
@@ -158,7 +163,7 @@ export function Select(
 				required={props.required}
 				disabled={props.disabled}
 				aria-invalid={errors.length ? "true" : undefined}
-				aria-describedby={describedBy(id, props.hint, errors)}
+				aria-describedby={describedBy(id, hintOf(props), errors)}
 			>
 				{props.options.map(([value, label]) => (
 					<option value={value} selected={value === current} safe>
@@ -166,7 +171,7 @@ export function Select(
 					</option>
 				))}
 			</select>
-			<Described id={id} hint={props.hint} errors={errors} />
+			<Described id={id} hint={hintOf(props)} errors={errors} />
 		</div>
 	) as string;
 }
@@ -189,7 +194,7 @@ export function Check(props: {
 				<input id={id} type="checkbox" name={props.name} value="true" checked={checked} />
 				<span safe>{props.label}</span>
 			</label>
-			<Described id={id} hint={props.hint} errors={errors} />
+			<Described id={id} hint={hintOf(props)} errors={errors} />
 		</div>
 	) as string;
 }
@@ -218,7 +223,7 @@ export function CheckSet(props: {
 					<span safe>{label}</span>
 				</label>
 			))}
-			<Described id={id} hint={props.hint} errors={errors} />
+			<Described id={id} hint={hintOf(props)} errors={errors} />
 		</fieldset>
 	) as string;
 }

@@ -398,8 +398,8 @@ export function AuditPage(props: {
 					label="User"
 					options={[["", "Anyone"] as const, ...props.members.map((m) => [m.userId, m.email] as const)]}
 				/>
-				<Field form={f} name="resourceType" label="Resource type" placeholder="backend" />
-				<Field form={f} name="action" label="Action" placeholder="backend.created" />
+				<Field form={f} name="resourceType" label="Resource type" example="backend" />
+				<Field form={f} name="action" label="Action" example="backend.created" />
 				<Field form={f} name="from" label="From" type="date" />
 				<Field form={f} name="to" label="Until (exclusive)" type="date" />
 				<div class="field">

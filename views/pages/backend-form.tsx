@@ -145,7 +145,7 @@ export function BackendFormPage(props: {
 						label="Query the Minecraft server status (Minecraft types)"
 					/>
 					<div class="cols">
-						<Field form={f} name="healthCheck.http.path" label="HTTP path (HTTP types)" placeholder="/health" />
+						<Field form={f} name="healthCheck.http.path" label="HTTP path (HTTP types)" example="/health" />
 						<Field form={f} name="healthCheck.http.expectedStatus" label="Expected status" type="number" />
 					</div>
 				</fieldset>
@@ -196,7 +196,7 @@ export function BackendFormPage(props: {
 							form={f}
 							name="protection.geoIp.countries"
 							label="Countries"
-							placeholder="CN, RU"
+							example="CN, RU"
 							hint="ISO codes, comma-separated"
 						/>
 					</div>

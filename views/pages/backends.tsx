@@ -102,8 +102,8 @@ export function BackendListPage(props: BackendListProps): string {
 				hx-push-url="true"
 			>
 				<div class="field">
-					<label for="f-search">Search</label>
-					<input id="f-search" type="search" name="search" value={props.search} placeholder="Name or domain" />
+					<label for="f-search">Search names and domains</label>
+					<input id="f-search" type="search" name="search" value={props.search} />
 				</div>
 				<div class="field">
 					<label for="f-status">Status</label>

@@ -57,7 +57,7 @@ export function IpListPage(props: IpListProps): string {
 							form={props.blockForm}
 							name="ip"
 							label="Address or CIDR"
-							placeholder="203.0.113.7 or 198.51.100.0/24"
+							example="203.0.113.7 or 198.51.100.0/24"
 							required
 						/>
 						<Field form={props.blockForm} name="reason" label="Reason" />
@@ -124,8 +124,8 @@ export function IpListPage(props: IpListProps): string {
 			>
 				<input type="hidden" name="list" value={props.list} />
 				<div class="field">
-					<label for="f-ipsearch">Search</label>
-					<input id="f-ipsearch" type="search" name="search" value={props.search} placeholder="Address or reason" />
+					<label for="f-ipsearch">Search addresses and reasons</label>
+					<input id="f-ipsearch" type="search" name="search" value={props.search} />
 				</div>
 				<div class="field">
 					<button type="submit" class="secondary">

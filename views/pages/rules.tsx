@@ -271,10 +271,10 @@ export function RuleFormPage(props: {
 						<TextArea form={f} name="match.destinationIps" label="Destination addresses" hint="CIDRs, one per line" />
 					</div>
 					<div class="cols">
-						<Field form={f} name="match.sourceCountries" label="Source countries" placeholder="DE, FR" />
-						<Field form={f} name="match.sourceCountryBlacklist" label="Except countries" placeholder="CN, RU" />
-						<Field form={f} name="match.sourceAsns" label="Source ASNs" placeholder="13335, AS15169" />
-						<Field form={f} name="match.destinationPorts" label="Destination ports" placeholder="25565, 27000-27015" />
+						<Field form={f} name="match.sourceCountries" label="Source countries" example="DE, FR" />
+						<Field form={f} name="match.sourceCountryBlacklist" label="Except countries" example="CN, RU" />
+						<Field form={f} name="match.sourceAsns" label="Source ASNs" example="13335, AS15169" />
+						<Field form={f} name="match.destinationPorts" label="Destination ports" example="25565, 27000-27015" />
 					</div>
 					<CheckSet form={f} name="match.protocols" legend="Protocols" options={opts(["TCP", "UDP", "ICMP"])} />
 					<CheckSet

@@ -51,7 +51,7 @@ function WebhookFields(props: { form: FormState; edit: boolean }): string {
 				name="url"
 				label="URL"
 				type="text"
-				placeholder="https://example.com/hooks/pistonprotection"
+				example="https://example.com/hooks/pistonprotection"
 				required
 			/>
 			<CheckSet form={f} name="events" legend="Events" options={EVENT_OPTIONS} />
