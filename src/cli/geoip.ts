@@ -5,7 +5,7 @@ import { GEO_KINDS } from "../geoip/service.ts";
 import { updateGeoIp } from "../geoip/update.ts";
 import type { Command } from "./command.ts";
 import { EXIT, UsageError } from "./command.ts";
-import { withServices } from "./context.ts";
+import { operatorActor, withServices } from "./context.ts";
 
 const status: Command = {
 	name: "geoip status",
@@ -52,7 +52,9 @@ const update: Command = {
 	run: (ctx) =>
 		withServices(ctx, async (services) => {
 			let failed = false;
-			for (const r of await updateGeoIp(services)) {
+			// Audited as the owner when one exists; before `admin create` the update belongs to no one.
+			const owner = services.users.firstOwner() ? operatorActor(services) : undefined;
+			for (const r of await updateGeoIp(services, fetch, owner)) {
 				ctx.out(`${r.kind}: ${r.status} ${r.path}${r.detail ? ` — ${r.detail}` : ""}`);
 				if (r.status === "failed") failed = true;
 			}

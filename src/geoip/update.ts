@@ -4,6 +4,8 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { ROLE_PERMISSIONS } from "../domain/actor.ts";
+import type { AuditSubject } from "../domain/audit/service.ts";
 import { bumpRevision } from "../domain/revisions.ts";
 import type { Services } from "../services.ts";
 import { type GeoKind, openGeoDatabase } from "./database.ts";
@@ -15,6 +17,19 @@ export interface UpdateResult {
 	path: string;
 	detail: string;
 }
+
+/** The databases are appliance-wide: a scheduled update belongs to no organization. */
+const SCHEDULE: AuditSubject = {
+	kind: "system",
+	organizationId: null,
+	userId: null,
+	email: null,
+	role: "OWNER",
+	permissions: ROLE_PERMISSIONS.OWNER,
+	sandbox: false,
+	ipAddress: null,
+	userAgent: "pistonprotection-scheduler",
+};
 
 const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
 const EDITIONS: Record<GeoKind, string> = { country: "GeoLite2-Country", asn: "GeoLite2-ASN" };
@@ -62,7 +77,12 @@ export function extractDatabase(bytes: Uint8Array, url: string): { data: Uint8Ar
 }
 
 /** Fetches, checks and installs one kind's database. */
-export async function updateKind(services: Services, kind: GeoKind, fetchImpl = fetch): Promise<UpdateResult> {
+export async function updateKind(
+	services: Services,
+	kind: GeoKind,
+	fetchImpl = fetch,
+	subject: AuditSubject = SCHEDULE,
+): Promise<UpdateResult> {
 	const source = updateSource(services.config, kind);
 	const current = services.geoip.path(kind);
 	if (!source) return { kind, status: "skipped", path: current, detail: "no update URL or license key configured" };
@@ -87,6 +107,13 @@ export async function updateKind(services: Services, kind: GeoKind, fetchImpl = 
 		tmp = null;
 		services.db.transaction(() => {
 			if (services.geoip.materialize(services.db)) bumpRevision(services.db, "rules");
+			services.audit.recordEvent(subject, {
+				action: "geoip.updated",
+				resourceType: "geoip_database",
+				resourceId: kind,
+				description: `Installed a new ${kind} GeoIP database (${db.info.databaseType})`,
+				metadata: { path: target, databaseType: db.info.databaseType, source: new URL(source.url).host },
+			});
 		})();
 		return { kind, status: "updated", path: target, detail: `${db.info.databaseType}` };
 	} catch (err) {
@@ -96,8 +123,13 @@ export async function updateKind(services: Services, kind: GeoKind, fetchImpl = 
 	}
 }
 
-export async function updateGeoIp(services: Services, fetchImpl = fetch): Promise<UpdateResult[]> {
+/** Who updated the databases: a signed-in admin, the CLI's operator, or (by default) the schedule. */
+export async function updateGeoIp(
+	services: Services,
+	fetchImpl = fetch,
+	subject: AuditSubject = SCHEDULE,
+): Promise<UpdateResult[]> {
 	const out: UpdateResult[] = [];
-	for (const kind of GEO_KINDS) out.push(await updateKind(services, kind, fetchImpl));
+	for (const kind of GEO_KINDS) out.push(await updateKind(services, kind, fetchImpl, subject));
 	return out;
 }

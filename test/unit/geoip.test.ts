@@ -91,11 +91,28 @@ describe.skipIf(canWriteMmdb() !== null)(
 			const [bad] = await updateGeoIp(core.services, fakeFetch);
 			expect(bad).toMatchObject({ kind: "country", status: "failed" });
 			expect(core.services.geoip.lookup("192.0.2.1").country).toBe("FR");
+			const audits = () =>
+				core.services.db
+					.query<{ organization_id: string | null; user_agent: string | null; resource_id: string }, []>(
+						"SELECT organization_id, user_agent, resource_id FROM audit_logs WHERE action = 'geoip.updated' ORDER BY rowid",
+					)
+					.all();
+			expect(audits()).toEqual([]);
 			body = gzipSync(good);
 			const [ok, asn] = await updateGeoIp(core.services, fakeFetch);
 			expect(ok).toMatchObject({ kind: "country", status: "updated" });
 			expect(asn).toMatchObject({ kind: "asn", status: "skipped" });
 			expect(core.services.geoip.lookup("192.0.2.1").country).toBe("NL");
+			// The schedule's update belongs to no organization; an admin's is theirs.
+			expect(audits()).toEqual([
+				{ organization_id: null, user_agent: "pistonprotection-scheduler", resource_id: "country" },
+			]);
+			await updateGeoIp(core.services, fakeFetch, { ...core.owner, userAgent: "browser" });
+			expect(audits()[1]).toEqual({
+				organization_id: core.owner.organizationId,
+				user_agent: "browser",
+				resource_id: "country",
+			});
 		});
 
 		test("a database change recomputes the referenced networks and bumps the rules revision", async () => {

@@ -92,9 +92,8 @@ export function settingsRoutesUi(services: Services) {
 		.post(
 			"/settings/geoip/update",
 			page(services, "settings", async (ui) => {
-				// The update job has no actor of its own (the CLI and the schedule run it as the operator).
 				if (!ui.actor.permissions.includes("admin")) throw new Forbidden("requires the 'admin' permission");
-				return settingsPage(ui, { geoResults: await updateGeoIp(services) });
+				return settingsPage(ui, { geoResults: await updateGeoIp(services, fetch, ui.actor) });
 			}),
 			HIDE,
 		);
