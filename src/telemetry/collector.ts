@@ -13,7 +13,7 @@ import type { BackendService } from "../domain/backends/service.ts";
 import type { EventBus } from "../events.ts";
 import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
-import type { BackendRates, CounterView } from "../services.ts";
+import type { BackendRates, CounterView, ProxyCounters } from "../services.ts";
 import { AttackDetector, type BackendInfo } from "./attacks.ts";
 import { Rollups } from "./rollups.ts";
 import { monotonicToIso, RuleSampler } from "./rules.ts";
@@ -65,6 +65,7 @@ export interface CollectorDeps {
 	geoip: GeoIpService;
 	backends: BackendService;
 	activeConnections: (backendId: string) => number | null;
+	proxyCounters: (backendId: string) => ProxyCounters | null;
 }
 
 interface Reading {

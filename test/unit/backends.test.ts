@@ -234,7 +234,12 @@ describe("backends", () => {
 			].sort(),
 		);
 		expect(s).toMatchObject({ health: "UNKNOWN", totalOrigins: 2, activeConnections: null });
-		core.services.setProxyView({ originHealth: () => "HEALTHY", activeConnections: () => 7 });
+		core.services.setProxyView({
+			originHealth: () => "HEALTHY",
+			activeConnections: () => 7,
+			counters: () => null,
+			refusedUnrouted: () => ({ limit: 0, routing: 0 }),
+		});
 		const live = await (await core.request(`/v1/backends/${b.id}/status`, { key })).json();
 		expect(live).toMatchObject({ health: "HEALTHY", healthyOrigins: 2, activeConnections: 7 });
 		expect((await core.request("/v1/backends/bk_missing/status", { key })).status).toBe(404);
