@@ -690,7 +690,8 @@ export class TcpConnection implements Closable {
 			if (hs) this.sentStatus = Buffer.from(this.buffered().subarray(hs.length));
 		}
 		if (honeypot) {
-			if (!backend.honeypot) return this.refuseRouting("REDIRECT rule matched but the backend has no honeypot origin");
+			if (!backend.honeypot?.enabled)
+				return this.refuseRouting("REDIRECT rule matched but the backend's honeypot origin is missing or disabled");
 			return this.connect(backend.honeypot);
 		}
 		this.connectNext();

@@ -201,7 +201,9 @@ export class UdpListener {
 			backend.counters.refusedLimit++;
 			return;
 		}
-		const origin = action === "REDIRECT" ? backend.honeypot : backend.balancer.pick(backend.origins, clientIp);
+		// A REDIRECT goes to the honeypot only while it is enabled; never to the balanced origins.
+		const honeypot = backend.honeypot?.enabled ? backend.honeypot : null;
+		const origin = action === "REDIRECT" ? honeypot : backend.balancer.pick(backend.origins, clientIp);
 		if (!origin) {
 			this.ctx.releaseAddress(clientIp);
 			backend.counters.refusedRouting++;

@@ -442,5 +442,12 @@ describe("challenge and redirect", () => {
 		await echoThrough(port, Buffer.from("attack"), { localAddress: "127.0.0.66" });
 		expect(real.headers.map((h) => h.source)).toEqual(["127.0.0.65", "127.0.0.65", "127.0.0.65"]);
 		expect(honeypot.headers.map((h) => h.source)).toEqual(["127.0.0.66"]);
+		// A disabled honeypot takes nothing, and the matched source is not balanced to the real origin instead.
+		const honeypotId = backend.origins.find((o) => o.name === "honeypot")?.id as string;
+		core.services.backends.updateOrigin(core.owner, backend.id, honeypotId, { enabled: false });
+		expect((await echoThrough(port, Buffer.from("again"), { localAddress: "127.0.0.66" })).length).toBe(0);
+		expect(real.headers).toHaveLength(3);
+		expect(honeypot.headers).toHaveLength(1);
+		expect(core.services.proxyCounters(backend.id)).toMatchObject({ opened: 4, closed: 4, refusedRouting: 1 });
 	});
 });
