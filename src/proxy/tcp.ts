@@ -468,10 +468,11 @@ export class TcpConnection implements Closable {
 				if (!this.sniffing) return this.routeDirect();
 				if (!this.pendingBytes) return;
 			}
-			if (this.pendingBytes > MAX_SNIFF_BYTES) return this.close("routing data too large");
 			if (this.sniffing === "minecraft") this.sniffMinecraft();
 			else if (this.sniffing === "http") this.sniffHttp();
 			else if (this.sniffing === "tls") this.sniffTls();
+			// Still undecided after this much: a body that follows a complete request head does not count.
+			if (this.state === "sniff" && this.pendingBytes > MAX_SNIFF_BYTES) this.close("routing data too large");
 		} catch (err) {
 			if (err instanceof ProtocolError || err instanceof SniffError) this.close(err.message);
 			else throw err;

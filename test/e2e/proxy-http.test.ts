@@ -188,12 +188,16 @@ describe("HTTP and HTTPS routing", () => {
 			get("one.web.test", "/5") + get("two.web.test", "/6") + get("two.web.test", "/7") + get("one.web.test", "/8"),
 		);
 		for (const want of ["one /5", "two /6", "two /7", "one /8"]) expect((await c.response())?.body).toBe(want);
+		// A request with a large body for the other backend follows it there whole.
+		const body = "x".repeat(200_000);
+		c.send(`POST /big HTTP/1.1\r\nHost: two.web.test\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+		expect((await c.response())?.body).toBe("two /big");
 		// A Host no backend serves is refused on the connection that carried good requests before.
 		c.send(get("three.web.test", "/9"));
 		expect((await c.response())?.status).toBe(421);
 		expect(await c.response()).toBeNull();
 		expect(one.paths).toEqual(["/1", "/2", "/4", "/5", "/8"]);
-		expect(two.paths).toEqual(["/3", "/6", "/7"]);
+		expect(two.paths).toEqual(["/3", "/6", "/7", "/big"]);
 	});
 
 	test("the HTTP health check GETs the configured path and expects its status", async () => {
