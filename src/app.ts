@@ -69,7 +69,7 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 
 	// Prometheus /metrics has no credentials: on the loopback HTTP listener, or its own listener.
 	const metrics = () =>
-		new Response(exposition(db, services.telemetry, services.telemetry.counters), {
+		new Response(exposition(db, services.telemetry, services.telemetry.counters, services.proxy()), {
 			headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
 		});
 	const servesMetrics = (request: Request) =>

@@ -243,7 +243,11 @@ export const ConfigSchema = T.Object(
 					description: "sources whose PROXY v2 header is believed (other proxies in front of this one)",
 				}),
 				udp_idle_timeout_seconds: size(1, 3600, "a UDP/QUIC client session without packets for this long ends"),
-				max_connections_per_ip: size(0, 1_000_000, "open proxied TCP connections per source address; 0: unlimited"),
+				max_connections_per_ip: size(
+					0,
+					1_000_000,
+					"open proxied TCP connections and UDP sessions per source address; 0: unlimited",
+				),
 				sticky_ttl_seconds: size(1, 86_400, "how long a sticky session keeps its origin after its last connection"),
 				status_timeout_ms: size(
 					100,

@@ -34,10 +34,54 @@ export interface DataPlaneReadiness {
 
 export type OriginHealth = "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
 
+/**
+ * A backend's proxy figures, cumulative since the proxy began serving it (they restart from zero
+ * with the daemon, like any counter). TCP connections and UDP sessions count alike.
+ */
+export interface ProxyCounters {
+	/** Payload bytes forwarded client → origin (PROXY headers not included). */
+	bytesFromClients: number;
+	/** Payload bytes forwarded origin → client. */
+	bytesToClients: number;
+	/** Connections and sessions that reached an origin, and those of them that ended. */
+	opened: number;
+	closed: number;
+	/** Refused by the per-address limit (UDP: each datagram that could not start a session). */
+	refusedLimit: number;
+	/** Answered with a challenge (reconnect message, proof-of-work page) instead of an origin. */
+	refusedChallenge: number;
+	/** No origin could take it: none usable, all unreachable, or a REDIRECT without a honeypot. */
+	refusedRouting: number;
+}
+
+export const PROXY_COUNTER_NAMES = [
+	"bytesFromClients",
+	"bytesToClients",
+	"opened",
+	"closed",
+	"refusedLimit",
+	"refusedChallenge",
+	"refusedRouting",
+] as const satisfies ReadonlyArray<keyof ProxyCounters>;
+
+export const emptyProxyCounters = (): ProxyCounters => ({
+	bytesFromClients: 0,
+	bytesToClients: 0,
+	opened: 0,
+	closed: 0,
+	refusedLimit: 0,
+	refusedChallenge: 0,
+	refusedRouting: 0,
+});
+
 /** What the proxy supervisor tells the domain about live traffic (src/proxy registers it). */
 export interface ProxyView {
 	originHealth(originId: string): OriginHealth;
 	activeConnections(backendId: string): number | null;
+	/** The backend's cumulative counters, or null when the proxy does not serve it. */
+	counters(backendId: string): ProxyCounters | null;
+	/** Refusals no backend could be named for: a shared listener's per-address limit, an unknown host. */
+	refusedUnrouted(): { limit: number; routing: number };
 }
 
 /** What the data plane tells the domain about its counters (src/dataplane registers it). */
@@ -60,6 +104,7 @@ export interface BackendRates {
 export interface LiveView {
 	originHealth(originId: string): OriginHealth;
 	activeConnections(backendId: string): number | null;
+	proxyCounters(backendId: string): ProxyCounters | null;
 	counters(): CounterView | null;
 }
 
@@ -83,10 +128,12 @@ export function createServices(db: Database, config: Config, log: Logger) {
 	const rateLimiter = new RateLimiter();
 	const geoip = new GeoIpService(settings);
 	let proxy: ProxyView | null = null;
+	const proxyView = () => proxy;
 	let counters: CounterView | null = null;
 	const live: LiveView = {
 		originHealth: (originId: string): OriginHealth => proxy?.originHealth(originId) ?? "UNKNOWN",
 		activeConnections: (backendId: string): number | null => proxy?.activeConnections(backendId) ?? null,
+		proxyCounters: (backendId: string): ProxyCounters | null => proxy?.counters(backendId) ?? null,
 		counters: () => counters,
 	};
 	const backends = new BackendService(db, audit, bus, config.dataplane.map_sizes.backends, geoip, live);
@@ -101,6 +148,7 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		geoip,
 		backends,
 		activeConnections: live.activeConnections,
+		proxyCounters: live.proxyCounters,
 	});
 	const metrics = new MetricsService(db, telemetry, live.activeConnections);
 	const webhooks = new WebhookService(db, audit);
@@ -149,6 +197,10 @@ export function createServices(db: Database, config: Config, log: Logger) {
 		originHealth: live.originHealth,
 		/** Open proxied connections of a backend, or null when no proxy serves it. */
 		activeConnections: live.activeConnections,
+		/** A backend's cumulative proxy counters, or null when no proxy serves it. */
+		proxyCounters: live.proxyCounters,
+		/** The proxy's live view, or null while no proxy runs in this process. */
+		proxy: proxyView,
 		readiness(): Readiness {
 			let database: Readiness["database"] = "ok";
 			try {

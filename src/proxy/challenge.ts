@@ -1,33 +1,89 @@
 // Challenges for new sources. Minecraft Java: the first login from an address is refused with a
-// "reconnect" message; a reconnect within the window verifies the address for a while. HTTP: an
-// interstitial page makes the browser find a nonce whose SHA-256 has `difficulty` leading zero
-// bits, then a signed clearance cookie (HMAC, bound to address, backend and expiry) lets it in.
+// "reconnect" message; a reconnect within the window verifies the address for a while (kept in
+// SQLite, so a restart does not challenge verified players again). HTTP: an interstitial page
+// makes the browser find a nonce whose SHA-256 has `difficulty` leading zero bits, then a signed
+// clearance cookie (HMAC, bound to address, backend and expiry) lets it in.
+import type { Database } from "bun:sqlite";
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import powPageAsset from "../../views/challenge/pow.html" with { type: "text" };
+import type { Logger } from "../log.ts";
 
 // bun-types declares *.html as an HTMLBundle; imported as text it is the file's contents.
 const powPage = powPageAsset as unknown as string;
 
+/** Where verified addresses outlive the process. */
+export interface VerifiedStore {
+	/** Every entry not expired at now. */
+	load(now: number): Array<{ backendId: string; address: string; expiresAt: number }>;
+	save(backendId: string, address: string, expiresAt: number): void;
+	/** Deletes entries expired at now. */
+	prune(now: number): void;
+}
+
+/** The challenge_verified table (migration 013); rows go with their backend. A failed write is logged: the address stays verified in memory. */
+export function sqliteVerifiedStore(db: Database, log: Logger): VerifiedStore {
+	return {
+		load: (now) =>
+			db
+				.query<{ backendId: string; address: string; expiresAt: number }, [number]>(
+					`SELECT backend_id AS backendId, address, expires_at AS expiresAt FROM challenge_verified
+					 WHERE expires_at > ?`,
+				)
+				.all(now),
+		save: (backendId, address, expiresAt) => {
+			try {
+				db.prepare(
+					`INSERT INTO challenge_verified (backend_id, address, expires_at) SELECT ?1, ?2, ?3
+					 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?1)
+					 ON CONFLICT (backend_id, address) DO UPDATE SET expires_at = excluded.expires_at`,
+				).run(backendId, address, expiresAt);
+			} catch (err) {
+				log.warn("cannot store a verified address", { backendId, address, error: err });
+			}
+		},
+		prune: (now) => {
+			try {
+				db.prepare("DELETE FROM challenge_verified WHERE expires_at <= ?").run(now);
+			} catch (err) {
+				log.warn("cannot prune verified addresses", { error: err });
+			}
+		},
+	};
+}
+
+/** Expired rows are deleted at most this often (the in-memory map is swept every call). */
+const PRUNE_STORE_MS = 60_000;
+
 export class ReconnectChallenge {
 	private readonly pending = new Map<string, number>();
 	private readonly verified = new Map<string, number>();
+	private lastPrune = 0;
 
-	constructor(private settings: { windowMs: number; rememberMs: number }) {}
+	constructor(
+		private settings: { windowMs: number; rememberMs: number },
+		private readonly store: VerifiedStore | null = null,
+		now = Date.now(),
+	) {
+		for (const v of store?.load(now) ?? []) this.verified.set(`${v.backendId}|${v.address}`, v.expiresAt);
+	}
 
 	setSettings(settings: { windowMs: number; rememberMs: number }): void {
 		this.settings = settings;
 	}
 
 	/** "pass": verified before; "verified": this attempt completes the challenge; "challenge": refuse with the message. */
-	check(key: string, now = Date.now()): "pass" | "verified" | "challenge" {
+	check(backendId: string, address: string, now = Date.now()): "pass" | "verified" | "challenge" {
+		const key = `${backendId}|${address}`;
 		const until = this.verified.get(key);
 		if (until !== undefined && until > now) return "pass";
 		const first = this.pending.get(key);
 		if (first !== undefined && now - first <= this.settings.windowMs) {
 			this.pending.delete(key);
-			this.verified.set(key, now + this.settings.rememberMs);
+			const expiresAt = now + this.settings.rememberMs;
+			this.verified.set(key, expiresAt);
+			this.store?.save(backendId, address, expiresAt);
 			return "verified";
 		}
 		this.pending.set(key, now);
@@ -37,6 +93,10 @@ export class ReconnectChallenge {
 	sweep(now = Date.now()): void {
 		for (const [k, t] of this.pending) if (now - t > this.settings.windowMs) this.pending.delete(k);
 		for (const [k, t] of this.verified) if (t <= now) this.verified.delete(k);
+		if (this.store && now - this.lastPrune >= PRUNE_STORE_MS) {
+			this.lastPrune = now;
+			this.store.prune(now);
+		}
 	}
 }
 

@@ -6,14 +6,14 @@
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
 import { systemActor } from "../domain/actor.ts";
-import type { Backend } from "../domain/backends/model.ts";
+import { type Backend, isHoneypot } from "../domain/backends/model.ts";
 import { readRevisions } from "../domain/revisions.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
 import type { Logger } from "../log.ts";
 import { parseAddress, parsePrefix } from "../net/cidr.ts";
-import type { OriginHealth, Services } from "../services.ts";
+import { emptyProxyCounters, type OriginHealth, type Services } from "../services.ts";
 import { Balancer } from "./balancer.ts";
-import { loadClearanceKey, ProofOfWork, ReconnectChallenge } from "./challenge.ts";
+import { loadClearanceKey, ProofOfWork, ReconnectChallenge, sqliteVerifiedStore } from "./challenge.ts";
 import { applyResult, probeFor, runProbe } from "./health.ts";
 import { compileProxyRule, contains } from "./rules.ts";
 import { type BackendRuntime, DEFAULT_CONNECT_TIMEOUT_MS, type OriginRuntime } from "./runtime.ts";
@@ -24,8 +24,6 @@ const POLL_MS = 250;
 const SWEEP_MS = 100;
 const SLOW_SWEEP_MS = 1000;
 const BIND_RETRY_MS = 5000;
-/** An origin named this (any case) is the backend's REDIRECT target, never balanced to. */
-export const HONEYPOT_ORIGIN_NAME = "honeypot";
 
 interface BackendRow {
 	id: string;
@@ -65,6 +63,8 @@ export class ProxySupervisor {
 	private readonly healthTimers = new Map<string, ReturnType<typeof setInterval>>();
 	private readonly tcpConnections = new Set<TcpConnection>();
 	private readonly perAddress = new Map<string, number>();
+	/** Refusals before a backend was known: a shared listener's per-address limit, an unknown host. */
+	private readonly unrouted = { limit: 0, routing: 0 };
 	private timers: Array<ReturnType<typeof setInterval>> = [];
 	private unsubscribe: (() => void) | null = null;
 	private revisions = "";
@@ -79,7 +79,7 @@ export class ProxySupervisor {
 		private config: Config,
 		private readonly log: Logger,
 	) {
-		this.reconnect = new ReconnectChallenge(this.challengeSettings());
+		this.reconnect = new ReconnectChallenge(this.challengeSettings(), sqliteVerifiedStore(services.db, log));
 		this.trusted = config.proxy.trusted_upstreams.map((c) => parsePrefix(c));
 	}
 
@@ -107,6 +107,8 @@ export class ProxySupervisor {
 		this.services.setProxyView({
 			originHealth: (id) => this.originHealth(id),
 			activeConnections: (id) => this.backends.get(id)?.connections.size ?? null,
+			counters: (id) => this.backends.get(id)?.counters ?? null,
+			refusedUnrouted: () => ({ ...this.unrouted }),
 		});
 		this.syncNow();
 		this.unsubscribe = this.services.bus.on("*", (e) => {
@@ -244,19 +246,22 @@ export class ProxySupervisor {
 
 	private bind(proto: "TCP" | "UDP", address: string, port: number, list: BackendRuntime[], key: string): void {
 		const inner = `${address}|${port}`;
-		const cfg = () => this.config.proxy;
-		const trustedUpstream = (ip: string) => this.isTrusted(ip);
+		const common = {
+			config: () => this.config.proxy,
+			log: this.log,
+			trustedUpstream: (ip: string) => this.isTrusted(ip),
+			acquireAddress: (ip: string) => this.acquire(ip),
+			releaseAddress: (ip: string) => this.release(ip),
+			geo: (ip: string) => this.services.geoip.lookup(ip),
+		};
 		try {
 			if (proto === "TCP") {
 				const l = new TcpListener(address, port, {
-					config: cfg,
-					log: this.log,
-					trustedUpstream,
-					acquireAddress: (ip) => this.acquire(ip),
-					releaseAddress: (ip) => this.release(ip),
+					...common,
 					reconnect: this.reconnect,
 					pow: this.pow as ProofOfWork,
 					onVerified: (b, ip) => this.verified(b, ip),
+					refusedUnrouted: (reason) => this.unrouted[reason]++,
 					open: (c) => this.tcpConnections.add(c),
 					closed: (c) => this.tcpConnections.delete(c),
 				});
@@ -264,7 +269,7 @@ export class ProxySupervisor {
 				l.start();
 				this.tcp.set(inner, l);
 			} else {
-				const l = new UdpListener(address, port, { config: cfg, log: this.log, trustedUpstream });
+				const l = new UdpListener(address, port, common);
 				l.backends = list;
 				this.udp.set(inner, l);
 				l.start().catch((err) => {
@@ -300,6 +305,7 @@ export class ProxySupervisor {
 			({
 				id: row.id,
 				connections: new Set(),
+				counters: emptyProxyCounters(),
 				status: null,
 				pong: null,
 				deleted: false,
@@ -347,7 +353,7 @@ export class ProxySupervisor {
 			o.writeTimeoutMs = settings.writeTimeoutMs ?? null;
 			o.maxConnections = settings.maxConnections ?? null;
 			o.proxyProtocol = settings.proxyProtocol ?? 0;
-			o.honeypot = r.name.toLowerCase() === HONEYPOT_ORIGIN_NAME;
+			o.honeypot = isHoneypot(r.name);
 			previous.delete(r.id);
 			this.originsById.set(r.id, o);
 			if (o.honeypot) honeypot = o;

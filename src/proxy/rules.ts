@@ -1,10 +1,12 @@
 // The filter rules the proxy acts on: CHALLENGE and REDIRECT for a backend (the data plane
-// handles the packet-level actions). Conditions the proxy can decide per connection are
-// evaluated here: source prefixes (and their exclusions), destination ports, transport and L7
-// protocol. Country and ASN conditions are the data plane's: a rule that has them never
-// matches in the proxy.
+// handles the packet-level actions). Every condition the data plane would apply to the source is
+// evaluated here per connection, with the same meaning: source prefixes, countries and ASNs must
+// all hold (sourceCountries and sourceAsns through the GeoIP databases; a source they do not know
+// matches neither), sourceIpBlacklist and sourceCountryBlacklist exclude, then destination ports,
+// transport and L7 protocol.
 import type { Backend } from "../domain/backends/model.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
+import type { GeoAnswer } from "../geoip/database.ts";
 import { parseAddress, parsePrefix } from "../net/cidr.ts";
 
 export interface ProxyRule {
@@ -13,6 +15,9 @@ export interface ProxyRule {
 	match: RuleMatch;
 	sources: Array<{ family: 4 | 6; bytes: Uint8Array; prefixLength: number }> | null;
 	excluded: Array<{ family: 4 | 6; bytes: Uint8Array; prefixLength: number }>;
+	countries: Set<string> | null;
+	excludedCountries: Set<string> | null;
+	asns: Set<number> | null;
 }
 
 export function compileProxyRule(id: string, action: ProxyRule["action"], match: RuleMatch): ProxyRule {
@@ -24,6 +29,9 @@ export function compileProxyRule(id: string, action: ProxyRule["action"], match:
 		match,
 		sources: match.sourceIps?.length ? match.sourceIps.map(prefix) : null,
 		excluded: (match.sourceIpBlacklist ?? []).map(prefix),
+		countries: match.sourceCountries?.length ? new Set(match.sourceCountries) : null,
+		excludedCountries: match.sourceCountryBlacklist?.length ? new Set(match.sourceCountryBlacklist) : null,
+		asns: match.sourceAsns?.length ? new Set(match.sourceAsns) : null,
 	};
 }
 
@@ -45,11 +53,27 @@ export interface ConnectionFacts {
 	port: number;
 	transport: "TCP" | "UDP";
 	backendType: Backend["type"];
+	/** The source's country and ASN; asked only by rules with such conditions. */
+	geo(): GeoAnswer;
+}
+
+/** Facts whose GeoIP answer is looked up once, on the first rule that needs it. */
+export function connectionFacts(
+	facts: Omit<ConnectionFacts, "geo">,
+	lookup: (ip: string) => GeoAnswer,
+): ConnectionFacts {
+	let answer: GeoAnswer | null = null;
+	return {
+		...facts,
+		geo: () => {
+			answer ??= lookup(facts.ip);
+			return answer;
+		},
+	};
 }
 
 export function ruleMatches(rule: ProxyRule, facts: ConnectionFacts): boolean {
 	const m = rule.match;
-	if (m.sourceCountries?.length || m.sourceCountryBlacklist?.length || m.sourceAsns?.length) return false;
 	if (m.protocols?.length && !m.protocols.includes(facts.transport)) return false;
 	if (
 		m.l7Protocols?.length &&
@@ -66,6 +90,12 @@ export function ruleMatches(rule: ProxyRule, facts: ConnectionFacts): boolean {
 	}
 	if (rule.sources && !rule.sources.some((p) => contains(p, addr))) return false;
 	if (rule.excluded.some((p) => contains(p, addr))) return false;
+	if (rule.countries || rule.excludedCountries || rule.asns) {
+		const { country, asn } = facts.geo();
+		if (rule.countries && (country === undefined || !rule.countries.has(country))) return false;
+		if (rule.asns && (asn === undefined || !rule.asns.has(asn))) return false;
+		if (rule.excludedCountries && country !== undefined && rule.excludedCountries.has(country)) return false;
+	}
 	return true;
 }
 

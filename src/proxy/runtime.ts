@@ -2,6 +2,9 @@
 // updated in place on every change, so open connections keep their objects.
 import type { Config } from "../config.ts";
 import type { Backend } from "../domain/backends/model.ts";
+import type { GeoAnswer } from "../geoip/database.ts";
+import type { Logger } from "../log.ts";
+import type { ProxyCounters } from "../services.ts";
 import type { Balancer, OriginState } from "./balancer.ts";
 import type { HealthState } from "./health.ts";
 import type { Pong } from "./raknet.ts";
@@ -39,6 +42,7 @@ export interface BackendRuntime {
 	balancer: Balancer;
 	rules: ProxyRule[];
 	connections: Set<Closable>;
+	counters: ProxyCounters;
 	/** Last good Minecraft status JSON and when it was read. */
 	status: { json: string; at: number } | null;
 	/** Last good RakNet pong and when it was read. */
@@ -49,6 +53,21 @@ export interface BackendRuntime {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 export type ProxyConfig = Config["proxy"];
+
+/** What every listener (TCP and UDP) gets from the supervisor. */
+export interface ListenerContext {
+	config(): ProxyConfig;
+	log: Logger;
+	trustedUpstream(ip: string): boolean;
+	/**
+	 * Counts an open connection or session from ip against proxy.max_connections_per_ip (one
+	 * budget for TCP and UDP); false when the address is at its limit.
+	 */
+	acquireAddress(ip: string): boolean;
+	releaseAddress(ip: string): void;
+	/** The source's country and ASN from the GeoIP databases (empty without them). */
+	geo(ip: string): GeoAnswer;
+}
 
 /** Whether the backend's challenge applies to a connection the rules did not already decide. */
 export function challengeByLevel(b: BackendRuntime): boolean {

@@ -1,6 +1,7 @@
-// Reading just enough of a connection's first bytes to route it: the Host of an HTTP/1.x
-// request and the server_name of a TLS ClientHello (RFC 8446 §4.1.2, RFC 6066 §3).
-// Each returns null while more bytes are needed and throws SniffError when they never will.
+// Reading just enough of a connection's bytes to route it: the Host of an HTTP/1.x request
+// (of every request on a keep-alive connection, found by RequestFramer) and the server_name of a
+// TLS ClientHello (RFC 8446 §4.1.2, RFC 6066 §3). Parsers return null while more bytes are
+// needed and throw SniffError when they never will.
 
 export class SniffError extends Error {}
 
@@ -45,6 +46,116 @@ export function parseHttpHead(buf: Uint8Array): HttpHead | null {
 		host: hostOnly(headers.get("host") ?? ""),
 		length: end + 4,
 	};
+}
+
+/** Chunk-size and trailer lines longer than this are refused (no real client comes near it). */
+const MAX_LINE = 4096;
+
+/**
+ * Finds where each request of an HTTP/1.x connection begins, so that every request head can be
+ * checked before it is forwarded: a body is Content-Length bytes or chunked (RFC 9112 §6), a
+ * request with neither has none. A body whose length cannot be told (both headers, a transfer
+ * coding that does not end in chunked, a malformed length) is refused: an origin might read the
+ * boundary differently and take smuggled bytes for a request nobody checked. After an Upgrade
+ * (WebSocket) or CONNECT request the bytes are no longer HTTP and pass uninspected.
+ */
+export class RequestFramer {
+	private state: "head" | "body" | "chunk-size" | "chunk-data" | "trailers" | "tunnel" = "head";
+	/** Body bytes (chunk-data: chunk bytes and their CRLF) still to pass. */
+	private remaining = 0;
+	/** A chunk-size or trailer line split across reads. */
+	private line = "";
+	/** The next request's head, while it is incomplete. */
+	private partialHead: Buffer | null = null;
+
+	/**
+	 * Reads chunk up to the next complete request head. `pass` belongs to requests already
+	 * admitted; `next` is the head with its bytes and whatever followed it (not yet read).
+	 * An incomplete head is kept until more arrives.
+	 */
+	feed(chunk: Buffer): { pass: Buffer; next: { head: HttpHead; bytes: Buffer; rest: Buffer } | null } {
+		let i = 0;
+		while (i < chunk.length) {
+			switch (this.state) {
+				case "tunnel":
+					return { pass: chunk, next: null };
+				case "body":
+				case "chunk-data": {
+					const n = Math.min(this.remaining, chunk.length - i);
+					i += n;
+					this.remaining -= n;
+					if (this.remaining === 0) this.state = this.state === "body" ? "head" : "chunk-size";
+					break;
+				}
+				case "chunk-size":
+				case "trailers": {
+					const nl = chunk.indexOf(0x0a, i);
+					const end = nl === -1 ? chunk.length : nl + 1;
+					this.line += chunk.toString("latin1", i, end);
+					i = end;
+					if (this.line.length > MAX_LINE) throw new SniffError("chunked body line too long");
+					if (nl === -1) break;
+					const line = this.line.replace(/\r?\n$/, "");
+					this.line = "";
+					if (this.state === "trailers") {
+						if (line === "") this.state = "head";
+						break;
+					}
+					const size = /^([0-9a-fA-F]{1,12})[ \t]*(;.*)?$/.exec(line);
+					if (!size) throw new SniffError("malformed chunk size");
+					const bytes = Number.parseInt(size[1] as string, 16);
+					if (bytes === 0) this.state = "trailers";
+					else {
+						this.remaining = bytes + 2;
+						this.state = "chunk-data";
+					}
+					break;
+				}
+				case "head": {
+					// Empty lines between requests are ignored (RFC 9112 §2.2); they pass along.
+					if (this.partialHead === null && (chunk[i] === 0x0d || chunk[i] === 0x0a)) {
+						i++;
+						break;
+					}
+					const pass = chunk.subarray(0, i);
+					const rest = chunk.subarray(i);
+					const buf = this.partialHead ? Buffer.concat([this.partialHead, rest]) : rest;
+					const head = parseHttpHead(buf);
+					if (!head) {
+						this.partialHead = Buffer.from(buf);
+						return { pass, next: null };
+					}
+					this.partialHead = null;
+					return { pass, next: { head, bytes: buf.subarray(0, head.length), rest: buf.subarray(head.length) } };
+				}
+			}
+		}
+		return { pass: chunk, next: null };
+	}
+
+	/** The head was admitted and forwarded: its body comes next. */
+	admit(head: HttpHead): void {
+		const connection = head.headers.get("connection") ?? "";
+		if (head.method === "CONNECT" || (head.headers.has("upgrade") && /(^|,)\s*upgrade\s*(,|$)/i.test(connection))) {
+			this.state = "tunnel";
+			return;
+		}
+		const te = head.headers.get("transfer-encoding");
+		const cl = head.headers.get("content-length");
+		if (te !== undefined) {
+			if (cl !== undefined) throw new SniffError("request has both Transfer-Encoding and Content-Length");
+			if (!/(^|,)\s*chunked\s*$/i.test(te)) throw new SniffError("request body length cannot be told");
+			this.state = "chunk-size";
+			return;
+		}
+		if (cl !== undefined) {
+			if (!/^\d{1,15}$/.test(cl)) throw new SniffError("malformed Content-Length");
+			this.remaining = Number(cl);
+			this.state = this.remaining > 0 ? "body" : "head";
+			return;
+		}
+		this.state = "head";
+	}
 }
 
 function hostOnly(value: string): string {

@@ -2,8 +2,9 @@
 // server address, HTTP Host or TLS SNI when the listener is shared or the backend challenges),
 // connect to an origin with a PROXY header when it wants one, then relay both ways with
 // backpressure (a side that cannot take more pauses the other's reads) and half-close.
+// HTTP connections are read request by request (see forwardHttp): every request on a keep-alive
+// connection is routed and checked, not only the first.
 import type { Socket, TCPSocketListener } from "bun";
-import type { Logger } from "../log.ts";
 import {
 	COOKIE_NAME,
 	httpResponse,
@@ -14,38 +15,41 @@ import {
 } from "./challenge.ts";
 import { type Handshake, LocalStatusResponder, loginDisconnect, ProtocolError, parseHandshake } from "./minecraft.ts";
 import { encodeHeader, parseV2, plainAddress } from "./proxy-protocol.ts";
-import { proxyAction } from "./rules.ts";
+import { connectionFacts, type ProxyRule, proxyAction } from "./rules.ts";
 import {
 	type BackendRuntime,
 	type Closable,
 	challengeByLevel,
+	type ListenerContext,
 	type OriginRuntime,
-	type ProxyConfig,
 	selectBackend,
 	serveFromCache,
 } from "./runtime.ts";
-import { domainMatches, type HttpHead, parseHttpHead, parseSni, SniffError } from "./sniff.ts";
+import { domainMatches, type HttpHead, parseHttpHead, parseSni, RequestFramer, SniffError } from "./sniff.ts";
 
 /** A first request or handshake must arrive within this long. */
 const SNIFF_TIMEOUT_MS = 5000;
 const MAX_SNIFF_BYTES = 20 * 1024;
 const MAX_CONNECT_ATTEMPTS = 3;
 
-export interface TcpContext {
-	config(): ProxyConfig;
-	log: Logger;
-	trustedUpstream(ip: string): boolean;
-	/** Counts a connection from ip; false when the per-address limit is reached. */
-	acquireAddress(ip: string): boolean;
-	releaseAddress(ip: string): void;
+export interface TcpContext extends ListenerContext {
 	reconnect: ReconnectChallenge;
 	pow: ProofOfWork;
 	onVerified(backend: BackendRuntime, ip: string): void;
+	/** A refusal before any backend was chosen (a shared listener's limit, an unknown host). */
+	refusedUnrouted(reason: "limit" | "routing"): void;
 	open(conn: TcpConnection): void;
 	closed(conn: TcpConnection): void;
 }
 
-type State = "sniff" | "connecting" | "piped" | "local" | "closed";
+/** switching: a later HTTP request goes elsewhere; the origin finishes the earlier responses first. */
+type State = "sniff" | "connecting" | "piped" | "switching" | "local" | "closed";
+
+/** HTTP routing of one request: where it goes, or that it must be challenged or refused. */
+type HttpVerdict =
+	| { kind: "unknown-host" }
+	| { kind: "challenge"; backend: BackendRuntime }
+	| { kind: "route"; backend: BackendRuntime; honeypot: boolean };
 
 interface OriginLink {
 	conn: TcpConnection;
@@ -81,6 +85,11 @@ export class TcpConnection implements Closable {
 	clientPaused = false;
 	tracked = false;
 	sniffing: "minecraft" | "http" | "tls" | "proxy" | null = null;
+	/** Set once an origin accepted the connection: it counts as opened (and later closed) for its backend. */
+	originReached = false;
+	/** Request boundaries of an HTTP connection (null for other protocols). */
+	http: RequestFramer | null = null;
+	switchStartedAt = 0;
 
 	constructor(
 		readonly client: Socket<TcpConnection>,
@@ -112,6 +121,7 @@ export class TcpConnection implements Closable {
 			this.tracked = false;
 			if (this.origin) this.origin.active--;
 			this.backend?.connections.delete(this);
+			if (this.originReached && this.backend) this.backend.counters.closed++;
 			this.listener.ctx.closed(this);
 		}
 	}
@@ -125,6 +135,10 @@ export class TcpConnection implements Closable {
 			case "connecting":
 				if (this.origin && now - this.connectStartedAt > this.origin.connectTimeoutMs)
 					this.connectFailed("connect timeout");
+				return;
+			case "switching":
+				if (now - Math.max(this.switchStartedAt, this.lastOriginRead) > SNIFF_TIMEOUT_MS)
+					this.close("origin did not finish its response before the next request");
 				return;
 			case "piped": {
 				const o = this.origin;
@@ -157,16 +171,10 @@ export class TcpConnection implements Closable {
 		switch (this.state) {
 			case "piped": {
 				if (this.sentStatus) this.sentStatus = Buffer.concat([this.sentStatus, chunk]);
-				const o = this.originSocket;
 				// The origin closed while its last bytes still drain to the client: nothing to send them to.
-				if (!o) return;
-				if (this.toOrigin.length === 0) {
-					const n = o.write(chunk);
-					if (n === chunk.length) return;
-					this.toOrigin.push(Buffer.from(chunk.subarray(Math.max(n, 0))));
-					this.originBlockedSince = Date.now();
-					this.client.pause();
-				} else this.toOrigin.push(Buffer.from(chunk));
+				if (!this.originSocket) return;
+				if (this.http) this.forwardHttp(chunk);
+				else this.sendToOrigin(chunk);
 				return;
 			}
 			case "local":
@@ -188,6 +196,8 @@ export class TcpConnection implements Closable {
 
 	onClientEnd(): void {
 		this.clientEnded = true;
+		// The held request is still answered; the half-close is passed on after it.
+		if (this.state === "switching") return;
 		if (this.state === "piped") {
 			if (this.toOrigin.length === 0) this.originSocket?.shutdown();
 			if (this.originEnded && this.toClient.length === 0) this.close("both sides done");
@@ -204,6 +214,10 @@ export class TcpConnection implements Closable {
 		}
 		if (this.flush(this.client, this.toClient)) {
 			this.originSocket?.resume();
+			if (this.state === "switching") {
+				if (this.originEnded) this.finishSwitch();
+				return;
+			}
 			if (this.originEnded) {
 				if (this.clientEnded) this.close("both sides done");
 				else this.client.shutdown();
@@ -225,6 +239,10 @@ export class TcpConnection implements Closable {
 		this.state = "piped";
 		this.lastOriginRead = Date.now();
 		s.setNoDelay(true);
+		if (!this.originReached) {
+			this.originReached = true;
+			(this.backend as BackendRuntime).counters.opened++;
+		}
 		const o = this.origin as OriginRuntime;
 		const header = encodeHeader(
 			o.proxyProtocol,
@@ -236,25 +254,125 @@ export class TcpConnection implements Closable {
 			},
 			"TCP",
 		);
-		const first = header ? [header, ...this.pending] : this.pending;
+		const pending = this.pending;
 		this.pending = [];
 		this.pendingBytes = 0;
-		const data = first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first);
-		const n = data.length ? s.write(data) : 0;
-		if (n < data.length) {
+		if (this.http) {
+			// Request by request from the first one on: a pipelined second request is checked too.
+			if (header) this.sendToOrigin(header, 0);
+			if (pending.length) this.forwardHttp(pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending));
+			if (this.state !== "piped") return;
+		} else {
+			const first = header ? [header, ...pending] : pending;
+			const data = first.length === 1 ? (first[0] as Buffer) : Buffer.concat(first);
 			// The origin cannot take it all yet: the client stays (or becomes) paused until drain.
-			this.toOrigin.push(data.subarray(Math.max(n, 0)));
-			this.originBlockedSince = Date.now();
-			this.client.pause();
-		} else if (this.clientPaused) this.client.resume();
+			if (data.length) this.sendToOrigin(data, data.length - (header?.length ?? 0));
+		}
+		if (this.toOrigin.length === 0 && this.clientPaused) this.client.resume();
 		this.clientPaused = false;
 		if (this.clientEnded && this.toOrigin.length === 0) s.shutdown();
+	}
+
+	/** Writes client bytes to the origin; what it cannot take yet is queued and the client paused. */
+	private sendToOrigin(chunk: Buffer, payload = chunk.length): void {
+		(this.backend as BackendRuntime).counters.bytesFromClients += payload;
+		const o = this.originSocket as Socket<OriginLink>;
+		if (this.toOrigin.length === 0) {
+			const n = o.write(chunk);
+			if (n === chunk.length) return;
+			this.toOrigin.push(Buffer.from(chunk.subarray(Math.max(n, 0))));
+			this.originBlockedSince = Date.now();
+			this.client.pause();
+		} else this.toOrigin.push(Buffer.from(chunk));
+	}
+
+	/**
+	 * Forwards an HTTP connection's bytes request by request. Like HAProxy in `mode http`, each
+	 * request is routed and checked on its own: one that routes to this connection's backend with
+	 * the same verdict (and, where a challenge applies, carries valid clearance) rides the open
+	 * origin connection; any other is held, and handled like a new connection's first request
+	 * once the origin has finished what it was sent before (switchRequest). A client cannot open
+	 * a connection with one good request and send anything it likes after it.
+	 */
+	private forwardHttp(data: Buffer): void {
+		const framer = this.http as RequestFramer;
+		let input = data;
+		try {
+			for (;;) {
+				const { pass, next } = framer.feed(input);
+				if (pass.length) this.sendToOrigin(pass);
+				if (!next) return;
+				const verdict = this.decideHttp(next.head);
+				if (
+					verdict.kind !== "route" ||
+					verdict.backend !== this.backend ||
+					verdict.honeypot !== (this.origin?.honeypot === true)
+				) {
+					this.switchRequest(Buffer.concat([next.bytes, next.rest]));
+					return;
+				}
+				framer.admit(next.head);
+				this.sendToOrigin(next.bytes);
+				if (!next.rest.length) return;
+				input = next.rest;
+			}
+		} catch (err) {
+			if (err instanceof SniffError) this.close(err.message);
+			else throw err;
+		}
+	}
+
+	/**
+	 * Holds a request that may not follow the earlier ones: the client is paused, the origin gets
+	 * our FIN after what it was already sent (HTTP servers close once their last response is
+	 * out), and when it has ended and its bytes reached the client the held request starts over.
+	 */
+	private switchRequest(held: Buffer): void {
+		this.state = "switching";
+		this.switchStartedAt = Date.now();
+		this.pending = [held];
+		this.pendingBytes = held.length;
+		this.client.pause();
+		if (!this.originSocket || this.originEnded) {
+			if (this.toClient.length === 0) this.finishSwitch();
+			return;
+		}
+		// With bytes still queued for the origin, onOriginDrain sends the FIN after them.
+		if (this.toOrigin.length === 0) this.originSocket.shutdown();
+	}
+
+	/** The origin is done: the connection leaves its backend and sniffs the held request afresh. */
+	private finishSwitch(): void {
+		const stale = this.originSocket;
+		this.link = null;
+		this.originSocket = null;
+		stale?.end();
+		if (this.origin) this.origin.active--;
+		this.origin = null;
+		if (this.backend) {
+			if (this.originReached) this.backend.counters.closed++;
+			this.backend.connections.delete(this);
+		}
+		this.backend = null;
+		this.originReached = false;
+		this.originEnded = false;
+		this.originAnswered = false;
+		this.originBlockedSince = 0;
+		this.toOrigin = [];
+		this.tried.clear();
+		this.http = null;
+		this.state = "sniff";
+		this.sniffing = "http";
+		this.openedAt = Date.now();
+		this.client.resume();
+		this.sniff();
 	}
 
 	onOriginData(chunk: Buffer): void {
 		if (this.state === "local") return;
 		this.originAnswered = true;
 		this.lastOriginRead = Date.now();
+		(this.backend as BackendRuntime).counters.bytesToClients += chunk.length;
 		if (this.toClient.length === 0) {
 			const n = this.client.write(chunk);
 			if (n === chunk.length) return;
@@ -266,6 +384,10 @@ export class TcpConnection implements Closable {
 	onOriginDrain(): void {
 		if (this.flush(this.originSocket as Socket<OriginLink>, this.toOrigin)) {
 			this.originBlockedSince = 0;
+			if (this.state === "switching") {
+				this.originSocket?.shutdown();
+				return;
+			}
 			this.client.resume();
 			if (this.clientEnded) {
 				if (this.originEnded) this.close("both sides done");
@@ -276,6 +398,10 @@ export class TcpConnection implements Closable {
 
 	onOriginEnd(): void {
 		this.originEnded = true;
+		if (this.state === "switching") {
+			if (this.toClient.length === 0) this.finishSwitch();
+			return;
+		}
 		if (this.state !== "piped") return;
 		if (this.toClient.length === 0) this.client.shutdown();
 		if (this.clientEnded && this.toOrigin.length === 0) this.close("both sides done");
@@ -286,6 +412,10 @@ export class TcpConnection implements Closable {
 			this.originSocket = null;
 			if (this.toClient.length === 0) this.close("origin closed");
 			else this.originEnded = true;
+		} else if (this.state === "switching") {
+			this.originSocket = null;
+			this.originEnded = true;
+			if (this.toClient.length === 0) this.finishSwitch();
 		}
 	}
 
@@ -325,7 +455,10 @@ export class TcpConnection implements Closable {
 						this.localIp = parsed.endpoints.destinationAddress;
 						this.localPort = parsed.endpoints.destinationPort;
 					}
-					if (!ctx.acquireAddress(this.clientIp)) return this.close("per-address connection limit");
+					if (!ctx.acquireAddress(this.clientIp)) {
+						this.listener.refusedByLimit();
+						return this.close("per-address connection limit");
+					}
 					this.countedAddress = this.clientIp;
 					const rest = this.buffered().subarray(parsed.length);
 					this.pending = rest.length ? [Buffer.from(rest)] : [];
@@ -335,10 +468,11 @@ export class TcpConnection implements Closable {
 				if (!this.sniffing) return this.routeDirect();
 				if (!this.pendingBytes) return;
 			}
-			if (this.pendingBytes > MAX_SNIFF_BYTES) return this.close("routing data too large");
 			if (this.sniffing === "minecraft") this.sniffMinecraft();
 			else if (this.sniffing === "http") this.sniffHttp();
 			else if (this.sniffing === "tls") this.sniffTls();
+			// Still undecided after this much: a body that follows a complete request head does not count.
+			if (this.state === "sniff" && this.pendingBytes > MAX_SNIFF_BYTES) this.close("routing data too large");
 		} catch (err) {
 			if (err instanceof ProtocolError || err instanceof SniffError) this.close(err.message);
 			else throw err;
@@ -359,6 +493,7 @@ export class TcpConnection implements Closable {
 		if (!backend) {
 			if (hs.nextState === 1)
 				return this.answerStatusLocally(unknownHostStatus(cfg.unknown_host_message, hs), false, hs);
+			this.listener.ctx.refusedUnrouted("routing");
 			return this.refuse(loginDisconnect(cfg.unknown_host_message), `unknown host '${hs.host}'`);
 		}
 		if (hs.nextState === 1) {
@@ -370,52 +505,67 @@ export class TcpConnection implements Closable {
 			this.statusFallback = cached !== null;
 			return this.routeTo(backend);
 		}
-		const action = proxyAction(backend.rules, {
-			ip: this.clientIp,
-			port: this.localPort,
-			transport: "TCP",
-			backendType: backend.type,
-		});
+		const action = this.actionFor(backend);
 		if (action === "REDIRECT") return this.routeTo(backend, true);
 		if (action === "CHALLENGE" || challengeByLevel(backend)) {
-			const verdict = this.listener.ctx.reconnect.check(`${backend.id}|${this.clientIp}`);
-			if (verdict === "challenge")
+			const verdict = this.listener.ctx.reconnect.check(backend.id, this.clientIp);
+			if (verdict === "challenge") {
+				backend.counters.refusedChallenge++;
 				return this.refuse(loginDisconnect(cfg.challenge_message), "challenged (first join)");
+			}
 			if (verdict === "verified") this.listener.ctx.onVerified(backend, this.clientIp);
 		}
 		this.routeTo(backend);
 	}
 
+	/** The first matching CHALLENGE/REDIRECT rule's action for this connection on a backend. */
+	private actionFor(backend: BackendRuntime): ProxyRule["action"] | null {
+		if (!backend.rules.length) return null;
+		return proxyAction(
+			backend.rules,
+			connectionFacts(
+				{ ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type },
+				this.listener.ctx.geo,
+			),
+		);
+	}
+
+	/** Where one HTTP request goes: the same decision for a connection's first request and every later one. */
+	private decideHttp(head: HttpHead): HttpVerdict {
+		const backend = selectBackend(this.listener.backends, head.host, domainMatches);
+		if (!backend) return { kind: "unknown-host" };
+		const action = this.actionFor(backend);
+		if (action === "REDIRECT") return { kind: "route", backend, honeypot: true };
+		if (
+			(action === "CHALLENGE" || challengeByLevel(backend)) &&
+			!this.listener.ctx.pow.cleared(head.headers.get("cookie"), backend.id, this.clientIp)
+		)
+			return { kind: "challenge", backend };
+		return { kind: "route", backend, honeypot: false };
+	}
+
 	private sniffHttp() {
 		const head = parseHttpHead(this.buffered());
 		if (!head) return;
-		const backend = selectBackend(this.listener.backends, head.host, domainMatches);
-		const cfg = this.listener.ctx.config();
-		if (!backend)
+		const verdict = this.decideHttp(head);
+		if (verdict.kind === "unknown-host") {
+			this.listener.ctx.refusedUnrouted("routing");
 			return this.refuse(
 				httpResponse(
 					421,
 					"Misdirected Request",
 					{ "Content-Type": "text/plain; charset=utf-8" },
-					`${cfg.unknown_host_message}\n`,
+					`${this.listener.ctx.config().unknown_host_message}\n`,
 				),
 				`unknown host '${head.host}'`,
 			);
-		const action = proxyAction(backend.rules, {
-			ip: this.clientIp,
-			port: this.localPort,
-			transport: "TCP",
-			backendType: backend.type,
-		});
-		if (action === "REDIRECT") return this.routeTo(backend, true);
-		if (
-			(action === "CHALLENGE" || challengeByLevel(backend)) &&
-			!this.listener.ctx.pow.cleared(head.headers.get("cookie"), backend.id, this.clientIp)
-		) {
-			const body = this.buffered().subarray(head.length);
-			return this.powChallenge(backend, head, body);
 		}
-		this.routeTo(backend);
+		if (verdict.kind === "challenge") {
+			verdict.backend.counters.refusedChallenge++;
+			return this.powChallenge(verdict.backend, head, this.buffered().subarray(head.length));
+		}
+		this.http = new RequestFramer();
+		this.routeTo(verdict.backend, verdict.honeypot);
 	}
 
 	private powChallenge(backend: BackendRuntime, head: HttpHead, body: Buffer) {
@@ -455,14 +605,12 @@ export class TcpConnection implements Closable {
 		const host = parseSni(this.buffered());
 		if (host === null) return;
 		const backend = selectBackend(this.listener.backends, host, domainMatches);
-		if (!backend) return this.close(`unknown TLS server name '${host}'`);
-		const action = proxyAction(backend.rules, {
-			ip: this.clientIp,
-			port: this.localPort,
-			transport: "TCP",
-			backendType: backend.type,
-		});
-		this.routeTo(backend, action === "REDIRECT");
+		if (!backend) {
+			this.listener.ctx.refusedUnrouted("routing");
+			return this.close(`unknown TLS server name '${host}'`);
+		}
+		// TLS is not terminated: only the ClientHello is seen, so the first decision holds for the connection.
+		this.routeTo(backend, this.actionFor(backend) === "REDIRECT");
 	}
 
 	private refuse(reply: Buffer, reason: string) {
@@ -527,20 +675,15 @@ export class TcpConnection implements Closable {
 	/** Routes without reading anything: the listener's one backend, or its honeypot for a REDIRECT rule. */
 	routeDirect() {
 		const backend = this.listener.backends[0] ?? null;
-		const action =
-			backend &&
-			proxyAction(backend.rules, {
-				ip: this.clientIp,
-				port: this.localPort,
-				transport: "TCP",
-				backendType: backend.type,
-			});
-		this.routeTo(backend, action === "REDIRECT");
+		this.routeTo(backend, backend !== null && this.actionFor(backend) === "REDIRECT");
 	}
 
 	/** Binds the connection to a backend and connects to an origin (or the honeypot). */
 	routeTo(backend: BackendRuntime | null, honeypot = false) {
-		if (!backend || backend.deleted) return this.close("no backend for this connection");
+		if (!backend || backend.deleted) {
+			this.listener.ctx.refusedUnrouted("routing");
+			return this.close("no backend for this connection");
+		}
 		this.backend = backend;
 		backend.connections.add(this);
 		if (this.statusFallback) {
@@ -548,7 +691,8 @@ export class TcpConnection implements Closable {
 			if (hs) this.sentStatus = Buffer.from(this.buffered().subarray(hs.length));
 		}
 		if (honeypot) {
-			if (!backend.honeypot) return this.close("REDIRECT rule matched but the backend has no honeypot origin");
+			if (!backend.honeypot?.enabled)
+				return this.refuseRouting("REDIRECT rule matched but the backend's honeypot origin is missing or disabled");
 			return this.connect(backend.honeypot);
 		}
 		this.connectNext();
@@ -557,8 +701,14 @@ export class TcpConnection implements Closable {
 	private connectNext() {
 		const backend = this.backend as BackendRuntime;
 		const origin = backend.balancer.pick(backend.origins, this.clientIp, this.tried);
-		if (!origin) return this.close("no usable origin");
+		if (!origin) return this.refuseRouting("no usable origin");
 		this.connect(origin);
+	}
+
+	/** Ends a connection its backend could not place with an origin. */
+	private refuseRouting(reason: string): void {
+		(this.backend as BackendRuntime).counters.refusedRouting++;
+		this.close(reason);
 	}
 
 	private connect(origin: OriginRuntime): void {
@@ -586,7 +736,7 @@ export class TcpConnection implements Closable {
 		this.link = null;
 		this.listener.ctx.log.debug("origin connect failed", { origin: this.origin?.id, reason });
 		if (this.tried.size >= MAX_CONNECT_ATTEMPTS || this.origin?.honeypot)
-			return this.close(`origin unreachable: ${reason}`);
+			return this.refuseRouting(`origin unreachable: ${reason}`);
 		this.connectNext();
 	}
 
@@ -710,12 +860,19 @@ export class TcpListener {
 		}
 	}
 
+	/** Counts a per-address refusal on the listener's backend, when it serves only one. */
+	refusedByLimit(): void {
+		if (this.backends.length === 1) (this.backends[0] as BackendRuntime).counters.refusedLimit++;
+		else this.ctx.refusedUnrouted("limit");
+	}
+
 	accept(s: Socket<TcpConnection>): void {
 		const conn = new TcpConnection(s, this);
 		s.data = conn;
 		const trusted = this.ctx.trustedUpstream(conn.clientIp);
 		if (!trusted) {
 			if (!this.ctx.acquireAddress(conn.clientIp)) {
+				this.refusedByLimit();
 				conn.state = "closed";
 				s.terminate();
 				return;

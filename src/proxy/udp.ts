@@ -1,22 +1,25 @@
 // UDP listeners (UDP, MINECRAFT_BEDROCK, QUIC): one session per client address and port, each
 // with its own connected socket to the chosen origin, ended after udp_idle_timeout_seconds
 // without packets. With proxyProtocol set, every datagram to the origin carries a PROXY v2
-// header (DGRAM), which Geyser's and HAProxy's decoders strip per packet.
+// header (DGRAM), which Geyser's and HAProxy's decoders strip per packet. A session counts
+// against the per-address limit like a TCP connection: a source at its limit gets no new
+// session (its datagrams are dropped and counted) until one of its sessions idles out.
 import type { udp } from "bun";
-import type { Logger } from "../log.ts";
 import { encodeV2, parseV2, plainAddress } from "./proxy-protocol.ts";
 import { encodePong, parsePing } from "./raknet.ts";
-import { proxyAction } from "./rules.ts";
-import { type BackendRuntime, type Closable, type OriginRuntime, type ProxyConfig, serveFromCache } from "./runtime.ts";
+import { connectionFacts, proxyAction } from "./rules.ts";
+import {
+	type BackendRuntime,
+	type Closable,
+	type ListenerContext,
+	type OriginRuntime,
+	serveFromCache,
+} from "./runtime.ts";
 
 /** Datagrams held while a session's origin socket opens. */
 const MAX_QUEUED = 64;
 
-export interface UdpContext {
-	config(): ProxyConfig;
-	log: Logger;
-	trustedUpstream(ip: string): boolean;
-}
+export type UdpContext = ListenerContext;
 
 class UdpSession implements Closable {
 	socket: udp.ConnectedSocket<"buffer"> | null = null;
@@ -33,7 +36,8 @@ class UdpSession implements Closable {
 		/** Where replies go (the client, or the trusted upstream that sent the packet). */
 		readonly replyPort: number,
 		readonly replyAddress: string,
-		clientIp: string,
+		/** The source counted against the per-address limit (released when the session ends). */
+		readonly clientIp: string,
 		clientPort: number,
 		localPort: number,
 	) {
@@ -51,6 +55,7 @@ class UdpSession implements Closable {
 					);
 		origin.active++;
 		backend.connections.add(this);
+		backend.counters.opened++;
 		Bun.udpSocket({
 			binaryType: "buffer",
 			connect: { hostname: origin.address, port: origin.port },
@@ -58,6 +63,7 @@ class UdpSession implements Closable {
 				data: (_s, buf) => {
 					if (this.closed) return;
 					this.lastSeen = Date.now();
+					this.backend.counters.bytesToClients += buf.length;
 					listener.reply(buf, this.replyPort, this.replyAddress);
 				},
 				error: (_s, err) => {
@@ -84,6 +90,7 @@ class UdpSession implements Closable {
 
 	forward(datagram: Buffer): void {
 		this.lastSeen = Date.now();
+		this.backend.counters.bytesFromClients += datagram.length;
 		if (this.socket) this.send(datagram);
 		else if (this.queue.length < MAX_QUEUED) this.queue.push(Buffer.from(datagram));
 	}
@@ -105,6 +112,8 @@ class UdpSession implements Closable {
 		this.socket?.close();
 		this.origin.active--;
 		this.backend.connections.delete(this);
+		this.backend.counters.closed++;
+		this.listener.ctx.releaseAddress(this.clientIp);
 		this.listener.forget(this.key);
 		this.listener.ctx.log.debug("udp session ended", { key: this.key, reason });
 	}
@@ -184,14 +193,22 @@ export class UdpListener {
 		const backend = this.backends[0];
 		if (!backend || backend.deleted) return;
 		if (backend.type === "MINECRAFT_BEDROCK" && this.answerPing(backend, datagram, port, address)) return;
-		const action = proxyAction(backend.rules, {
-			ip: clientIp,
-			port: localPort,
-			transport: "UDP",
-			backendType: backend.type,
-		});
-		const origin = action === "REDIRECT" ? backend.honeypot : backend.balancer.pick(backend.origins, clientIp);
-		if (!origin) return;
+		const action = proxyAction(
+			backend.rules,
+			connectionFacts({ ip: clientIp, port: localPort, transport: "UDP", backendType: backend.type }, this.ctx.geo),
+		);
+		if (!this.ctx.acquireAddress(clientIp)) {
+			backend.counters.refusedLimit++;
+			return;
+		}
+		// A REDIRECT goes to the honeypot only while it is enabled; never to the balanced origins.
+		const honeypot = backend.honeypot?.enabled ? backend.honeypot : null;
+		const origin = action === "REDIRECT" ? honeypot : backend.balancer.pick(backend.origins, clientIp);
+		if (!origin) {
+			this.ctx.releaseAddress(clientIp);
+			backend.counters.refusedRouting++;
+			return;
+		}
 		const session = new UdpSession(key, this, backend, origin, port, address, clientIp, clientPort, localPort);
 		this.sessions.set(key, session);
 		session.forward(datagram);

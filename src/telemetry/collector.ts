@@ -1,5 +1,6 @@
 // The one sampler of the data plane's counters. Every second it reads each backend's counters,
-// the host-wide verdict reasons and the proxy's open connections; it keeps the last
+// the host-wide verdict reasons and the proxy's open connections and counters (the proxy's also
+// while the data plane is not loaded); it keeps the last
 // telemetry.live_seconds in memory (charts, streams, per-second rates for backend status and
 // alerts), feeds attack detection, and hands deltas to the rollups, written every
 // telemetry.flush_seconds. The rate-limit LRU (top sources, countries) is read every
@@ -13,7 +14,7 @@ import type { BackendService } from "../domain/backends/service.ts";
 import type { EventBus } from "../events.ts";
 import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
-import type { BackendRates, CounterView } from "../services.ts";
+import { type BackendRates, type CounterView, PROXY_COUNTER_NAMES, type ProxyCounters } from "../services.ts";
 import { AttackDetector, type BackendInfo } from "./attacks.ts";
 import { Rollups } from "./rollups.ts";
 import { monotonicToIso, RuleSampler } from "./rules.ts";
@@ -65,6 +66,7 @@ export interface CollectorDeps {
 	geoip: GeoIpService;
 	backends: BackendService;
 	activeConnections: (backendId: string) => number | null;
+	proxyCounters: (backendId: string) => ProxyCounters | null;
 }
 
 interface Reading {
@@ -100,6 +102,8 @@ export class Collector implements CounterView {
 	/** The first scan after attaching only records where each source's counters stand. */
 	private primed = false;
 	private listeners = new Set<(at: number) => void>();
+	/** Each backend's proxy counters at the last reading. */
+	private lastProxy = new Map<string, ProxyCounters>();
 	private last = { flush: 0, scan: 0, rules: 0, prune: 0 };
 
 	constructor(private readonly deps: CollectorDeps) {
@@ -207,8 +211,13 @@ export class Collector implements CounterView {
 	/** One reading: every second from the timer; tests call it with their own clock. */
 	tick(now = Date.now()): void {
 		const source = this.source;
-		if (!source) return;
 		const t = this.deps.settings();
+		if (!source) {
+			// The proxy is measured whether or not the data plane is loaded.
+			this.safely("proxy sampling", () => this.sampleProxy(now));
+			this.housekeeping(now, t);
+			return;
+		}
 		this.safely("counter sampling", () => this.sample(source, now, t));
 		if (now - this.last.scan >= t.telemetry.source_scan_seconds * 1000) {
 			this.last.scan = now;
@@ -218,6 +227,12 @@ export class Collector implements CounterView {
 			this.last.rules = now;
 			this.sampleRules();
 		}
+		this.housekeeping(now, t);
+		for (const fn of this.listeners) this.safely("telemetry listener", () => fn(now));
+	}
+
+	/** Flushes the rollups every telemetry.flush_seconds and prunes them every hour. */
+	private housekeeping(now: number, t: Config): void {
 		if (now - this.last.flush >= t.telemetry.flush_seconds * 1000) this.flush(now);
 		if (now - this.last.prune >= PRUNE_MS) {
 			this.last.prune = now;
@@ -226,7 +241,38 @@ export class Collector implements CounterView {
 				if (removed) this.deps.log.info("telemetry rows pruned", { removed });
 			});
 		}
-		for (const fn of this.listeners) this.safely("telemetry listener", () => fn(now));
+	}
+
+	/** A backend's proxy counters since the last reading; null when no proxy serves it. */
+	private proxyDelta(backendId: string): ProxyCounters | null {
+		const current = this.deps.proxyCounters(backendId);
+		if (!current) {
+			this.lastProxy.delete(backendId);
+			return null;
+		}
+		const before = this.lastProxy.get(backendId);
+		const delta = { ...current };
+		// The proxy's counters start at zero with the backend; one below its last reading started again.
+		if (before) for (const k of PROXY_COUNTER_NAMES) if (current[k] >= before[k]) delta[k] = current[k] - before[k];
+		this.lastProxy.set(backendId, { ...current });
+		return delta;
+	}
+
+	/** One second of the proxy alone (the data plane is not loaded): its figures, no kernel ones. */
+	private sampleProxy(now: number): void {
+		const rows = this.backendRows();
+		const zero = { rxPackets: 0, rxBytes: 0, passPackets: 0, passBytes: 0, dropPackets: 0, dropBytes: 0 };
+		for (const r of rows) {
+			const proxy = this.proxyDelta(r.id);
+			if (proxy) this.rollups.addTraffic(r.id, r.organization_id, now, zero, this.deps.activeConnections(r.id), proxy);
+		}
+		this.forgetProxy(rows);
+	}
+
+	private forgetProxy(rows: BackendRow[]): void {
+		if (this.lastProxy.size <= rows.length) return;
+		const ids = new Set(rows.map((r) => r.id));
+		for (const id of this.lastProxy.keys()) if (!ids.has(id)) this.lastProxy.delete(id);
 	}
 
 	/** Writes what was gathered since the last flush (open attacks are written every second). */
@@ -319,6 +365,7 @@ export class Collector implements CounterView {
 					dropBytes: diff(c.dropBytes, before.dropBytes),
 				},
 				connections,
+				this.proxyDelta(r.id),
 			);
 			this.attacks.observe(
 				this.info(r, protocols.get(r.id) ?? new Set()),
@@ -327,6 +374,7 @@ export class Collector implements CounterView {
 			);
 		}
 		for (const id of this.perBackend.keys()) if (!live.has(id)) this.perBackend.delete(id);
+		this.forgetProxy(rows);
 		for (const i of this.latestByIndex.keys()) if (!indexes.has(i)) this.latestByIndex.delete(i);
 		this.attacks.forget(live, now);
 	}

@@ -3,9 +3,10 @@
 //
 // Definitions (README "Telemetry"): a *request* is a packet admitted to a backend's listeners by
 // every kernel check (the backend's pass counter) — requests_per_second is what backend status
-// reports. Packets and bytes *in* are everything received for the backend's listeners. The data
-// plane sees no egress and the proxy reports only open connections, so bytesOut, packetsOut,
-// newConnections and closedConnections are null (not measured).
+// reports. Packets and bytes *in* are everything received for the backend's listeners. Bytes
+// *out* are the payload the proxy forwarded from origins to clients, and new/closed connections
+// its connections and UDP sessions; they are null where no proxy served the backend in the range.
+// The data plane sees no egress, so packetsOut is null.
 import type { Database } from "bun:sqlite";
 import { REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
 import type { Actor } from "../domain/actor.ts";
@@ -50,6 +51,14 @@ interface TrafficBucket {
 	peak_pps: number;
 	peak_bps: number;
 	connections_max: number | null;
+	proxy_seconds: number;
+	bytes_from_clients: number;
+	bytes_to_clients: number;
+	connections_opened: number;
+	connections_closed: number;
+	refused_limit: number;
+	refused_challenge: number;
+	refused_routing: number;
 }
 
 export interface AttackSource {
@@ -89,6 +98,8 @@ interface AttackRow {
 }
 
 const rate = (total: number, seconds: number) => (seconds > 0 ? Math.round((total / seconds) * 1000) / 1000 : 0);
+/** A proxy figure's rate over a bucket, or null when no proxy served the backend in it. */
+const proxyRate = (b: TrafficBucket, total: number) => (b.proxy_seconds > 0 ? rate(total, b.seconds) : null);
 
 /** Per-backend series: name → value of one bucket. */
 const TRAFFIC_SERIES: Record<string, (b: TrafficBucket) => number | null> = {
@@ -102,6 +113,11 @@ const TRAFFIC_SERIES: Record<string, (b: TrafficBucket) => number | null> = {
 	peak_packets_per_second: (b) => b.peak_pps,
 	peak_bytes_per_second: (b) => b.peak_bps,
 	active_connections: (b) => b.connections_max,
+	bytes_out_per_second: (b) => proxyRate(b, b.bytes_to_clients),
+	proxied_bytes_in_per_second: (b) => proxyRate(b, b.bytes_from_clients),
+	new_connections_per_second: (b) => proxyRate(b, b.connections_opened),
+	closed_connections_per_second: (b) => proxyRate(b, b.connections_closed),
+	refused_connections_per_second: (b) => proxyRate(b, b.refused_limit + b.refused_challenge + b.refused_routing),
 };
 /** Host-wide drops per verdict reason (the kernel does not count reasons per backend). */
 const reasonSeries = (r: ReasonName) => `drops_${r.toLowerCase()}_per_second`;
@@ -136,20 +152,27 @@ export class MetricsService {
 		const sum = (k: keyof TrafficBucket) => buckets.reduce((n, b) => n + ((b[k] as number | null) ?? 0), 0);
 		const seconds = sum("seconds");
 		const last = buckets.at(-1);
+		// The proxy's figures, or null (not measured) when no proxy served the scope in the range.
+		const proxied = sum("proxy_seconds") > 0;
+		const proxy = (k: keyof TrafficBucket) => (proxied ? sum(k) : null);
 		return {
 			metrics: {
 				requestsTotal: sum("pass_packets"),
 				requestsPerSecond: rate(sum("pass_packets"), seconds),
 				bytesIn: sum("rx_bytes"),
-				bytesOut: null,
+				bytesOut: proxy("bytes_to_clients"),
 				bytesPerSecondIn: rate(sum("rx_bytes"), seconds),
-				bytesPerSecondOut: null,
+				bytesPerSecondOut: proxied ? rate(sum("bytes_to_clients"), seconds) : null,
 				packetsIn: sum("rx_packets"),
 				packetsOut: null,
 				packetsPerSecond: rate(sum("rx_packets"), seconds),
 				activeConnections: last ? last.connections_max : null,
-				newConnections: null,
-				closedConnections: null,
+				newConnections: proxy("connections_opened"),
+				closedConnections: proxy("connections_closed"),
+				bytesProxiedIn: proxy("bytes_from_clients"),
+				connectionsRefusedLimit: proxy("refused_limit"),
+				connectionsRefusedChallenge: proxy("refused_challenge"),
+				connectionsRefusedRouting: proxy("refused_routing"),
 				packetsPassed: sum("pass_packets"),
 				bytesPassed: sum("pass_bytes"),
 				packetsDropped: sum("drop_packets"),
@@ -435,7 +458,11 @@ export class MetricsService {
 		const cols = `bucket, MAX(seconds) AS seconds, SUM(rx_packets) AS rx_packets,
 			SUM(rx_bytes) AS rx_bytes, SUM(pass_packets) AS pass_packets, SUM(pass_bytes) AS pass_bytes,
 			SUM(drop_packets) AS drop_packets, SUM(drop_bytes) AS drop_bytes, SUM(peak_pps) AS peak_pps,
-			SUM(peak_bps) AS peak_bps, SUM(connections_max) AS connections_max`;
+			SUM(peak_bps) AS peak_bps, SUM(connections_max) AS connections_max, MAX(proxy_seconds) AS proxy_seconds,
+			SUM(bytes_from_clients) AS bytes_from_clients, SUM(bytes_to_clients) AS bytes_to_clients,
+			SUM(connections_opened) AS connections_opened, SUM(connections_closed) AS connections_closed,
+			SUM(refused_limit) AS refused_limit, SUM(refused_challenge) AS refused_challenge,
+			SUM(refused_routing) AS refused_routing`;
 		const start = bucketOf(range.granularity, range.from);
 		// The backend's primary-key range, or the organization's index range.
 		return range.backendId

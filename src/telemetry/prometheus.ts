@@ -1,9 +1,11 @@
 // Prometheus text exposition (version 0.0.4) of the same counters the API reports: per-backend
-// kernel totals (received, passed, dropped), the last second's rates, open connections, attack
-// state, host-wide verdicts by reason, and per-rule matches. Served without credentials, so only
-// on the loopback HTTP listener (or telemetry.prometheus_listen).
+// kernel totals (received, passed, dropped), the proxy's totals (bytes each way, connections
+// opened, closed and refused), the last second's rates, open connections, attack state, host-wide
+// verdicts by reason, and per-rule matches. Served without credentials, so only on the loopback
+// HTTP listener (or telemetry.prometheus_listen).
 import type { Database } from "bun:sqlite";
 import { REASON_NAMES } from "../dataplane/abi.ts";
+import type { ProxyCounters, ProxyView } from "../services.ts";
 import type { Collector } from "./collector.ts";
 import { PASS_REASONS } from "./collector.ts";
 import type { CounterSource } from "./source.ts";
@@ -32,7 +34,12 @@ class Exposition {
 	}
 }
 
-export function exposition(db: Database, collector: Collector, source: CounterSource | null): string {
+export function exposition(
+	db: Database,
+	collector: Collector,
+	source: CounterSource | null,
+	proxy: ProxyView | null = null,
+): string {
 	const e = new Exposition();
 	const backends = db
 		.query<{ id: string; name: string; organization_id: string; dp_index: number }, []>(
@@ -101,6 +108,55 @@ export function exposition(db: Database, collector: Collector, source: CounterSo
 			"counter",
 			"Packets a filter rule matched (its kernel counter slot)",
 			rules.map((r) => [{ rule_id: r.id, backend_id: r.backend_id }, source.rule(r.stats_slot).packets]),
+		);
+	}
+	if (proxy) {
+		const served = backends.flatMap((b) => {
+			const c = proxy.counters(b.id);
+			return c ? [[b, c] as const] : [];
+		});
+		const each = (pick: (c: ProxyCounters) => Array<[Record<string, string>, number]>) =>
+			served.flatMap(([b, c]) => pick(c).map(([l, v]) => [{ ...id(b), ...l }, v] as [Record<string, string>, number]));
+		e.metric(
+			"pistonprotection_backend_proxy_bytes_total",
+			"counter",
+			"Payload bytes the proxy forwarded, by direction",
+			each((c) => [
+				[{ direction: "client_to_origin" }, c.bytesFromClients],
+				[{ direction: "origin_to_client" }, c.bytesToClients],
+			]),
+		);
+		e.metric(
+			"pistonprotection_backend_proxy_connections_opened_total",
+			"counter",
+			"Proxied connections and UDP sessions that reached an origin",
+			each((c) => [[{}, c.opened]]),
+		);
+		e.metric(
+			"pistonprotection_backend_proxy_connections_closed_total",
+			"counter",
+			"Proxied connections and UDP sessions that ended",
+			each((c) => [[{}, c.closed]]),
+		);
+		e.metric(
+			"pistonprotection_backend_proxy_connections_refused_total",
+			"counter",
+			"Connections the proxy did not forward, by reason (limit: per-address limit, UDP per datagram; challenge; routing: no origin could take it)",
+			each((c) => [
+				[{ reason: "limit" }, c.refusedLimit],
+				[{ reason: "challenge" }, c.refusedChallenge],
+				[{ reason: "routing" }, c.refusedRouting],
+			]),
+		);
+		const unrouted = proxy.refusedUnrouted();
+		e.metric(
+			"pistonprotection_proxy_unrouted_refused_connections_total",
+			"counter",
+			"Connections refused before a backend was known: a shared listener's per-address limit, an unknown host",
+			[
+				[{ reason: "limit" }, unrouted.limit],
+				[{ reason: "routing" }, unrouted.routing],
+			],
 		);
 	}
 	const rates = backends.map((b) => [b, collector.backendSeries(b.id).at(-1)] as const);

@@ -4,6 +4,7 @@
 // at most the seconds since the last flush. Retention bounds the rows of each granularity.
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
+import { emptyProxyCounters, PROXY_COUNTER_NAMES, type ProxyCounters } from "../services.ts";
 
 export const GRANULARITIES = ["MINUTE", "FIVE_MINUTES", "HOUR", "DAY"] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -32,6 +33,9 @@ export interface TrafficDelta {
 	connectionsMax: number | null;
 	connectionsSum: number;
 	connectionsSeconds: number;
+	/** Seconds the proxy served the backend, and its counters' deltas over them. */
+	proxySeconds: number;
+	proxy: ProxyCounters;
 }
 
 interface GeoDelta {
@@ -53,6 +57,8 @@ const emptyTraffic = (): TrafficDelta => ({
 	connectionsMax: null,
 	connectionsSum: 0,
 	connectionsSeconds: 0,
+	proxySeconds: 0,
+	proxy: emptyProxyCounters(),
 });
 
 export class Rollups {
@@ -76,9 +82,18 @@ export class Rollups {
 		at: number,
 		s: Omit<
 			TrafficDelta,
-			"seconds" | "peakPps" | "peakBps" | "connectionsMax" | "connectionsSum" | "connectionsSeconds"
+			| "seconds"
+			| "peakPps"
+			| "peakBps"
+			| "connectionsMax"
+			| "connectionsSum"
+			| "connectionsSeconds"
+			| "proxySeconds"
+			| "proxy"
 		>,
 		connections: number | null,
+		/** The proxy's counter deltas for this second; null when no proxy serves the backend. */
+		proxy: ProxyCounters | null = null,
 	): void {
 		const minute = bucketOf("MINUTE", at);
 		const key = `${backendId}|${minute}`;
@@ -101,6 +116,10 @@ export class Rollups {
 			d.connectionsMax = Math.max(d.connectionsMax ?? 0, connections);
 			d.connectionsSum += connections;
 			d.connectionsSeconds += 1;
+		}
+		if (proxy) {
+			d.proxySeconds += 1;
+			for (const k of PROXY_COUNTER_NAMES) d.proxy[k] += proxy[k];
 		}
 	}
 
@@ -149,8 +168,10 @@ export class Rollups {
 		const traffic = this.db.prepare(
 			`INSERT INTO traffic_rollups (granularity, backend_id, organization_id, bucket, seconds, rx_packets, rx_bytes,
 				pass_packets, pass_bytes, drop_packets, drop_bytes, peak_pps, peak_bps, connections_max, connections_sum,
-				connections_seconds)
-			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+				connections_seconds, proxy_seconds, bytes_from_clients, bytes_to_clients, connections_opened,
+				connections_closed, refused_limit, refused_challenge, refused_routing)
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+				?23, ?24
 			 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?2)
 			 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET
 				seconds = seconds + excluded.seconds, rx_packets = rx_packets + excluded.rx_packets,
@@ -161,7 +182,15 @@ export class Rollups {
 				connections_max = CASE WHEN excluded.connections_max IS NULL THEN connections_max
 					ELSE MAX(COALESCE(connections_max, 0), excluded.connections_max) END,
 				connections_sum = connections_sum + excluded.connections_sum,
-				connections_seconds = connections_seconds + excluded.connections_seconds`,
+				connections_seconds = connections_seconds + excluded.connections_seconds,
+				proxy_seconds = proxy_seconds + excluded.proxy_seconds,
+				bytes_from_clients = bytes_from_clients + excluded.bytes_from_clients,
+				bytes_to_clients = bytes_to_clients + excluded.bytes_to_clients,
+				connections_opened = connections_opened + excluded.connections_opened,
+				connections_closed = connections_closed + excluded.connections_closed,
+				refused_limit = refused_limit + excluded.refused_limit,
+				refused_challenge = refused_challenge + excluded.refused_challenge,
+				refused_routing = refused_routing + excluded.refused_routing`,
 		);
 		const reason = this.db.prepare(
 			`INSERT INTO reason_rollups (granularity, bucket, reason, seconds, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
@@ -196,6 +225,8 @@ export class Rollups {
 						d.connectionsMax,
 						d.connectionsSum,
 						d.connectionsSeconds,
+						d.proxySeconds,
+						...PROXY_COUNTER_NAMES.map((k) => d.proxy[k]),
 					);
 					rows++;
 				}

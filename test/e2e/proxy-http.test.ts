@@ -1,12 +1,15 @@
-// HTTP and HTTPS routing (Host, TLS SNI without terminating TLS), the proof-of-work challenge
-// solved by headless Chromium, and REDIRECT to a honeypot origin.
+// HTTP and HTTPS routing (Host, TLS SNI without terminating TLS), every request of a keep-alive
+// connection routed and checked on its own, the proof-of-work challenge solved by headless
+// Chromium, and REDIRECT to a honeypot origin.
 import { afterEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { chromium } from "playwright-core";
+import { leadingZeroBits } from "../../src/proxy/challenge.ts";
 import { echoThrough, freePort, proxyCore, tcpEchoOrigin, until } from "../helpers/proxy.ts";
 
 type Core = Awaited<ReturnType<typeof proxyCore>>;
@@ -44,6 +47,79 @@ function rawRequest(port: number, host: string, path = "/"): Promise<string> {
 	});
 }
 
+/** An origin that answers "<name> <path>" and records the paths it was asked for. */
+function recordingOrigin(name: string) {
+	const paths: string[] = [];
+	const server = Bun.serve({
+		hostname: "127.0.0.1",
+		port: 0,
+		fetch: (req) => {
+			const path = new URL(req.url).pathname;
+			paths.push(path);
+			return new Response(`${name} ${path}`);
+		},
+	});
+	cleanups.push(() => server.stop(true));
+	return { port: server.port as number, paths };
+}
+
+const get = (host: string, path: string, cookie?: string) =>
+	`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ""}\r\n`;
+
+interface RawResponse {
+	status: number;
+	headers: Record<string, string>;
+	body: string;
+}
+
+/** One client connection speaking HTTP/1.1 keep-alive: requests are written as given, responses read by Content-Length. */
+async function keepAlive(port: number) {
+	const s = connect({ host: "127.0.0.1", port });
+	let buf = Buffer.alloc(0);
+	let ended = false;
+	let wake: (() => void) | null = null;
+	s.on("data", (d: Buffer) => {
+		buf = Buffer.concat([buf, d]);
+		wake?.();
+	});
+	s.on("close", () => {
+		ended = true;
+		wake?.();
+	});
+	s.on("error", () => {});
+	cleanups.push(() => s.destroy());
+	await new Promise<void>((r) => s.on("connect", () => r()));
+	return {
+		send: (text: string) => s.write(text),
+		closed: () => ended,
+		/** The next whole response, or null when the connection closed first. */
+		async response(): Promise<RawResponse | null> {
+			for (;;) {
+				const end = buf.indexOf("\r\n\r\n");
+				if (end !== -1) {
+					const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+					const headers: Record<string, string> = {};
+					for (const line of lines.slice(1)) {
+						const colon = line.indexOf(":");
+						headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+					}
+					const length = Number(headers["content-length"] ?? 0);
+					if (buf.length >= end + 4 + length) {
+						const body = buf.subarray(end + 4, end + 4 + length).toString();
+						buf = buf.subarray(end + 4 + length);
+						return { status: Number(lines[0]?.split(" ")[1]), headers, body };
+					}
+				}
+				if (ended) return null;
+				await new Promise<void>((r) => {
+					wake = r;
+				});
+				wake = null;
+			}
+		},
+	};
+}
+
 describe("HTTP and HTTPS routing", () => {
 	test("HTTP requests go to the backend whose domains hold the Host; other hosts get 421", async () => {
 		core = await proxyCore((c) => {
@@ -72,6 +148,56 @@ describe("HTTP and HTTPS routing", () => {
 		const other = await rawRequest(port, "three.web.test");
 		expect(other).toStartWith("HTTP/1.1 421");
 		expect(other).toContain("unknown site");
+	});
+
+	test("every request on a keep-alive connection goes to the backend of its own Host, pipelined or not", async () => {
+		core = await proxyCore();
+		const port = await freePort();
+		const listeners = [{ address: "127.0.0.1", port, protocol: "TCP" as const }];
+		const one = recordingOrigin("one");
+		const two = recordingOrigin("two");
+		for (const [name, origin] of [
+			["one", one],
+			["two", two],
+		] as const)
+			core.services.backends.create(core.owner, {
+				name,
+				type: "HTTP",
+				listeners,
+				domains: [`${name}.web.test`],
+				healthCheck: { enabled: false },
+				origins: [{ name: "o", address: "127.0.0.1", port: origin.port }],
+			});
+		await until(
+			() => core?.proxy.status().listeners.some((l) => l.port === port && l.backends.length === 2),
+			3000,
+			"listener",
+		);
+		const c = await keepAlive(port);
+		for (const [host, path, want] of [
+			["one.web.test", "/1", "one /1"],
+			["one.web.test", "/2", "one /2"],
+			["two.web.test", "/3", "two /3"],
+			["one.web.test", "/4", "one /4"],
+		] as const) {
+			c.send(get(host, path));
+			expect((await c.response())?.body).toBe(want);
+		}
+		// Pipelined in one write: answered in order, each by its own backend.
+		c.send(
+			get("one.web.test", "/5") + get("two.web.test", "/6") + get("two.web.test", "/7") + get("one.web.test", "/8"),
+		);
+		for (const want of ["one /5", "two /6", "two /7", "one /8"]) expect((await c.response())?.body).toBe(want);
+		// A request with a large body for the other backend follows it there whole.
+		const body = "x".repeat(200_000);
+		c.send(`POST /big HTTP/1.1\r\nHost: two.web.test\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+		expect((await c.response())?.body).toBe("two /big");
+		// A Host no backend serves is refused on the connection that carried good requests before.
+		c.send(get("three.web.test", "/9"));
+		expect((await c.response())?.status).toBe(421);
+		expect(await c.response()).toBeNull();
+		expect(one.paths).toEqual(["/1", "/2", "/4", "/5", "/8"]);
+		expect(two.paths).toEqual(["/3", "/6", "/7", "/big"]);
 	});
 
 	test("the HTTP health check GETs the configured path and expects its status", async () => {
@@ -220,6 +346,75 @@ describe("challenge and redirect", () => {
 		60_000,
 	);
 
+	test("on a keep-alive connection each request needs its own clearance: one without it gets the challenge, not the origin", async () => {
+		core = await proxyCore();
+		const port = await freePort();
+		const listeners = [{ address: "127.0.0.1", port, protocol: "TCP" as const }];
+		const site = recordingOrigin("site");
+		const other = recordingOrigin("other");
+		const backends = (
+			[
+				["site", site],
+				["other", other],
+			] as const
+		).map(([name, origin]) =>
+			core?.services.backends.create(core.owner, {
+				name,
+				type: "HTTP",
+				listeners,
+				domains: [`${name}.web.test`],
+				healthCheck: { enabled: false },
+				protection: { challenge: { enabled: true, type: "PROOF_OF_WORK", difficulty: 4 } },
+				origins: [{ name: "o", address: "127.0.0.1", port: origin.port }],
+			}),
+		);
+		for (const b of backends)
+			core.services.rules.create(core.owner, { backendId: b?.id as string, name: "pow", action: "CHALLENGE" });
+		await until(
+			() => core?.proxy.status().listeners.some((l) => l.port === port && l.backends.length === 2),
+			3000,
+			"listener",
+		);
+		// Solve site.web.test's challenge the way the page's script does.
+		const page = await keepAlive(port);
+		page.send(get("site.web.test", "/start"));
+		const challenge = (await page.response()) as RawResponse;
+		expect(challenge.status).toBe(403);
+		const token = /name="token" value="([^"]+)"/.exec(challenge.body)?.[1] as string;
+		let nonce = 0;
+		while (leadingZeroBits(createHash("sha256").update(`${token}:${nonce}`).digest()) < 4) nonce++;
+		const form = `token=${encodeURIComponent(token)}&nonce=${nonce}&return=%2F`;
+		const verify = await keepAlive(port);
+		verify.send(
+			`POST /.pp-challenge/verify HTTP/1.1\r\nHost: site.web.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n${form}`,
+		);
+		const solved = (await verify.response()) as RawResponse;
+		expect(solved.status).toBe(303);
+		const cookie = (solved.headers["set-cookie"] as string).split(";")[0] as string;
+
+		// With the cookie, requests ride one connection to the origin …
+		const c = await keepAlive(port);
+		c.send(get("site.web.test", "/a", cookie));
+		expect((await c.response())?.body).toBe("site /a");
+		c.send(get("site.web.test", "/b", cookie));
+		expect((await c.response())?.body).toBe("site /b");
+		// … but one without it is challenged on the same connection, which then closes.
+		c.send(get("site.web.test", "/c"));
+		const refused = (await c.response()) as RawResponse;
+		expect(refused.status).toBe(403);
+		expect(refused.body).toContain("Checking your connection");
+		expect(await c.response()).toBeNull();
+
+		// Pipelined behind a cleared request: the clearance of one backend does not carry to another.
+		const d = await keepAlive(port);
+		d.send(get("site.web.test", "/d", cookie) + get("other.web.test", "/e", cookie));
+		expect((await d.response())?.body).toBe("site /d");
+		expect((await d.response())?.status).toBe(403);
+		expect(await d.response()).toBeNull();
+		expect(site.paths).toEqual(["/a", "/b", "/d"]);
+		expect(other.paths).toEqual([]);
+	});
+
 	test("a REDIRECT rule sends matching sources to the honeypot origin, which never gets other traffic", async () => {
 		core = await proxyCore();
 		const real = await tcpEchoOrigin({ proxyProtocol: true });
@@ -251,5 +446,12 @@ describe("challenge and redirect", () => {
 		await echoThrough(port, Buffer.from("attack"), { localAddress: "127.0.0.66" });
 		expect(real.headers.map((h) => h.source)).toEqual(["127.0.0.65", "127.0.0.65", "127.0.0.65"]);
 		expect(honeypot.headers.map((h) => h.source)).toEqual(["127.0.0.66"]);
+		// A disabled honeypot takes nothing, and the matched source is not balanced to the real origin instead.
+		const honeypotId = backend.origins.find((o) => o.name === "honeypot")?.id as string;
+		core.services.backends.updateOrigin(core.owner, backend.id, honeypotId, { enabled: false });
+		expect((await echoThrough(port, Buffer.from("again"), { localAddress: "127.0.0.66" })).length).toBe(0);
+		expect(real.headers).toHaveLength(3);
+		expect(honeypot.headers).toHaveLength(1);
+		expect(core.services.proxyCounters(backend.id)).toMatchObject({ opened: 4, closed: 4, refusedRouting: 1 });
 	});
 });

@@ -1,7 +1,8 @@
 // Minecraft Java through the appliance with real PrismarineJS peers: hostname routing between
 // two backends on one listener, the player's address via PROXY v2, the unknown-host message,
-// the status cache, and the reconnect challenge.
+// the status cache, and the reconnect challenge (also by the player's country, from GeoIP).
 import { afterEach, describe, expect, test } from "bun:test";
+import { canWriteMmdb, writeMmdb } from "../helpers/geoip.ts";
 import { join, type MinecraftOrigin, minecraftOrigin, ping } from "../helpers/minecraft.ts";
 import { freePort, proxyCore, until } from "../helpers/proxy.ts";
 
@@ -131,4 +132,35 @@ describe("the Minecraft Java proxy", () => {
 		expect(allowed[0]?.source).toBe("proxy");
 		expect(Date.parse(allowed[0]?.expiresAt as string) - Date.now()).toBeGreaterThan(86_000_000);
 	}, 30_000);
+
+	const noMmdb = canWriteMmdb();
+	test.skipIf(noMmdb !== null)(
+		`a CHALLENGE rule for a country challenges players from it and no one else${noMmdb ? ` — skipped: ${noMmdb}` : ""}`,
+		async () => {
+			core = await proxyCore((c) => {
+				c.proxy.challenge_message = "Reconnect to verify";
+				c.geoip.country_database = writeMmdb(c.storage.data_dir, "country.mmdb", "country", {
+					"127.0.0.33/32": "FR",
+					"127.0.0.34/32": "DE",
+				});
+			});
+			const { a, port, backendA } = await twoBackends(core);
+			core.services.rules.create(core.owner, {
+				backendId: backendA.id,
+				name: "verify France",
+				action: "CHALLENGE",
+				match: { sourceCountries: ["FR"] },
+			});
+			await Bun.sleep(50);
+			expect(await join(port, "a.mc.test", "Dieter", "127.0.0.34")).toContain("welcome Dieter");
+			expect(await join(port, "a.mc.test", "Amelie", "127.0.0.33")).toContain("Reconnect to verify");
+			expect(await join(port, "a.mc.test", "Amelie", "127.0.0.33")).toContain("welcome Amelie");
+			expect(a.joins).toEqual([
+				{ username: "Dieter", address: "127.0.0.34" },
+				{ username: "Amelie", address: "127.0.0.33" },
+			]);
+			expect(core.services.proxyCounters(backendA.id)?.refusedChallenge).toBe(1);
+		},
+		30_000,
+	);
 });

@@ -371,6 +371,61 @@ describe("UDP forwarding", () => {
 		expect(origin.headers[0]?.source).toBe("127.0.0.53");
 	});
 
+	test("a source at its per-address limit gets no new UDP session until one idles out; its open sessions go on", async () => {
+		core = await proxyCore((c) => {
+			c.proxy.max_connections_per_ip = 2;
+			c.proxy.udp_idle_timeout_seconds = 1;
+		});
+		const origin = await udpEchoOrigin();
+		cleanups.push(() => origin.stop());
+		const { port, backend } = await udpBackend(core, origin, 0);
+		/** A client socket on a loopback source; ask() resolves with the echo, or null after waitMs. */
+		const client = async (source: string) => {
+			const sock = createSocket("udp4");
+			cleanups.push(() => sock.close());
+			await new Promise<void>((r) => sock.bind(0, source, () => r()));
+			return {
+				ask: (text: string, waitMs = 2000) =>
+					new Promise<string | null>((resolve) => {
+						const timer = setTimeout(() => {
+							sock.off("message", onMessage);
+							resolve(null);
+						}, waitMs);
+						const onMessage = (m: Buffer) => {
+							if (m.toString() !== text) return;
+							clearTimeout(timer);
+							sock.off("message", onMessage);
+							resolve(text);
+						};
+						sock.on("message", onMessage);
+						sock.send(Buffer.from(text), port, "127.0.0.1");
+					}),
+			};
+		};
+		const [a, b, c, other] = await Promise.all(
+			["127.0.0.61", "127.0.0.61", "127.0.0.61", "127.0.0.62"].map((s) => client(s)),
+		);
+		expect(await a?.ask("a1")).toBe("a1");
+		expect(await b?.ask("b1")).toBe("b1");
+		// The third session of 127.0.0.61 is refused: its datagrams are dropped and counted.
+		expect(await c?.ask("c1", 400)).toBeNull();
+		expect(await c?.ask("c2", 400)).toBeNull();
+		expect(core.services.proxyCounters(backend.id)?.refusedLimit).toBe(2);
+		// Another source has its own budget, and the open sessions are untouched.
+		expect(await other?.ask("o1")).toBe("o1");
+		expect(await a?.ask("a2")).toBe("a2");
+		expect(core.services.activeConnections(backend.id)).toBe(3);
+		// Keep a busy while b (and the other source) idle out: a's address has room again.
+		for (let i = 0; i < 25 && core.services.activeConnections(backend.id) !== 1; i++) {
+			expect(await a?.ask(`keep ${i}`)).toBe(`keep ${i}`);
+			await Bun.sleep(200);
+		}
+		expect(core.services.activeConnections(backend.id)).toBe(1);
+		expect(await c?.ask("c3")).toBe("c3");
+		expect(core.services.activeConnections(backend.id)).toBe(2);
+		expect(core.services.proxyCounters(backend.id)).toMatchObject({ opened: 4, closed: 2, refusedLimit: 2 });
+	}, 30_000);
+
 	test("a client session ends after the idle timeout", async () => {
 		core = await proxyCore((c) => {
 			c.proxy.udp_idle_timeout_seconds = 1;

@@ -199,6 +199,71 @@ describe("backends", () => {
 		expect(audit).toEqual(["backend.origin_added", "backend.origin_updated", "backend.origin_removed"]);
 	});
 
+	test("a backend with REDIRECT rules keeps its honeypot origin: removing, renaming or replacing it is refused naming the field", async () => {
+		const game = {
+			name: "game",
+			type: "TCP",
+			listeners: [{ port: 30000, protocol: "TCP" }],
+			origins: [
+				{ name: "main", address: "192.0.2.10", port: 30000 },
+				{ name: "Honeypot", address: "192.0.2.99", port: 30000 },
+			],
+		};
+		const twoHoneypots = await create({
+			...game,
+			origins: [...game.origins, { name: "honeypot", address: "192.0.2.98", port: 1 }],
+		});
+		expect(twoHoneypots.status).toBe(400);
+		expect((await twoHoneypots.json()).errors[0]).toMatchObject({ field: "origins", code: "duplicate_name" });
+		const b = await (await create(game)).json();
+		const honeypot = b.origins.find((o: { name: string }) => o.name === "Honeypot");
+		const another = await core.json(
+			`/v1/backends/${b.id}/origins`,
+			"POST",
+			{ name: "HONEYPOT", address: "192.0.2.97", port: 1 },
+			key,
+		);
+		expect(another.status).toBe(400);
+		expect((await another.json()).errors[0]).toMatchObject({ field: "name", code: "duplicate_name" });
+		const rule = await core.json("/v1/filters", "POST", { backendId: b.id, name: "trap", action: "REDIRECT" }, key);
+		expect(rule.status).toBe(201);
+		const auditBefore = core.services.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM audit_logs").get()?.n;
+
+		const refusals = [
+			[await core.request(`/v1/backends/${b.id}/origins/${honeypot.id}`, { method: "DELETE", key }), "originId"],
+			[await core.json(`/v1/backends/${b.id}/origins/${honeypot.id}`, "PUT", { name: "decoy" }, key), "name"],
+			[await core.json(`/v1/backends/${b.id}`, "PUT", { origins: [game.origins[0]] }, key), "origins"],
+		] as const;
+		for (const [res, field] of refusals) {
+			expect(res.status).toBe(400);
+			expect(res.headers.get("content-type")).toContain("application/problem+json");
+			const problem = await res.json();
+			expect(problem.errors).toEqual([
+				{ field, code: "honeypot_required", message: expect.stringContaining("REDIRECT") },
+			]);
+		}
+		// Nothing changed, nothing audited.
+		const after = await (await core.request(`/v1/backends/${b.id}`, { key })).json();
+		expect(after.origins.map((o: { name: string }) => o.name).sort()).toEqual(["Honeypot", "main"]);
+		expect(core.services.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM audit_logs").get()?.n).toBe(
+			auditBefore,
+		);
+
+		// Other changes to the honeypot are fine; without REDIRECT rules it may go.
+		const moved = await core.json(
+			`/v1/backends/${b.id}/origins/${honeypot.id}`,
+			"PUT",
+			{ name: "honeypot", port: 30001 },
+			key,
+		);
+		expect(moved.status).toBe(200);
+		const ruleId = (await rule.json()).id;
+		expect((await core.request(`/v1/filters/${ruleId}`, { method: "DELETE", key })).status).toBe(204);
+		expect((await core.request(`/v1/backends/${b.id}/origins/${honeypot.id}`, { method: "DELETE", key })).status).toBe(
+			204,
+		);
+	});
+
 	test("the protection level endpoint takes the spec's body and bumps the data plane's revision", async () => {
 		const b = await (await create()).json();
 		const before =
@@ -234,7 +299,12 @@ describe("backends", () => {
 			].sort(),
 		);
 		expect(s).toMatchObject({ health: "UNKNOWN", totalOrigins: 2, activeConnections: null });
-		core.services.setProxyView({ originHealth: () => "HEALTHY", activeConnections: () => 7 });
+		core.services.setProxyView({
+			originHealth: () => "HEALTHY",
+			activeConnections: () => 7,
+			counters: () => null,
+			refusedUnrouted: () => ({ limit: 0, routing: 0 }),
+		});
 		const live = await (await core.request(`/v1/backends/${b.id}/status`, { key })).json();
 		expect(live).toMatchObject({ health: "HEALTHY", healthyOrigins: 2, activeConnections: 7 });
 		expect((await core.request("/v1/backends/bk_missing/status", { key })).status).toBe(404);

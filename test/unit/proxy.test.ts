@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect as tlsConnect } from "node:tls";
+import type { GeoAnswer } from "../../src/geoip/database.ts";
 import { Balancer, type OriginState } from "../../src/proxy/balancer.ts";
 import { leadingZeroBits, ProofOfWork, ReconnectChallenge, renderPowPage } from "../../src/proxy/challenge.ts";
 import { applyResult, type HealthState, probeFor } from "../../src/proxy/health.ts";
@@ -20,8 +21,8 @@ import {
 } from "../../src/proxy/minecraft.ts";
 import { encodeV1, encodeV2, parseV2 } from "../../src/proxy/proxy-protocol.ts";
 import { encodePing, encodePong, parsePing, parsePong } from "../../src/proxy/raknet.ts";
-import { compileProxyRule, proxyAction } from "../../src/proxy/rules.ts";
-import { domainMatches, parseHttpHead, parseSni, SniffError } from "../../src/proxy/sniff.ts";
+import { compileProxyRule, connectionFacts, proxyAction } from "../../src/proxy/rules.ts";
+import { domainMatches, parseHttpHead, parseSni, RequestFramer, SniffError } from "../../src/proxy/sniff.ts";
 import { readProxyV2 } from "../helpers/proxy.ts";
 
 describe("PROXY protocol", () => {
@@ -194,6 +195,63 @@ describe("routing data", () => {
 		expect(() => parseSni(Buffer.from("GET / HTTP/1.1\r\n"))).toThrow(SniffError);
 	});
 
+	/** Feeds the stream in pieces of `step` bytes, admitting every head; returns the heads' targets and the bytes passed. */
+	function frame(stream: string, step: number): { targets: string[]; passed: string } {
+		const framer = new RequestFramer();
+		const targets: string[] = [];
+		let passed = "";
+		const bytes = Buffer.from(stream, "latin1");
+		for (let off = 0; off < bytes.length; off += step) {
+			let input: Buffer = bytes.subarray(off, off + step);
+			for (;;) {
+				const { pass, next } = framer.feed(input);
+				passed += pass.toString("latin1");
+				if (!next) break;
+				targets.push(next.head.target);
+				framer.admit(next.head);
+				passed += next.bytes.toString("latin1");
+				if (!next.rest.length) break;
+				input = next.rest;
+			}
+		}
+		return { targets, passed };
+	}
+
+	test("the request framer finds every request head across Content-Length and chunked bodies, in any split", () => {
+		const stream = [
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nGET /fake\r\n",
+			"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+			"\r\n",
+			"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+			"5;ext=1\r\nGET /\r\nA\r\nHTTP/1.1\r\n\r\n0\r\nTrailer: t\r\n\r\n",
+			"GET /d HTTP/1.1\r\nHost: y\r\n\r\n",
+		].join("");
+		for (const step of [1, 3, 7, 64, stream.length]) {
+			const { targets, passed } = frame(stream, step);
+			expect(targets).toEqual(["/a", "/b", "/c", "/d"]);
+			expect(passed).toBe(stream);
+		}
+	});
+
+	test("the framer refuses bodies whose length an origin could read differently, and stops at an upgrade", () => {
+		const admit = (head: string) => {
+			const framer = new RequestFramer();
+			const { next } = framer.feed(Buffer.from(head));
+			framer.admit(next?.head as never);
+			return framer;
+		};
+		expect(() => admit("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")).toThrow(
+			SniffError,
+		);
+		expect(() => admit("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")).toThrow(SniffError);
+		expect(() => admit("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")).toThrow(SniffError);
+		const chunked = admit("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+		expect(() => chunked.feed(Buffer.from("zz\r\n"))).toThrow(SniffError);
+		const ws = admit("GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n");
+		const frames = Buffer.from("GET /not-http HTTP/1.1\r\n\r\n");
+		expect(ws.feed(frames)).toEqual({ pass: frames, next: null });
+	});
+
 	test("domains match exactly or by wildcard, never the bare parent", () => {
 		expect(domainMatches(["a.test"], "a.test")).toBe(true);
 		expect(domainMatches(["*.a.test"], "x.a.test")).toBe(true);
@@ -311,12 +369,36 @@ describe("health thresholds", () => {
 describe("challenges", () => {
 	test("the reconnect challenge: refuse, let in within the window, remember, forget after", () => {
 		const c = new ReconnectChallenge({ windowMs: 10_000, rememberMs: 60_000 });
-		expect(c.check("ip", 0)).toBe("challenge");
-		expect(c.check("ip", 5_000)).toBe("verified");
-		expect(c.check("ip", 30_000)).toBe("pass");
-		expect(c.check("ip", 70_000)).toBe("challenge");
-		expect(c.check("late", 0)).toBe("challenge");
-		expect(c.check("late", 20_000)).toBe("challenge");
+		expect(c.check("bk_1", "ip", 0)).toBe("challenge");
+		expect(c.check("bk_2", "ip", 1_000)).toBe("challenge");
+		expect(c.check("bk_1", "ip", 5_000)).toBe("verified");
+		expect(c.check("bk_1", "ip", 30_000)).toBe("pass");
+		expect(c.check("bk_1", "ip", 70_000)).toBe("challenge");
+		expect(c.check("bk_1", "late", 0)).toBe("challenge");
+		expect(c.check("bk_1", "late", 20_000)).toBe("challenge");
+	});
+
+	test("verified addresses are stored with their expiry, loaded by a new challenge, and pruned once expired", () => {
+		const rows = new Map<string, { backendId: string; address: string; expiresAt: number }>();
+		const store = {
+			load: (now: number) => [...rows.values()].filter((r) => r.expiresAt > now),
+			save: (backendId: string, address: string, expiresAt: number) =>
+				rows.set(`${backendId}|${address}`, { backendId, address, expiresAt }),
+			prune: (now: number) => {
+				for (const [k, r] of rows) if (r.expiresAt <= now) rows.delete(k);
+			},
+		};
+		const settings = { windowMs: 10_000, rememberMs: 60_000 };
+		const before = new ReconnectChallenge(settings, store, 0);
+		before.check("bk_1", "1.2.3.4", 0);
+		expect(before.check("bk_1", "1.2.3.4", 1_000)).toBe("verified");
+		expect([...rows.values()]).toEqual([{ backendId: "bk_1", address: "1.2.3.4", expiresAt: 61_000 }]);
+		const after = new ReconnectChallenge(settings, store, 2_000);
+		expect(after.check("bk_1", "1.2.3.4", 2_000)).toBe("pass");
+		expect(after.check("bk_2", "1.2.3.4", 2_000)).toBe("challenge");
+		after.sweep(61_000);
+		expect(rows.size).toBe(0);
+		expect(new ReconnectChallenge(settings, store, 61_000).check("bk_1", "1.2.3.4", 61_000)).toBe("challenge");
 	});
 
 	test("proof of work: a solved token yields a cookie bound to backend and address", () => {
@@ -355,7 +437,7 @@ describe("challenges", () => {
 });
 
 describe("proxy rules", () => {
-	test("source prefixes, exclusions, ports and protocols decide; country conditions never match here", () => {
+	test("source prefixes, exclusions, ports, protocols, countries and ASNs decide", () => {
 		const rules = [
 			compileProxyRule("r1", "REDIRECT", {
 				sourceIps: [{ address: "10.0.0.0", prefixLength: 8 }],
@@ -364,16 +446,45 @@ describe("proxy rules", () => {
 			compileProxyRule("r2", "CHALLENGE", { protocols: ["TCP"], destinationPorts: [{ start: 25565, end: 25566 }] }),
 			compileProxyRule("r3", "REDIRECT", { sourceCountries: ["DE"] }),
 		];
-		const facts = (ip: string, port = 25565, transport: "TCP" | "UDP" = "TCP") => ({
-			ip,
-			port,
-			transport,
-			backendType: "MINECRAFT_JAVA" as const,
-		});
+		const geo: Record<string, GeoAnswer> = { "192.0.2.1": { country: "DE" }, "192.0.2.2": { country: "FR" } };
+		const facts = (ip: string, port = 25565, transport: "TCP" | "UDP" = "TCP") =>
+			connectionFacts({ ip, port, transport, backendType: "MINECRAFT_JAVA" as const }, (a) => geo[a] ?? {});
 		expect(proxyAction(rules, facts("10.2.3.4"))).toBe("REDIRECT");
 		expect(proxyAction(rules, facts("10.1.3.4"))).toBe("CHALLENGE");
-		expect(proxyAction(rules, facts("192.0.2.1", 80))).toBeNull();
-		expect(proxyAction(rules, facts("192.0.2.1", 25565, "UDP"))).toBeNull();
+		expect(proxyAction(rules, facts("198.51.100.1", 80))).toBeNull();
+		expect(proxyAction(rules, facts("198.51.100.1", 25565, "UDP"))).toBeNull();
 		expect(proxyAction(rules, facts("2001:db8::1"))).toBe("CHALLENGE");
+		expect(proxyAction(rules, facts("192.0.2.1", 80))).toBe("REDIRECT");
+		expect(proxyAction(rules, facts("192.0.2.2", 80))).toBeNull();
+	});
+
+	test("country and ASN conditions combine like the data plane's: positives all hold, the blacklist excludes", () => {
+		const geo: Record<string, GeoAnswer> = {
+			"192.0.2.1": { country: "FR", asn: 64500 },
+			"192.0.2.2": { country: "FR", asn: 64501 },
+			"192.0.2.3": { country: "DE", asn: 64500 },
+			"192.0.2.4": {},
+		};
+		let lookups = 0;
+		const facts = (ip: string) =>
+			connectionFacts({ ip, port: 80, transport: "TCP", backendType: "HTTP" as const }, (a) => {
+				lookups++;
+				return geo[a] ?? {};
+			});
+		const both = [compileProxyRule("r", "CHALLENGE", { sourceCountries: ["FR"], sourceAsns: [64500] })];
+		expect(proxyAction(both, facts("192.0.2.1"))).toBe("CHALLENGE");
+		expect(proxyAction(both, facts("192.0.2.2"))).toBeNull();
+		expect(proxyAction(both, facts("192.0.2.3"))).toBeNull();
+		expect(proxyAction(both, facts("192.0.2.4"))).toBeNull();
+		const notFrance = [compileProxyRule("r", "CHALLENGE", { sourceCountryBlacklist: ["FR"] })];
+		expect(proxyAction(notFrance, facts("192.0.2.1"))).toBeNull();
+		expect(proxyAction(notFrance, facts("192.0.2.3"))).toBe("CHALLENGE");
+		// A source the database does not know is in no country: not excluded either.
+		expect(proxyAction(notFrance, facts("192.0.2.4"))).toBe("CHALLENGE");
+		// One lookup per connection, however many rules ask.
+		lookups = 0;
+		const three = [...notFrance, ...both, ...both];
+		proxyAction(three, facts("192.0.2.2"));
+		expect(lookups).toBe(1);
 	});
 });

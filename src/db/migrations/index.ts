@@ -6,6 +6,8 @@ import protectionApi from "./004_protection_api.sql" with { type: "text" };
 import webhooks from "./010_webhooks.sql" with { type: "text" };
 import alerts from "./011_alerts.sql" with { type: "text" };
 import telemetry from "./012_telemetry.sql" with { type: "text" };
+import challengeVerified from "./013_challenge_verified.sql" with { type: "text" };
+import proxyTelemetry from "./014_proxy_telemetry.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -21,4 +23,6 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 10, name: "webhooks", sql: webhooks },
 	{ version: 11, name: "alerts", sql: alerts },
 	{ version: 12, name: "telemetry", sql: telemetry },
+	{ version: 13, name: "challenge_verified", sql: challengeVerified },
+	{ version: 14, name: "proxy_telemetry", sql: proxyTelemetry },
 ];

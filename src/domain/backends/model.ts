@@ -7,6 +7,13 @@ export const PROTECTION_LEVELS = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"
 /** Levels auto-mitigation may raise a backend to. */
 export const MITIGATION_LEVELS = ["LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"] as const;
 export const LB_ALGORITHMS = ["ROUND_ROBIN", "LEAST_CONNECTIONS", "RANDOM", "IP_HASH"] as const;
+/**
+ * The origin named this (any case) is the backend's REDIRECT target: connections a REDIRECT
+ * rule matches go there, and it is never balanced to. A backend has at most one, and keeps it
+ * while any of its REDIRECT rules exists.
+ */
+export const HONEYPOT_ORIGIN_NAME = "honeypot";
+export const isHoneypot = (originName: string) => originName.toLowerCase() === HONEYPOT_ORIGIN_NAME;
 
 const literals = <V extends string>(values: readonly V[], options: { description?: string } = {}) =>
 	T.Union(

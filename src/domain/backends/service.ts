@@ -21,6 +21,8 @@ import {
 	BackendUpdate,
 	DEFAULT_LISTENERS,
 	type Health,
+	HONEYPOT_ORIGIN_NAME,
+	isHoneypot,
 	type Listener,
 	type Origin,
 	OriginInput,
@@ -64,6 +66,15 @@ export interface BackendQuery {
 }
 
 const STATUS_FILTERS = ["healthy", "degraded", "unhealthy", "unknown"] as const;
+
+/** Whether a backend has its REDIRECT target: an origin named honeypot (any case). */
+export function hasHoneypot(db: Database, backendId: string): boolean {
+	return (
+		db
+			.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM origins WHERE backend_id = ? AND lower(name) = ?")
+			.get(backendId, HONEYPOT_ORIGIN_NAME) !== null
+	);
+}
 const MAX_ORIGINS = 64;
 
 function require(actor: Actor, permission: Permission) {
@@ -209,6 +220,7 @@ export class BackendService {
 		const originId = this.db.transaction(() => {
 			if (backend.origins.some((o) => o.name === input.name))
 				throw new Conflict("duplicate_name", `backend '${backend.name}' already has an origin named '${input.name}'`);
+			this.checkOrigins([...backend.origins, input], "name");
 			if (backend.origins.length >= MAX_ORIGINS)
 				throw ValidationError.field("origins", "limit_exceeded", `a backend has at most ${MAX_ORIGINS} origins`);
 			const now = nowIso();
@@ -235,6 +247,11 @@ export class BackendService {
 		this.db.transaction(() => {
 			if (input.name !== undefined && backend.origins.some((o) => o.name === input.name && o.id !== originId))
 				throw new Conflict("duplicate_name", `backend '${backend.name}' already has an origin named '${input.name}'`);
+			if (input.name !== undefined)
+				this.checkOrigins(
+					backend.origins.map((o) => (o.id === originId ? { name: input.name as string } : o)),
+					"name",
+				);
 			const now = nowIso();
 			this.db
 				.prepare(
@@ -252,6 +269,7 @@ export class BackendService {
 					now,
 					originId,
 				);
+			this.ensureRedirectTarget(backendId, "name");
 			this.touch(backendId, now);
 			this.audit.record(actor, {
 				action: "backend.origin_updated",
@@ -271,6 +289,7 @@ export class BackendService {
 		const current = this.origin(actor, backendId, originId);
 		this.db.transaction(() => {
 			this.db.prepare("DELETE FROM origins WHERE id = ?").run(originId);
+			this.ensureRedirectTarget(backendId, "originId");
 			this.touch(backendId, nowIso());
 			this.audit.record(actor, {
 				action: "backend.origin_removed",
@@ -333,6 +352,7 @@ export class BackendService {
 				this.checkOrigins(input.origins);
 				this.db.prepare("DELETE FROM origins WHERE backend_id = ?").run(id);
 				for (const o of input.origins) this.insertOrigin(id, o, now);
+				this.ensureRedirectTarget(id, "origins");
 			}
 			this.afterProtectionChange(id, actor.sandbox);
 			if (!actor.sandbox) bumpRevision(this.db, "services");
@@ -561,10 +581,36 @@ export class BackendService {
 		return out;
 	}
 
-	private checkOrigins(origins: OriginInput[]): void {
+	/** Origin names are unique, and one at most is the honeypot (its name in any case). */
+	private checkOrigins(origins: Array<{ name: string }>, field = "origins"): void {
 		const names = origins.map((o) => o.name);
 		const dup = names.find((n, i) => names.indexOf(n) !== i);
-		if (dup) throw ValidationError.field("origins", "duplicate_name", `origin name '${dup}' repeats`);
+		if (dup) throw ValidationError.field(field, "duplicate_name", `origin name '${dup}' repeats`);
+		if (names.filter(isHoneypot).length > 1)
+			throw ValidationError.field(
+				field,
+				"duplicate_name",
+				`only one origin may be named '${HONEYPOT_ORIGIN_NAME}' (in any case): it is the one REDIRECT rules send to`,
+			);
+	}
+
+	/**
+	 * Inside the transaction, after origins changed: a backend with REDIRECT rules keeps the origin
+	 * they send matching connections to. Without it the proxy could only refuse those connections.
+	 */
+	private ensureRedirectTarget(backendId: string, field: string): void {
+		const redirects =
+			this.db
+				.query<{ n: number }, [string]>(
+					"SELECT COUNT(*) AS n FROM filter_rules WHERE backend_id = ? AND action = 'REDIRECT'",
+				)
+				.get(backendId)?.n ?? 0;
+		if (redirects > 0 && !hasHoneypot(this.db, backendId))
+			throw ValidationError.field(
+				field,
+				"honeypot_required",
+				`the backend has ${redirects} REDIRECT rule${redirects === 1 ? "" : "s"}, which send matching connections to its origin named '${HONEYPOT_ORIGIN_NAME}'; keep that origin, or delete the rules first`,
+			);
 	}
 
 	private ensureNameFree(actor: Actor, name: string, self: string | null): void {
