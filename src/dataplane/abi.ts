@@ -523,6 +523,16 @@ export function encodeServiceKey(k: ServiceKey): Uint8Array {
 	return buf;
 }
 
+export function decodeServiceKey(buf: Uint8Array): { addr: string | null; port: number; proto: number } {
+	const v = dv(buf);
+	const addr = buf.subarray(off("pp_service_key", "addr"), off("pp_service_key", "addr") + 16);
+	return {
+		addr: addr.every((b) => b === 0) ? null : formatAddr16(addr),
+		port: v.getUint16(off("pp_service_key", "port"), true),
+		proto: v.getUint8(off("pp_service_key", "proto")),
+	};
+}
+
 export interface Limit {
 	/** Per second; 0 = unlimited. */
 	rate: number;
