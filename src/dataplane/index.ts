@@ -56,7 +56,12 @@ export class DataPlane {
 			const attachments = loader.attachAll();
 			this.reconciler = new Reconciler(this.services.db, this.config, (name) => this.map(name), this.log);
 			this.reconciler.useSynProxy(
-				new SynProxy(this.services.config.storage.data_dir, this.log.child({ component: "synproxy" })),
+				new SynProxy(
+					this.services.config.storage.data_dir,
+					this.log.child({ component: "synproxy" }),
+					undefined,
+					this.config.syn_proxy ? undefined : "disabled by dataplane.syn_proxy",
+				),
 				synOptions(this.config.interfaces),
 			);
 			// The telemetry collector samples the counters (rates, rollups, rule stats, attacks);

@@ -10,12 +10,12 @@
 // NAPI for native XDP_TX on veth, hence a pass-all program there. The flood's spoofed sources
 // never answer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TCPSocketListener } from "bun";
 import { SYNPROXY_TABLE } from "../../src/dataplane/synproxy.ts";
-import { createRig, delta, type Rig } from "../helpers/dataplane.ts";
 import { ROOT } from "../helpers/daemon.ts";
+import { createRig, delta, type Rig } from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 
 const INDEX = 120;

@@ -41,7 +41,10 @@ export interface Rig {
 	destroy(): Promise<void>;
 }
 
-export async function createRig(index: number, opts: { xdpMode?: "native" | "generic" } = {}): Promise<Rig> {
+export async function createRig(
+	index: number,
+	opts: { xdpMode?: "native" | "generic"; env?: Record<string, string> } = {},
+): Promise<Rig> {
 	const topo = createTopology(index);
 	const dir = tempDir();
 	const pinPath = `/sys/fs/bpf/pp-test-${randomBytes(4).toString("hex")}`;
@@ -55,6 +58,7 @@ export async function createRig(index: number, opts: { xdpMode?: "native" | "gen
 		PP_DATAPLANE_MANAGEMENT_PORTS: "22",
 		PP_SERVER_HTTPS_ENABLED: "false",
 		PP_LOG_LEVEL: "debug",
+		...opts.env,
 	});
 	const admin = runCli(["admin", "create", "--email", "owner@example.com"], { env });
 	if (admin.exitCode !== 0) throw new Error(`admin create failed: ${admin.stderr}`);
