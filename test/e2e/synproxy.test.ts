@@ -6,9 +6,8 @@
 // real clients in the namespace connect through the cookies and SYNPROXY, over IPv4 and IPv6,
 // and move data. Lowering the level removes the table and restores the sysctl.
 //
-// The program's SYN-ACKs go back out of the veth they came in on (XDP_TX); the peer end needs
-// NAPI for native XDP_TX on veth, hence a pass-all program there. The flood's spoofed sources
-// never answer.
+// The program's SYN-ACKs go back out of the veth they came in on (XDP_TX; createRig gives the
+// peer end the NAPI that needs). The flood's spoofed sources never answer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -83,20 +82,6 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 	beforeAll(async () => {
 		looseBefore = loose();
 		rig = await createRig(INDEX);
-		// Native XDP_TX on a veth needs NAPI on the peer end: a program there that passes all.
-		const peerProg = rig.topo.exec([
-			"ip",
-			"link",
-			"set",
-			"dev",
-			rig.topo.peerIf,
-			"xdpdrv",
-			"object",
-			join(ROOT, "build", "bpf", "pp_trivial.o"),
-			"program",
-			"pp_trivial_pass",
-		]);
-		if (peerProg.exitCode !== 0) throw new Error(`XDP on the peer veth: ${peerProg.stderr}`);
 		// Echoes a line; answers "done" once a connection has sent BULK_BYTES.
 		server = Bun.listen<{ got: number }>({
 			hostname: "::",
