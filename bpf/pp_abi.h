@@ -92,9 +92,11 @@ enum PP_PACKED_ENUM pp_reason {
 	PP_REASON_MC_HANDSHAKE = 17,	/* invalid Minecraft Java handshake */
 	PP_REASON_RAKNET = 18,		/* RakNet without magic or session */
 	PP_REASON_QUIC = 19,		/* invalid QUIC header or no session */
-	PP_REASON_SYN_COOKIE = 20,	/* reserved: SYN cookies from XDP */
+	PP_REASON_SYN_COOKIE = 20,	/* SYN answered from XDP: SYN-ACK with a cookie (XDP_TX) */
 	PP_REASON_CONN_RATELIMIT = 21,	/* new connections per source */
-	PP_REASON_COUNT = 22,
+	PP_REASON_COOKIE_ACK = 22,	/* ACK of no known flow with a valid SYN cookie */
+	PP_REASON_COOKIE_BAD = 23,	/* segment of no known flow without a valid cookie */
+	PP_REASON_COUNT = 24,
 };
 
 /* Protection level of a service; the semantics live in levels.ts. */
@@ -115,8 +117,8 @@ enum pp_svc_flag {
 	PP_SVC_DROP_REFLECTION = 1u << 4,
 	PP_SVC_L7_VALIDATE = 1u << 5,	/* protocol checks (pp_l7_cfg) */
 	PP_SVC_CONN_LIMIT = 1u << 7,	/* new connections per source */
+	PP_SVC_SYN_COOKIES = 1u << 6,	/* TCP: SYN cookies from XDP (pp_syn_cfg) */
 	/* Reserved; the program ignores them today. */
-	PP_SVC_SYN_COOKIES = 1u << 6,
 	PP_SVC_VERIFIED_ONLY = 1u << 8,
 	PP_SVC_CHALLENGE_NEW = 1u << 9,
 	/* Set by the reconciler when backend-scoped list entries exist. */
@@ -191,6 +193,14 @@ enum PP_PACKED_ENUM pp_event_kind {
 /* pp_config.flags */
 enum pp_cfg_flag {
 	PP_CFG_BANS = 1u << 0,	/* pp_bans may hold entries; else not probed */
+};
+
+/* pp_syn_cfg.flags */
+enum pp_syn_flag {
+	/* Answer SYNs of PP_SVC_SYN_COOKIES services from XDP. User space sets
+	 * it only while its nftables SYNPROXY holds every such port: the ACKs
+	 * the program passes are completed there, nowhere else. */
+	PP_SYN_XDP = 1u << 0,
 };
 
 /* pp_src_state.cache: the cached list verdict for the source. */
@@ -343,6 +353,16 @@ struct pp_state {
 	__u32 pad;
 };
 
+/* How the program answers SYNs (pp_syn_cfg[0]); see pp_syncookie.h. */
+struct pp_syn_cfg {
+	enum pp_syn_flag flags;
+	__u16 mss4;		/* MSS offered in IPv4 SYN-ACKs */
+	__u16 mss6;		/* MSS offered in IPv6 SYN-ACKs */
+	__u8 wscale;		/* window scale offered; SYNPROXY is given the same */
+	__u8 ttl;		/* TTL / hop limit of SYN-ACKs */
+	__u16 pad;
+};
+
 /* Token bucket; tokens in nano-tokens (PP_TOKEN_SCALE per packet/byte). */
 struct pp_bucket {
 	__u64 pkt_tokens;
@@ -429,6 +449,7 @@ _Static_assert(sizeof(struct pp_l7_cfg) == 56, "pp_l7_cfg");
 _Static_assert(sizeof(struct pp_flow_key) == 24, "pp_flow_key");
 _Static_assert(sizeof(struct pp_mc_flow) == 16, "pp_mc_flow");
 _Static_assert(sizeof(struct pp_state) == 8, "pp_state");
+_Static_assert(sizeof(struct pp_syn_cfg) == 12, "pp_syn_cfg");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");

@@ -269,4 +269,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_state SEC(".maps");
 
+/* key: 0, value: struct pp_syn_cfg */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_syn_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_syn_cfg SEC(".maps");
+
 #endif /* PP_MAPS_H */

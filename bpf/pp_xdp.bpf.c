@@ -2,14 +2,16 @@
 /*
  * pp_xdp.bpf.c - the PistonProtection XDP entry point.
  *
- * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP. Every packet
+ * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP, or XDP_TX
+ * for a SYN it answered with a SYN cookie (pp_syncookie.h). Every packet
  * leaves through the single exit label, which counts it once under its
  * reason (pp_reason_ctrs), once under its backend when it was addressed to
  * a service (pp_backend_ctrs), and may sample a drop to pp_events.
  * Checks run cheapest first: parse, management allow-list, service lookup,
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
  * reflection), compiled rules, per-source buckets, the backend's bucket,
- * new connections per source, the backend's protocol checks (pp_raknet.h,
+ * new connections per source, SYN cookies (pp_syncookie.h), the backend's
+ * protocol checks (pp_raknet.h,
  * pp_quic.h, pp_minecraft.h; sessions and flows in their own LRU maps).
  * For service traffic the list answers (and source sets) come from the
  * source's pp_src_limits entry, refreshed per list generation (pp_abi.h);
@@ -22,6 +24,7 @@
 #include "pp_raknet.h"
 #include "pp_quic.h"
 #include "pp_minecraft.h"
+#include "pp_syncookie.h"
 
 #define PP_TCP_FIN 0x01
 #define PP_TCP_SYN 0x02
@@ -838,6 +841,21 @@ static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
 	}
 }
 
+/* Opens a pending Minecraft Java connection, as its SYN would have. */
+static __always_inline void pp_mc_open(const struct pp_service *svc,
+				       const struct pp_pkt *p, __u64 *now)
+{
+	struct pp_flow_key key = {
+		.backend = svc->backend,
+		.sport = p->sport,
+		.src = p->src,
+	};
+	__u64 syn = pp_now(now);
+
+	if (!bpf_map_lookup_elem(&pp_mc_flows, &key))
+		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
+}
+
 /* A TCP segment to a Minecraft Java backend: 0 to pass, else the drop
  * reason. A SYN (without payload) opens a pending connection; a segment of
  * a connection never opened drops; its first data must be a valid
@@ -934,7 +952,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
 	struct pp_src_state *st = NULL;
-	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
+	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists, cookie_ok = 0;
 	__u64 now = 0, logged = 0, until;
 	int eth_type, proto;
 	__u8 *refl;
@@ -1158,6 +1176,26 @@ int pp_xdp(struct xdp_md *ctx)
 		v.reason = PP_REASON_CONN_RATELIMIT;
 		goto out;
 	}
+	if ((flags & PP_SVC_SYN_COOKIES) && p.proto == IPPROTO_TCP &&
+	    p.has_ports && !p.frag) {
+		switch (pp_syncookie(ctx, p.len, p.is_v6, p.tcp_flags)) {
+		case PP_SYN_ANSWERED:
+			v.action = XDP_TX;
+			v.reason = PP_REASON_SYN_COOKIE;
+			goto out;
+		case PP_SYN_BAD:
+			v.action = XDP_DROP;
+			v.reason = PP_REASON_COOKIE_BAD;
+			goto out;
+		case PP_SYN_COOKIE_OK:
+			cookie_ok = 1;
+			/* The SYN never reached pp_mc_check: the cookie opens
+			 * the connection for the handshake checks instead. */
+			if (svc->l7 == PP_L7_MINECRAFT_JAVA)
+				pp_mc_open(svc, &p, &now);
+			break;
+		}
+	}
 	if ((flags & PP_SVC_L7_VALIDATE) && p.l7_off && !p.frag) {
 		reason = 0;
 		if (p.proto == IPPROTO_UDP &&
@@ -1169,8 +1207,11 @@ int pp_xdp(struct xdp_md *ctx)
 		if (reason) {
 			v.action = XDP_DROP;
 			v.reason = reason;
+			goto out;
 		}
 	}
+	if (cookie_ok)
+		v.reason = PP_REASON_COOKIE_ACK;
 	goto out;
 
 invalid:
@@ -1188,7 +1229,8 @@ out:
 		if (bc) {
 			bc->rx_packets += 1;
 			bc->rx_bytes += p.len;
-			if (v.action == XDP_DROP) {
+			/* A SYN answered from XDP never reaches the backend. */
+			if (v.action != XDP_PASS) {
 				bc->drop_packets += 1;
 				bc->drop_bytes += p.len;
 			} else {

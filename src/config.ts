@@ -109,6 +109,10 @@ export const ConfigSchema = T.Object(
 				xdp_mode: T.Union([T.Literal("auto"), T.Literal("native"), T.Literal("generic")], {
 					description: "auto tries native and falls back to generic",
 				}),
+				syn_proxy: T.Boolean({
+					description:
+						"at HIGH and up, answer SYNs to TCP backends from XDP and complete them with the kernel's nftables SYNPROXY; false leaves SYN floods to the kernel's own SYN cookies",
+				}),
 				pin_path: T.String({
 					pattern: "^/sys/fs/bpf/",
 					description: "where maps are pinned",
@@ -311,6 +315,7 @@ export const DEFAULTS: Config = {
 		enabled: true,
 		interfaces: [],
 		xdp_mode: "auto",
+		syn_proxy: true,
 		pin_path: "/sys/fs/bpf/pistonprotection",
 		admin_networks: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
 		management_ports: [22, 8443],

@@ -29,6 +29,8 @@ export interface DataPlaneReadiness {
 	interfaces: Array<{ name: string; mode: string }>;
 	/** The database revisions the kernel's maps reflect (see dataplane_revisions). */
 	applied?: { services: number; rules: number; lists: number };
+	/** The SYN-flood defence in place (src/dataplane/synproxy.ts), once loaded. */
+	synDefense?: "XDP_SYNCOOKIE" | "KERNEL_SYNCOOKIE" | "OFF";
 	error?: string;
 }
 

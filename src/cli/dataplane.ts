@@ -1,10 +1,11 @@
 // `pistonprotection dataplane …` and `status`: the attached XDP program itself, read from the
 // kernel (pinned maps and interface state), so they work whether or not the daemon runs.
 import { existsSync } from "node:fs";
-import type { MapName } from "../dataplane/abi.ts";
+import { decodeService, decodeSynConfig, type MapName, u32 } from "../dataplane/abi.ts";
 import { BpfMap } from "../dataplane/libbpf.ts";
 import { attachedProgram, detachConfigured, interfaceIndex } from "../dataplane/loader.ts";
 import { backendCounters, reasonCounters, topSources } from "../dataplane/stats.ts";
+import { removeSynProxy, type SynDefense, synProxyInstalled, synTargets } from "../dataplane/synproxy.ts";
 import { type Command, EXIT } from "./command.ts";
 import { config, withServices } from "./context.ts";
 
@@ -15,6 +16,27 @@ function withPinned<T>(pinPath: string, name: MapName, fn: (map: BpfMap) => T): 
 	} finally {
 		map.close();
 	}
+}
+
+/**
+ * The SYN defence the kernel has now: XDP cookies need both the program's flag and the SYNPROXY
+ * table; services with SYN cookies without them are left to the kernel's own cookies.
+ */
+function synDefense(pinPath: string): SynDefense {
+	const xdp = withPinned(pinPath, "pp_syn_cfg", (m) => {
+		const v = m.lookup(u32(0));
+		return v !== null && decodeSynConfig(v).xdp;
+	});
+	if (xdp && synProxyInstalled()) return "XDP_SYNCOOKIE";
+	const wanted = withPinned(pinPath, "pp_services", (m) =>
+		synTargets(
+			[...m.keys()].flatMap((key) => {
+				const v = m.lookup(key);
+				return v === null ? [] : [{ key, flags: decodeService(v).flags }];
+			}),
+		),
+	);
+	return wanted.length ? "KERNEL_SYNCOOKIE" : "OFF";
 }
 
 const status: Command = {
@@ -50,10 +72,12 @@ const status: Command = {
 						}))
 				: [];
 			const sources = loaded ? withPinned(dp.pin_path, "pp_src_limits", (m) => topSources(m, 10)) : [];
+			const syn: SynDefense = loaded && existsSync(`${dp.pin_path}/pp_syn_cfg`) ? synDefense(dp.pin_path) : "OFF";
 			const report = {
 				enabled: dp.enabled,
 				pinPath: dp.pin_path,
 				loaded,
+				synDefense: syn,
 				interfaces,
 				reasons,
 				backends,
@@ -64,6 +88,7 @@ const status: Command = {
 				return EXIT.OK;
 			}
 			ctx.out(`data plane: ${!dp.enabled ? "disabled" : loaded ? "loaded" : "not loaded"} (pins: ${dp.pin_path})`);
+			ctx.out(`SYN defence: ${syn}`);
 			if (!interfaces.length) ctx.out("interfaces: none configured (dataplane.interfaces)");
 			for (const i of interfaces)
 				ctx.out(
@@ -98,6 +123,14 @@ const detach: Command = {
 		const detached = detachConfigured(cfg.dataplane);
 		ctx.out(detached.length ? `detached from ${detached.join(", ")}` : "no interface carried the program");
 		ctx.out(`removed pins under ${cfg.dataplane.pin_path} (if any)`);
+		// Without the program no SYN cookies reach SYNPROXY: its table would only drop.
+		try {
+			removeSynProxy(cfg.storage.data_dir);
+			ctx.out("removed the SYN proxy table and restored nf_conntrack_tcp_loose (if set)");
+		} catch (err) {
+			ctx.err(`SYN proxy: ${(err as Error).message}`);
+			return EXIT.FAILURE;
+		}
 		return EXIT.OK;
 	},
 };

@@ -68,6 +68,7 @@ export const MAP_NAMES = [
 	"pp_mc_flows",
 	"pp_dyn_bans",
 	"pp_state",
+	"pp_syn_cfg",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -113,6 +114,7 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_mc_flows: { key: "pp_flow_key", value: "pp_mc_flow" },
 	pp_dyn_bans: { key: "pp_addr", value: "__u64" },
 	pp_state: { key: "__u32", value: "pp_state" },
+	pp_syn_cfg: { key: "__u32", value: "pp_syn_cfg" },
 };
 
 export const PROGRAM_NAME = "pp_xdp";
@@ -140,7 +142,9 @@ export const Reason = {
 	QUIC: 19,
 	SYN_COOKIE: 20,
 	CONN_RATELIMIT: 21,
-	COUNT: 22,
+	COOKIE_ACK: 22,
+	COOKIE_BAD: 23,
+	COUNT: 24,
 } as const;
 export type ReasonName = Exclude<keyof typeof Reason, "COUNT">;
 export const REASON_NAMES: ReasonName[] = (Object.keys(Reason) as (keyof typeof Reason)[]).filter(
@@ -194,6 +198,7 @@ export const RulesetFlag = { NEEDS_SOURCE: 1 << 0 } as const;
 export const EventKind = { SAMPLE: 1, LOG: 2 } as const;
 export const Scope = { GLOBAL: 0, CONN: 0x40000000, RULE: 0x80000000 } as const;
 export const CfgFlag = { BANS: 1 << 0 } as const;
+export const SynFlag = { XDP: 1 << 0 } as const;
 export const CacheFlag = { VALID: 1 << 0, ALLOW: 1 << 1, BAN: 1 << 2, BLOCK: 1 << 3, SETS: 1 << 4 } as const;
 
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
@@ -214,6 +219,7 @@ export const BTF_ENUMS: Record<string, { size: number; values: Record<string, nu
 	pp_scope: { size: 4, values: prefixed("PP_SCOPE_", Scope) },
 	pp_cache_flag: { size: 4, values: prefixed("PP_CACHE_", CacheFlag) },
 	pp_cfg_flag: { size: 4, values: prefixed("PP_CFG_", CfgFlag) },
+	pp_syn_flag: { size: 4, values: prefixed("PP_SYN_", SynFlag) },
 };
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
@@ -306,6 +312,10 @@ export const LAYOUT = {
 	pp_flow_key: { size: 24, members: { backend: [0, 4], sport: [4, 2], pad: [6, 2], src: [8, 16] } },
 	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
 	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
+	pp_syn_cfg: {
+		size: 12,
+		members: { flags: [0, 4], mss4: [4, 2], mss6: [6, 2], wscale: [8, 1], ttl: [9, 1], pad: [10, 2] },
+	},
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
 	pp_src_state: {
 		size: 72,
@@ -511,6 +521,16 @@ export function encodeServiceKey(k: ServiceKey): Uint8Array {
 	v.setUint16(off("pp_service_key", "port"), k.port, true);
 	v.setUint8(off("pp_service_key", "proto"), k.proto);
 	return buf;
+}
+
+export function decodeServiceKey(buf: Uint8Array): { addr: string | null; port: number; proto: number } {
+	const v = dv(buf);
+	const addr = buf.subarray(off("pp_service_key", "addr"), off("pp_service_key", "addr") + 16);
+	return {
+		addr: addr.every((b) => b === 0) ? null : formatAddr16(addr),
+		port: v.getUint16(off("pp_service_key", "port"), true),
+		proto: v.getUint8(off("pp_service_key", "proto")),
+	};
 }
 
 export interface Limit {
@@ -787,6 +807,38 @@ export function encodeL7Config(c: L7Config): Uint8Array {
 	v.setBigUint64(off("pp_l7_cfg", "ban_ns"), c.banNs ?? 0n, true);
 	setLimit(v, off("pp_l7_cfg", "conn"), c.conn ?? { rate: 0, burst: 0 });
 	return buf;
+}
+
+/** How the program answers SYNs (pp_syn_cfg[0]). */
+export interface SynConfig {
+	/** Answer SYNs from XDP; only while the nftables SYNPROXY holds every protected port. */
+	xdp: boolean;
+	mss4: number;
+	mss6: number;
+	/** Window scale offered in SYN-ACKs; SYNPROXY is configured with the same. */
+	wscale: number;
+	ttl: number;
+}
+
+export function encodeSynConfig(c: SynConfig): Uint8Array {
+	const [buf, v] = view(LAYOUT.pp_syn_cfg.size);
+	v.setUint32(off("pp_syn_cfg", "flags"), c.xdp ? SynFlag.XDP : 0, true);
+	v.setUint16(off("pp_syn_cfg", "mss4"), c.mss4, true);
+	v.setUint16(off("pp_syn_cfg", "mss6"), c.mss6, true);
+	v.setUint8(off("pp_syn_cfg", "wscale"), c.wscale);
+	v.setUint8(off("pp_syn_cfg", "ttl"), c.ttl);
+	return buf;
+}
+
+export function decodeSynConfig(buf: Uint8Array): SynConfig {
+	const v = dv(buf);
+	return {
+		xdp: (v.getUint32(off("pp_syn_cfg", "flags"), true) & SynFlag.XDP) !== 0,
+		mss4: v.getUint16(off("pp_syn_cfg", "mss4"), true),
+		mss6: v.getUint16(off("pp_syn_cfg", "mss6"), true),
+		wscale: v.getUint8(off("pp_syn_cfg", "wscale")),
+		ttl: v.getUint8(off("pp_syn_cfg", "ttl")),
+	};
 }
 
 /** pp_src_limits key: scope is a backend index, or Scope.RULE | a rule's stats slot. */

@@ -10,6 +10,7 @@ import type { MapName } from "./abi.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { Loader } from "./loader.ts";
 import { Reconciler } from "./reconciler.ts";
+import { SynProxy, synOptions } from "./synproxy.ts";
 
 const POLL_MS = 250;
 const SWEEP_MS = 5000;
@@ -36,7 +37,8 @@ export class DataPlane {
 
 	readiness(): DataPlaneReadiness {
 		const applied = this.reconciler?.appliedRevisions();
-		return applied ? { ...this.state, applied } : this.state;
+		if (!applied || !this.reconciler) return this.state;
+		return { ...this.state, applied, synDefense: this.reconciler.synDefense() };
 	}
 
 	/** Loads, attaches and resyncs. Failure is reported by readiness, not thrown: the API stays up. */
@@ -53,6 +55,15 @@ export class DataPlane {
 			this.loader = loader;
 			const attachments = loader.attachAll();
 			this.reconciler = new Reconciler(this.services.db, this.config, (name) => this.map(name), this.log);
+			this.reconciler.useSynProxy(
+				new SynProxy(
+					this.services.config.storage.data_dir,
+					this.log.child({ component: "synproxy" }),
+					undefined,
+					this.config.syn_proxy ? undefined : "disabled by dataplane.syn_proxy",
+				),
+				synOptions(this.config.interfaces),
+			);
 			// The telemetry collector samples the counters (rates, rollups, rule stats, attacks);
 			// attaching takes the rules' baselines before the first compile.
 			this.services.telemetry.attach(mapSource((name) => this.map(name)));
@@ -144,7 +155,10 @@ export class DataPlane {
 		this.syncNow(true);
 	}
 
-	/** Stops our timers and handles; the program stays attached with the last maps. */
+	/**
+	 * Stops our timers and handles; the program stays attached with the last maps, answering no
+	 * SYNs itself: the SYNPROXY that completes its cookies is the daemon's and goes with it.
+	 */
 	stop(): void {
 		this.scheduler.stop();
 		this.services.setCounterView(null);
@@ -153,6 +167,11 @@ export class DataPlane {
 		this.timers = [];
 		this.unsubscribe?.();
 		this.unsubscribe = null;
+		try {
+			this.reconciler?.stopSynProxy();
+		} catch (err) {
+			this.log.error("SYN proxy teardown failed", { error: err });
+		}
 		this.loader?.close();
 		this.loader = null;
 		this.reconciler = null;

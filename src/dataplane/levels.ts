@@ -49,8 +49,8 @@ const MiB = 1024 * 1024;
  */
 const MTU_BYTES = 1500;
 
-// L7 validation (MEDIUM up) and connection limits (HIGH up) are enforced by the kernel; the
-// reserved bits (SYN cookies, verified-only, challenge) are set by the levels that promise them
+// L7 validation (MEDIUM up), connection limits and SYN cookies (HIGH up) are enforced by the
+// kernel; the reserved bits (verified-only, challenge) are set by the levels that promise them
 // and ignored by the program until it implements them.
 const LOW = SvcFlag.SRC_LIMIT | SvcFlag.DROP_INVALID;
 const MEDIUM = LOW | SvcFlag.GLOBAL_LIMIT | SvcFlag.DROP_FRAGMENTS | SvcFlag.DROP_REFLECTION | SvcFlag.L7_VALIDATE;
@@ -157,7 +157,7 @@ const CHECKS: [number, string][] = [
 	[SvcFlag.DROP_FRAGMENTS, "fragment drops"],
 	[SvcFlag.DROP_REFLECTION, "reflection-port drops"],
 	[SvcFlag.L7_VALIDATE, "protocol validation (Minecraft Java, RakNet, QUIC)"],
-	[SvcFlag.SYN_COOKIES, "SYN cookies*"],
+	[SvcFlag.SYN_COOKIES, "SYN cookies (TCP)"],
 	[SvcFlag.CONN_LIMIT, "connection-rate limits"],
 	[SvcFlag.CHALLENGE_NEW, "challenge new players*"],
 	[SvcFlag.VERIFIED_ONLY, "verified sources only*"],
@@ -192,8 +192,11 @@ export function protectionLevelsMarkdown(): string {
 		"would discard anyway) are dropped at every level. `perIpRateLimit` and",
 		"`globalRateLimit` on a backend replace the packet numbers (bytes follow at 1500 bytes",
 		"per packet when that is higher) at every level except OFF. The backend bucket is per",
-		"CPU, each CPU admitting rate/CPUs. Checks marked * are not done in XDP yet: SYN floods",
-		"are met by the per-source limits and the kernel's own SYN cookies, new players are",
-		"challenged by the proxy (protection.challenge), and verified-only is not enforced.",
+		"CPU, each CPU admitting rate/CPUs. SYN cookies are answered from XDP and completed by",
+		"the kernel's nftables SYNPROXY, which the daemon installs for exactly those TCP ports;",
+		"where the kernel lacks what that needs, the kernel's own SYN cookies answer behind the",
+		"per-source connection-rate limit (`dataplane status` shows which). Checks marked * are",
+		"not done in XDP yet: new players are challenged by the proxy (protection.challenge),",
+		"and verified-only is not enforced.",
 	].join("\n");
 }

@@ -51,6 +51,9 @@ const libbpf = dlopen("libbpf.so.1", {
 	bpf_map_get_fd_by_id: { args: [u32], returns: i32 },
 	bpf_obj_get_info_by_fd: { args: [i32, P, P], returns: i32 },
 	libbpf_num_possible_cpus: { args: [], returns: i32 },
+	btf__load_vmlinux_btf: { args: [], returns: P },
+	btf__find_by_name_kind: { args: [P, P, u32], returns: i32 },
+	btf__free: { args: [P], returns: "void" },
 });
 
 const libc = dlopen("libc.so.6", {
@@ -156,6 +159,22 @@ let possibleCpus: number | undefined;
 export function numPossibleCpus(): number {
 	possibleCpus ??= check("libbpf_num_possible_cpus", libbpf.symbols.libbpf_num_possible_cpus());
 	return possibleCpus;
+}
+
+const BTF_KIND_FUNC = 12;
+
+/**
+ * Which of the named kernel functions (helpers' implementations, kfuncs) the running kernel's
+ * BTF lacks; all of them when it has no BTF at all.
+ */
+export function missingKernelFuncs(names: string[]): string[] {
+	const btf = libbpf.symbols.btf__load_vmlinux_btf();
+	if (btf === null) return [...names];
+	try {
+		return names.filter((n) => libbpf.symbols.btf__find_by_name_kind(btf, ptr(cstr(n)), BTF_KIND_FUNC) < 0);
+	} finally {
+		libbpf.symbols.btf__free(btf);
+	}
 }
 
 export function closeFd(fd: number): void {

@@ -11,6 +11,7 @@ import {
 	decodeConfig,
 	decodeService,
 	encodeService,
+	encodeSynConfig,
 	KEYED_CONTENT_MAPS,
 	type MapName,
 	NO_RULESET,
@@ -35,6 +36,10 @@ import {
 	type MapContents,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
+import { type SynDefense, type SynOptions, type SynProxy, type SynTarget, synTargets } from "./synproxy.ts";
+
+/** TTL / hop limit of the SYN-ACKs the program sends. */
+const SYNACK_TTL = 64;
 
 export class CapacityError extends Error {}
 
@@ -59,6 +64,13 @@ export class Reconciler {
 	private summary: ListSummary = EMPTY_LISTS;
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
+	private synproxy: SynProxy | null = null;
+	private synOpts: SynOptions | null = null;
+	/** What pp_syn_cfg holds, as last written (null: not written by this reconciler). */
+	private synCfg: Uint8Array | null = null;
+	private synDefenseNow: SynDefense = "OFF";
+	/** The listeners the installed SYNPROXY table holds. */
+	private synInstalled: SynTarget[] = [];
 
 	constructor(
 		private readonly db: Database,
@@ -72,6 +84,33 @@ export class Reconciler {
 
 	setConfig(config: Config["dataplane"]): void {
 		this.config = config;
+	}
+
+	/** Lets the reconciler install the kernel's SYNPROXY for the services that want SYN cookies. */
+	useSynProxy(synproxy: SynProxy, opts: SynOptions): void {
+		this.synproxy = synproxy;
+		this.synOpts = opts;
+	}
+
+	/** The SYN defence in place after the last apply. */
+	synDefense(): SynDefense {
+		return this.synDefenseNow;
+	}
+
+	/** Shutdown: SYNs go back to the kernel first, then the SYNPROXY table goes. */
+	stopSynProxy(): void {
+		if (!this.synproxy) return;
+		this.writeSyn(false);
+		this.synproxy.remove();
+		this.synDefenseNow = this.synDefenseNow === "OFF" ? "OFF" : "KERNEL_SYNCOOKIE";
+	}
+
+	private writeSyn(xdp: boolean): void {
+		if (!this.synOpts) return;
+		const bytes = encodeSynConfig({ xdp, ...this.synOpts, ttl: SYNACK_TTL });
+		if (this.synCfg && equal(this.synCfg, bytes)) return;
+		this.maps("pp_syn_cfg").update(u32(0), bytes);
+		this.synCfg = bytes;
 	}
 
 	/** Reads the maps as they are (e.g. pinned by an earlier daemon) into the shadow. */
@@ -98,6 +137,7 @@ export class Reconciler {
 		}
 		this.lists = new ListCompiler(this.bootMs);
 		this.revisions = null;
+		this.synCfg = null;
 	}
 
 	/** Full resync: what start-up does after loading (re-adopted maps may hold anything). */
@@ -245,12 +285,28 @@ export class Reconciler {
 			updated++;
 		}
 
+		// SYNPROXY holds every port XDP may answer SYNs for: before services gain SYN cookies it
+		// takes the old and the new ports, and only after they changed just the new ones.
+		const synWant = synTargets([...c.services.values()].map((s) => ({ key: s.key, flags: s.value.flags })));
+		let synOk = false;
+		if (this.synproxy && this.synOpts && synWant.length) {
+			synOk = this.synproxy.apply(unionTargets(this.synInstalled, synWant), this.synOpts);
+			if (!synOk) this.writeSyn(false);
+		}
+
 		const services: Contents = new Map();
 		for (const [k, s] of c.services) services.set(k, this.serviceEntry(s, slotOf));
 		upsert("pp_services", services);
 		for (const [name, desired] of c.lists) upsert(name, desired);
 
 		prune("pp_services", services);
+		if (this.synproxy && this.synOpts) {
+			if (synOk) synOk = this.synproxy.apply(synWant, this.synOpts);
+			this.writeSyn(synOk);
+			if (!synOk) this.synproxy.remove();
+			this.synInstalled = synOk ? synWant : [];
+			this.synDefenseNow = synOk ? "XDP_SYNCOOKIE" : synWant.length ? "KERNEL_SYNCOOKIE" : "OFF";
+		}
 		for (const [name, desired] of c.lists) prune(name, desired);
 		for (const [name, desired] of c.srcsets) prune(name, desired);
 		for (const [name, desired] of c.static)
@@ -282,6 +338,11 @@ export class Reconciler {
 		check("pp_backend_ctrs", highest + 1);
 		check("pp_l7_cfgs", highest + 1);
 	}
+}
+
+function unionTargets(a: SynTarget[], b: SynTarget[]): SynTarget[] {
+	const all = new Map([...a, ...b].map((t) => [`${t.address ?? "*"}|${t.port}`, t]));
+	return [...all.values()].sort((x, y) => (x.address ?? "").localeCompare(y.address ?? "") || x.port - y.port);
 }
 
 export { CompileError };

@@ -49,6 +49,7 @@ const REASON_TYPES: Array<[ReasonName, AttackType]> = [
 	["RAKNET", "RAKNET_FLOOD"],
 	["QUIC", "QUIC_FLOOD"],
 	["SYN_COOKIE", "SYN_FLOOD"],
+	["COOKIE_BAD", "ACK_FLOOD"],
 ];
 
 export const DROP_REASONS: ReasonName[] = [
@@ -66,6 +67,7 @@ export const DROP_REASONS: ReasonName[] = [
 	"QUIC",
 	"SYN_COOKIE",
 	"CONN_RATELIMIT",
+	"COOKIE_BAD",
 ];
 const RATE_LIMIT_REASONS: ReasonName[] = ["RULE_RATELIMIT", "RATELIMIT", "GLOBAL_RATELIMIT", "CONN_RATELIMIT"];
 

@@ -36,6 +36,7 @@ const INTERNAL = new Set([
 	"pp_vlan_hdr",
 	"pp_ipv6_opt_hdr",
 	"pp_ipv6_frag_hdr",
+	"pp_syn_opts",
 ]);
 
 function bpftool(): string | null {

@@ -23,6 +23,7 @@ import {
 	encodeServiceKey,
 	encodeSetMask,
 	encodeSrcKey,
+	encodeSynConfig,
 	KEYED_CONTENT_MAPS,
 	type L7Config,
 	type LevelName,
@@ -36,6 +37,7 @@ import {
 	Reason,
 	type ReasonName,
 	type SrcState,
+	type SynConfig,
 	sumPerCpu,
 	u32,
 	u64,
@@ -236,6 +238,11 @@ export class Dataplane {
 		this.touchedBackends.add(backend);
 	}
 
+	/** How SYNs are answered (pp_syn_cfg), as the reconciler writes it. */
+	setSyn(c: SynConfig): void {
+		this.map("pp_syn_cfg").update(u32(0), encodeSynConfig(c));
+	}
+
 	setRules(slot: number, rules: CompiledRule[]): void {
 		this.map("pp_rulesets").update(u32(slot), encodeRuleset(rules));
 		for (const r of rules) this.touchedSlots.add(r.statsSlot);
@@ -306,6 +313,7 @@ export class Dataplane {
 		for (const s of this.touchedSlots) zeroPerCpu(this.map("pp_rule_ctrs"), u32(s));
 		zeroPerCpu(this.map("pp_event_ctrs"), u32(0));
 		this.map("pp_state").update(u32(0), new Uint8Array(this.map("pp_state").valueBytes));
+		this.map("pp_syn_cfg").update(u32(0), new Uint8Array(this.map("pp_syn_cfg").valueBytes));
 		this.touchedBackends.clear();
 		this.touchedSlots.clear();
 		this.autoBumpGen = true;

@@ -1,9 +1,10 @@
 // A spoofed SYN flood against a protected TCP port at HIGH, with a real client connecting
-// during it. The data plane runs in its fallback SYN defence: the program drops impossible
-// sources and limits new connections per source, and the kernel's SYN cookies
-// (net.ipv4.tcp_syncookies) answer the rest, so spoofed SYNs never hold listener state and a
-// real client still connects and exchanges data. hping3 runs from the namespace, bounded by
-// `timeout` and a packet count.
+// during it, in the fallback SYN defence (dataplane.syn_proxy = false here; on hosts whose
+// kernel lacks what XDP SYN cookies need it is what runs, see synproxy.test.ts for the other):
+// the program drops impossible sources and limits new connections per source, and the kernel's
+// SYN cookies (net.ipv4.tcp_syncookies) answer the rest, so spoofed SYNs never hold listener
+// state and a real client still connects and exchanges data. hping3 runs from the namespace,
+// bounded by `timeout` and a packet count.
 //
 // The kernel answers spoofed SYNs with SYN-ACKs to random addresses; a policy rule for the
 // topology's own host address sends everything from it back into the veth, so none of those
@@ -54,7 +55,7 @@ function tcpExt(): Record<string, number> {
 
 describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}` : ""}`, () => {
 	beforeAll(async () => {
-		rig = await createRig(INDEX);
+		rig = await createRig(INDEX, { env: { PP_DATAPLANE_SYN_PROXY: "false" } });
 		// Answers from the host address go back into the veth, never out of another interface.
 		sh(["ip", "route", "add", "default", "dev", rig.topo.hostIf, "table", TABLE]);
 		sh(["ip", "rule", "add", "from", rig.topo.hostV4, "lookup", TABLE, "priority", TABLE]);
@@ -77,6 +78,12 @@ describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}
 		Bun.spawnSync(["ip", "rule", "del", "priority", TABLE]);
 		Bun.spawnSync(["ip", "route", "flush", "table", TABLE]);
 		await rig?.destroy();
+	});
+
+	test("the data plane reports the kernel's SYN cookies as the defence in place", async () => {
+		const ready = (await (await fetch(`${rig.daemon?.url}/readyz`)).json()) as { dataplane: { synDefense?: string } };
+		expect(ready.dataplane.synDefense).toBe("KERNEL_SYNCOOKIE");
+		expect(JSON.parse(rig.cli(["status", "--json"]).stdout).synDefense).toBe("KERNEL_SYNCOOKIE");
 	});
 
 	test("a real client connects and exchanges data during a spoofed SYN flood; the accept queue never overflows", async () => {

@@ -41,8 +41,29 @@ export interface Rig {
 	destroy(): Promise<void>;
 }
 
-export async function createRig(index: number, opts: { xdpMode?: "native" | "generic" } = {}): Promise<Rig> {
+export async function createRig(
+	index: number,
+	opts: { xdpMode?: "native" | "generic"; env?: Record<string, string> } = {},
+): Promise<Rig> {
 	const topo = createTopology(index);
+	// SYN cookies leave by XDP_TX, which on a veth in native mode needs NAPI on the peer end: a
+	// pass-all program there provides it (a NIC needs nothing of the kind).
+	const peerProg = topo.exec([
+		"ip",
+		"link",
+		"set",
+		"dev",
+		topo.peerIf,
+		"xdpdrv",
+		"object",
+		join(ROOT, "build", "bpf", "pp_trivial.o"),
+		"program",
+		"pp_trivial_pass",
+	]);
+	if (peerProg.exitCode !== 0) {
+		topo.destroy();
+		throw new Error(`XDP on the peer veth ${topo.peerIf}: ${peerProg.stderr.trim()}`);
+	}
 	const dir = tempDir();
 	const pinPath = `/sys/fs/bpf/pp-test-${randomBytes(4).toString("hex")}`;
 	const env = isolatedEnv(dir.path, {
@@ -55,6 +76,7 @@ export async function createRig(index: number, opts: { xdpMode?: "native" | "gen
 		PP_DATAPLANE_MANAGEMENT_PORTS: "22",
 		PP_SERVER_HTTPS_ENABLED: "false",
 		PP_LOG_LEVEL: "debug",
+		...opts.env,
 	});
 	const admin = runCli(["admin", "create", "--email", "owner@example.com"], { env });
 	if (admin.exitCode !== 0) throw new Error(`admin create failed: ${admin.stderr}`);

@@ -2,6 +2,8 @@
 // udp <src> <dst> <port> <count> <waitMs> [size] [srcPort]: sends count datagrams of size bytes
 //   from src (and srcPort), prints how many replies came back.
 // tcp <src> <dst> <port> <waitMs>: connects from src, sends a line, prints "ok" if it is echoed.
+// bulk <src> <dst> <port> <bytes> <waitMs>: sends bytes to a server that answers "done" once it
+//   has them all, prints "ok <ms>" when that answer came (else "timeout" or "error").
 // Every loop is bounded by its count and waitMs.
 import { connect } from "node:net";
 
@@ -49,6 +51,41 @@ if (mode === "udp") {
 			clearTimeout(timer);
 			sock.end();
 			resolve(data.toString().startsWith("ping") ? "ok" : "bad");
+		});
+		sock.on("error", () => {
+			clearTimeout(timer);
+			resolve("error");
+		});
+	});
+	console.log(result);
+	process.exit(0);
+} else if (mode === "bulk") {
+	const total = Number(a);
+	const waitMs = Number(b);
+	const started = performance.now();
+	const result = await new Promise<string>((resolve) => {
+		const timer = setTimeout(() => {
+			sock.destroy();
+			resolve("timeout");
+		}, waitMs);
+		const sock = connect({ host: dst, port: Number(port), localAddress: src }, () => {
+			const chunk = Buffer.alloc(64 * 1024, 0x62);
+			let sent = 0;
+			const pump = () => {
+				while (sent < total) {
+					const n = Math.min(chunk.length, total - sent);
+					sent += n;
+					if (!sock.write(chunk.subarray(0, n))) return;
+				}
+			};
+			sock.on("drain", pump);
+			pump();
+		});
+		sock.on("data", (data) => {
+			if (!data.toString().startsWith("done")) return;
+			clearTimeout(timer);
+			sock.end();
+			resolve(`ok ${Math.round(performance.now() - started)}`);
 		});
 		sock.on("error", () => {
 			clearTimeout(timer);
