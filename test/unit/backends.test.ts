@@ -199,6 +199,44 @@ describe("backends", () => {
 		expect(audit).toEqual(["backend.origin_added", "backend.origin_updated", "backend.origin_removed"]);
 	});
 
+	test("a level challenge is refused for backend types without one, on create and when the type changes", async () => {
+		for (const [type, port, protocol] of [
+			["HTTPS", 9443, "TCP"],
+			["MINECRAFT_BEDROCK", 19132, "UDP"],
+			["TCP", 9000, "TCP"],
+		] as const) {
+			const res = await create({
+				name: `c-${type}`,
+				type,
+				listeners: [{ port, protocol }],
+				protection: { challenge: { enabled: true, type: "PROOF_OF_WORK", difficulty: 4 } },
+			});
+			expect(res.status).toBe(400);
+			expect((await res.json()).errors).toEqual([
+				expect.objectContaining({ field: "protection.challenge.enabled", code: "unsupported" }),
+			]);
+		}
+		const web = await (
+			await create({
+				name: "web",
+				type: "HTTP",
+				listeners: [{ port: 8081, protocol: "TCP" }],
+				protection: { challenge: { enabled: true, type: "PROOF_OF_WORK", difficulty: 4 } },
+			})
+		).json();
+		const toTls = await core.json(`/v1/backends/${web.id}`, "PUT", { type: "HTTPS" }, key);
+		expect(toTls.status).toBe(400);
+		expect((await toTls.json()).errors[0]).toMatchObject({ field: "protection.challenge.enabled" });
+		const off = await core.json(
+			`/v1/backends/${web.id}`,
+			"PUT",
+			{ type: "HTTPS", protection: { challenge: { enabled: false } } },
+			key,
+		);
+		expect(off.status).toBe(200);
+		expect((await off.json()).type).toBe("HTTPS");
+	});
+
 	test("a backend with REDIRECT rules keeps its honeypot origin: removing, renaming or replacing it is refused naming the field", async () => {
 		const game = {
 			name: "game",

@@ -159,7 +159,45 @@ describe("filter rules", () => {
 		).json();
 		const res = await post({ backendId: udp.id, name: "c", action: "CHALLENGE" });
 		expect(await errorsOf(res)).toContainEqual(expect.objectContaining({ field: "action", code: "unsupported" }));
+		// HTTPS is routed by SNI (TLS is not terminated) and RakNet has no place to show a challenge.
+		for (const [type, port, protocol] of [
+			["HTTPS", 9443, "TCP"],
+			["MINECRAFT_BEDROCK", 19199, "UDP"],
+		] as const) {
+			const b = await (
+				await core.json("/v1/backends", "POST", { name: type, type, listeners: [{ port, protocol }] }, key)
+			).json();
+			const refused = await post({ backendId: b.id, name: "c", action: "CHALLENGE" });
+			expect(refused.status).toBe(400);
+			expect(await errorsOf(refused)).toContainEqual(expect.objectContaining({ field: "action", code: "unsupported" }));
+		}
 		expect((await post({ backendId, name: "c", action: "CHALLENGE" })).status).toBe(201);
+	});
+
+	test("REDIRECT needs the backend's honeypot origin, on create and on update", async () => {
+		const before = core.services.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM filter_rules").get()?.n;
+		const res = await post({ backendId, name: "trap", action: "REDIRECT" });
+		expect(res.status).toBe(400);
+		expect(await errorsOf(res)).toEqual([
+			expect.objectContaining({
+				field: "action",
+				code: "honeypot_required",
+				message: expect.stringContaining("honeypot"),
+			}),
+		]);
+		const drop = await (await post({ backendId, name: "d", action: "DROP" })).json();
+		const upd = await core.json(`/v1/filters/${drop.id}`, "PUT", { action: "REDIRECT" }, key);
+		expect(await errorsOf(upd)).toEqual([expect.objectContaining({ field: "action", code: "honeypot_required" })]);
+		expect(core.services.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM filter_rules").get()?.n).toBe(
+			(before ?? 0) + 1,
+		);
+		await core.json(
+			`/v1/backends/${backendId}/origins`,
+			"POST",
+			{ name: "honeypot", address: "192.0.2.99", port: 1 },
+			key,
+		);
+		expect((await core.json(`/v1/filters/${drop.id}`, "PUT", { action: "REDIRECT" }, key)).status).toBe(200);
 	});
 
 	test("get, update, delete; 404 for unknown rules; update validates like create", async () => {

@@ -18,6 +18,7 @@ import {
 	type Backend,
 	BackendCreate,
 	type BackendStatus,
+	type BackendType,
 	BackendUpdate,
 	DEFAULT_LISTENERS,
 	type Health,
@@ -77,6 +78,23 @@ export function hasHoneypot(db: Database, backendId: string): boolean {
 }
 const MAX_ORIGINS = 64;
 
+/**
+ * A level challenge only exists where the proxy can hold a conversation with the client before the
+ * origin: a reconnect for Minecraft Java, a proof-of-work page for HTTP. HTTPS is routed by SNI
+ * without terminating TLS, and RakNet, QUIC and raw TCP/UDP have nothing to show a challenge in;
+ * accepting `enabled: true` there would store a setting nothing enforces.
+ */
+export const CHALLENGE_TYPES: readonly BackendType[] = ["HTTP", "MINECRAFT_JAVA"];
+
+function checkChallenge(type: BackendType, protection: Protection | undefined): void {
+	if (protection?.challenge?.enabled && !CHALLENGE_TYPES.includes(type))
+		throw ValidationError.field(
+			"protection.challenge.enabled",
+			"unsupported",
+			`${type} backends have no challenge (${CHALLENGE_TYPES.join(", ")} only): ${type === "HTTPS" ? "TLS is routed by SNI, not terminated" : "the protocol has no place to show one"}`,
+		);
+}
+
 function require(actor: Actor, permission: Permission) {
 	if (!actor.permissions.includes(permission)) throw new Forbidden(`requires the '${permission}' permission`);
 }
@@ -98,6 +116,7 @@ export class BackendService {
 		const listeners = this.listenersFor(input.type, input.listeners);
 		this.checkOrigins(input.origins ?? []);
 		this.checkGeoIp(input.protection);
+		checkChallenge(input.type, input.protection);
 		const sandbox = actor.sandbox ? 1 : 0;
 		const backend = this.db.transaction(() => {
 			this.ensureNameFree(actor, input.name, null);
@@ -319,6 +338,7 @@ export class BackendService {
 		const current = this.load(actor, id);
 		this.checkGeoIp(input.protection);
 		const type = input.type ?? current.type;
+		checkChallenge(type, { ...current.protection, ...input.protection });
 		const listeners = input.listeners
 			? this.listenersFor(type, input.listeners)
 			: input.type && input.type !== current.type

@@ -107,7 +107,8 @@ export interface RuleStats {
 
 /** Backend types the proxy can challenge or redirect (CHALLENGE, REDIRECT are proxy actions). */
 export const PROXY_ACTION_TYPES: Record<"CHALLENGE" | "REDIRECT", readonly string[]> = {
-	CHALLENGE: ["HTTP", "HTTPS", "MINECRAFT_JAVA", "MINECRAFT_BEDROCK"],
+	// HTTPS is routed by SNI without terminating TLS and RakNet has no place to show a challenge.
+	CHALLENGE: ["HTTP", "MINECRAFT_JAVA"],
 	REDIRECT: ["HTTP", "HTTPS", "TCP", "UDP", "MINECRAFT_JAVA", "MINECRAFT_BEDROCK"],
 };
 

@@ -10,6 +10,8 @@ import { AddressError, parsePrefix } from "../../net/cidr.ts";
 import type { LiveView } from "../../services.ts";
 import type { Actor, Permission } from "../actor.ts";
 import type { AuditService } from "../audit/service.ts";
+import { HONEYPOT_ORIGIN_NAME } from "../backends/model.ts";
+import { hasHoneypot } from "../backends/service.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { bumpRevision } from "../revisions.ts";
@@ -569,6 +571,12 @@ export class FilterRuleService {
 					field: `${prefix}action`,
 					code: "unsupported",
 					message: `the proxy cannot ${action === "CHALLENGE" ? "challenge" : "redirect"} ${backend.type} traffic (${types.join(", ")} only)`,
+				});
+			else if (action === "REDIRECT" && !hasHoneypot(this.db, backend.id))
+				errors.push({
+					field: `${prefix}action`,
+					code: "honeypot_required",
+					message: `REDIRECT sends matched traffic to the backend's origin named '${HONEYPOT_ORIGIN_NAME}'; add that origin first`,
 				});
 		}
 		return errors;
