@@ -69,6 +69,8 @@
 #define PP_DEF_MC_FLOWS 65536
 #define PP_DEF_DYN_BANS 65536
 #define PP_L7_QUIC_VERSIONS 4	/* allowed QUIC versions per backend */
+#define PP_CONN_SLOTS 16	/* connections tracked per source (pp_conn_slots) */
+#define PP_DEF_CONN_SOURCES 32768
 
 /* Why a packet got its verdict: index of pp_reason_ctrs, field of events. */
 enum PP_PACKED_ENUM pp_reason {
@@ -94,7 +96,8 @@ enum PP_PACKED_ENUM pp_reason {
 	PP_REASON_QUIC = 19,		/* invalid QUIC header or no session */
 	PP_REASON_SYN_COOKIE = 20,	/* reserved: SYN cookies from XDP */
 	PP_REASON_CONN_RATELIMIT = 21,	/* new connections per source */
-	PP_REASON_COUNT = 22,
+	PP_REASON_MAX_CONNS = 22,	/* concurrent connections per source */
+	PP_REASON_COUNT = 23,
 };
 
 /* Protection level of a service; the semantics live in levels.ts. */
@@ -321,6 +324,9 @@ struct pp_l7_cfg {
 	__u32 mc_max_proto;
 	__u64 ban_ns;		/* invalid handshake: source banned this long */
 	struct pp_limit conn;	/* SYNs/s per source with PP_SVC_CONN_LIMIT */
+	__u32 max_conns;	/* concurrent Java flows / RakNet sessions per
+				 * source (pp_conns); 0 = unlimited */
+	__u32 pad;
 };
 
 /* Key of pp_mc_flows: one TCP connection to a backend. */
@@ -334,7 +340,17 @@ struct pp_flow_key {
 struct pp_mc_flow {
 	enum pp_mc_state state;
 	__u32 pad;
-	__u64 last_ns;		/* when the state last changed */
+	__u64 last_ns;		/* when the state last changed or, with
+				 * max_conns, the flow last touched its slot */
+};
+
+/* Value of pp_conns: the connections one source holds to one backend,
+ * one slot per client port (a Minecraft Java TCP flow or a RakNet
+ * session). A slot is live while last_ns is within the backend's
+ * session_ns; 0 = free. */
+struct pp_conn_slots {
+	__u64 last_ns[PP_CONN_SLOTS];	/* last sign of life of the connection */
+	__u16 ports[PP_CONN_SLOTS];	/* client port, host order */
 };
 
 /* Kernel-owned state (pp_state[0]); user space only reads it. */
@@ -425,7 +441,8 @@ _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
 _Static_assert(sizeof(struct pp_config) == 136, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
-_Static_assert(sizeof(struct pp_l7_cfg) == 56, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_l7_cfg) == 64, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_conn_slots) == 160, "pp_conn_slots");
 _Static_assert(sizeof(struct pp_flow_key) == 24, "pp_flow_key");
 _Static_assert(sizeof(struct pp_mc_flow) == 16, "pp_mc_flow");
 _Static_assert(sizeof(struct pp_state) == 8, "pp_state");

@@ -34,10 +34,13 @@ export const DEFAULT_MAX_ENTRIES = {
 	l7Sessions: 65536,
 	mcFlows: 65536,
 	dynBans: 65536,
+	connSources: 32768,
 } as const;
 
 /** Allowed QUIC versions per backend (PP_L7_QUIC_VERSIONS). */
 export const L7_QUIC_VERSIONS = 4;
+/** Connections tracked per source in pp_conns (PP_CONN_SLOTS): the highest maxConnectionsPerIp. */
+export const CONN_SLOTS = 16;
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
 
@@ -68,6 +71,7 @@ export const MAP_NAMES = [
 	"pp_mc_flows",
 	"pp_dyn_bans",
 	"pp_state",
+	"pp_conns",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -113,6 +117,7 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_mc_flows: { key: "pp_flow_key", value: "pp_mc_flow" },
 	pp_dyn_bans: { key: "pp_addr", value: "__u64" },
 	pp_state: { key: "__u32", value: "pp_state" },
+	pp_conns: { key: "pp_src_key", value: "pp_conn_slots" },
 };
 
 export const PROGRAM_NAME = "pp_xdp";
@@ -140,7 +145,8 @@ export const Reason = {
 	QUIC: 19,
 	SYN_COOKIE: 20,
 	CONN_RATELIMIT: 21,
-	COUNT: 22,
+	MAX_CONNS: 22,
+	COUNT: 23,
 } as const;
 export type ReasonName = Exclude<keyof typeof Reason, "COUNT">;
 export const REASON_NAMES: ReasonName[] = (Object.keys(Reason) as (keyof typeof Reason)[]).filter(
@@ -291,7 +297,7 @@ export const LAYOUT = {
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
 	pp_l7_cfg: {
-		size: 56,
+		size: 64,
 		members: {
 			flags: [0, 4],
 			nr_quic_versions: [4, 4],
@@ -301,10 +307,13 @@ export const LAYOUT = {
 			mc_max_proto: [36, 4],
 			ban_ns: [40, 8],
 			conn: [48, 8],
+			max_conns: [56, 4],
+			pad: [60, 4],
 		},
 	},
 	pp_flow_key: { size: 24, members: { backend: [0, 4], sport: [4, 2], pad: [6, 2], src: [8, 16] } },
 	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
+	pp_conn_slots: { size: 160, members: { last_ns: [0, 128], ports: [128, 32] } },
 	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
 	pp_src_key: { size: 20, members: { scope: [0, 4], addr: [4, 16] } },
 	pp_src_state: {
@@ -771,6 +780,8 @@ export interface L7Config {
 	banNs?: bigint;
 	/** New TCP connections (SYNs) per second per source, at levels with SvcFlag.CONN_LIMIT. */
 	conn?: Limit;
+	/** Concurrent Java flows / RakNet sessions per source, 1 to CONN_SLOTS; 0 or absent = unlimited. */
+	maxConns?: number;
 }
 
 export function encodeL7Config(c: L7Config): Uint8Array {
@@ -786,6 +797,8 @@ export function encodeL7Config(c: L7Config): Uint8Array {
 	v.setUint32(off("pp_l7_cfg", "mc_max_proto"), c.mcMaxProto ?? 0xffffffff, true);
 	v.setBigUint64(off("pp_l7_cfg", "ban_ns"), c.banNs ?? 0n, true);
 	setLimit(v, off("pp_l7_cfg", "conn"), c.conn ?? { rate: 0, burst: 0 });
+	if ((c.maxConns ?? 0) > CONN_SLOTS) throw new RangeError(`at most ${CONN_SLOTS} connections per source`);
+	v.setUint32(off("pp_l7_cfg", "max_conns"), c.maxConns ?? 0, true);
 	return buf;
 }
 

@@ -66,6 +66,7 @@ export const DROP_REASONS: ReasonName[] = [
 	"QUIC",
 	"SYN_COOKIE",
 	"CONN_RATELIMIT",
+	"MAX_CONNS",
 ];
 const RATE_LIMIT_REASONS: ReasonName[] = ["RULE_RATELIMIT", "RATELIMIT", "GLOBAL_RATELIMIT", "CONN_RATELIMIT"];
 
