@@ -402,6 +402,17 @@ struct pp_event_ctr {
 	__u64 lost;		/* ring buffer full */
 };
 
+/* Packets of one traffic class to a backend, and how many were dropped. */
+struct pp_class_ctr {
+	__u64 packets;
+	__u64 drops;
+};
+
+/* Per backend, per CPU. The classes tell floods apart (SYN, ACK, UDP,
+ * ICMP, fragment); each packet is in at most one: a fragment is counted
+ * as a fragment whatever it carries, other IP protocols in none. ICMP
+ * has no port: it is counted for the backend of the address's host entry
+ * (the lowest-numbered backend listening there), like its verdict. */
 struct pp_backend_ctr {
 	__u64 rx_packets;
 	__u64 rx_bytes;
@@ -409,6 +420,11 @@ struct pp_backend_ctr {
 	__u64 pass_bytes;
 	__u64 drop_packets;
 	__u64 drop_bytes;
+	struct pp_class_ctr syn;	/* TCP SYN without ACK */
+	struct pp_class_ctr ack;	/* other TCP: ACKs, data, FIN, RST */
+	struct pp_class_ctr udp;
+	struct pp_class_ctr icmp;	/* ICMP and ICMPv6 */
+	struct pp_class_ctr frag;	/* IPv4/IPv6 fragments */
 };
 
 struct pp_event {
@@ -450,7 +466,8 @@ _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");
 _Static_assert(sizeof(struct pp_rule_ctr) == 24, "pp_rule_ctr");
-_Static_assert(sizeof(struct pp_backend_ctr) == 48, "pp_backend_ctr");
+_Static_assert(sizeof(struct pp_class_ctr) == 16, "pp_class_ctr");
+_Static_assert(sizeof(struct pp_backend_ctr) == 128, "pp_backend_ctr");
 _Static_assert(sizeof(struct pp_event) == 64, "pp_event");
 _Static_assert(sizeof(struct pp_event_ctr) == 16, "pp_event_ctr");
 _Static_assert(sizeof(enum pp_reason) == 1, "packed enum");

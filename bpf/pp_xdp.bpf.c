@@ -4,8 +4,9 @@
  *
  * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP. Every packet
  * leaves through the single exit label, which counts it once under its
- * reason (pp_reason_ctrs), once under its backend when it was addressed to
- * a service (pp_backend_ctrs), and may sample a drop to pp_events.
+ * reason (pp_reason_ctrs), once under its backend and its traffic class
+ * when it was addressed to a service (pp_backend_ctrs), and may sample a
+ * drop to pp_events.
  * Checks run cheapest first: parse, management allow-list, service lookup,
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
  * reflection), compiled rules, per-source buckets, the backend's bucket,
@@ -1088,6 +1089,26 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	return 0;
 }
 
+/* The traffic class of a packet in its backend's counters (pp_abi.h,
+ * struct pp_backend_ctr), or NULL for none. */
+static __always_inline struct pp_class_ctr *
+pp_class_of(struct pp_backend_ctr *bc, const struct pp_pkt *p)
+{
+	if (p->frag)
+		return &bc->frag;
+	switch (p->pclass) {
+	case PP_PCLASS_TCP:
+		return (p->tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN ?
+			       &bc->syn : &bc->ack;
+	case PP_PCLASS_UDP:
+		return &bc->udp;
+	case PP_PCLASS_ICMP:
+		return &bc->icmp;
+	default:
+		return NULL;
+	}
+}
+
 SEC("xdp")
 int pp_xdp(struct xdp_md *ctx)
 {
@@ -1114,6 +1135,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct icmp6hdr *icmp6h;
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
+	struct pp_class_ctr *cc;
 	struct pp_src_state *st = NULL;
 	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists;
 	__u64 now = 0, logged = 0, until;
@@ -1378,6 +1400,11 @@ out:
 			} else {
 				bc->pass_packets += 1;
 				bc->pass_bytes += p.len;
+			}
+			cc = pp_class_of(bc, &p);
+			if (cc) {
+				cc->packets += 1;
+				cc->drops += v.action == XDP_DROP;
 			}
 		}
 	}

@@ -332,8 +332,9 @@ export const LAYOUT = {
 	pp_ctr: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
 	pp_rule_ctr: { size: 24, members: { packets: [0, 8], bytes: [8, 8], last_match_ns: [16, 8] } },
 	pp_event_ctr: { size: 16, members: { emitted: [0, 8], lost: [8, 8] } },
+	pp_class_ctr: { size: 16, members: { packets: [0, 8], drops: [8, 8] } },
 	pp_backend_ctr: {
-		size: 48,
+		size: 128,
 		members: {
 			rx_packets: [0, 8],
 			rx_bytes: [8, 8],
@@ -341,6 +342,11 @@ export const LAYOUT = {
 			pass_bytes: [24, 8],
 			drop_packets: [32, 8],
 			drop_bytes: [40, 8],
+			syn: [48, 16],
+			ack: [64, 16],
+			udp: [80, 16],
+			icmp: [96, 16],
+			frag: [112, 16],
 		},
 	},
 	pp_event: {
@@ -878,7 +884,17 @@ export function decodeRuleCtr(buf: Uint8Array): RuleCtr {
 	};
 }
 
-export interface BackendCtr {
+/**
+ * Traffic classes of the per-backend counters (pp_backend_ctr members): TCP SYN without ACK,
+ * other TCP (ACKs, data, FIN, RST), UDP, ICMP and ICMPv6, IP fragments. A packet is in at most
+ * one; ICMP counts for the lowest-numbered backend listening on the address.
+ */
+export const TRAFFIC_CLASSES = ["syn", "ack", "udp", "icmp", "frag"] as const;
+export type TrafficClass = (typeof TRAFFIC_CLASSES)[number];
+/** Packets and drops of each traffic class, flat so that sumPerCpu adds them. */
+export type ClassCounters = { [K in TrafficClass as `${K}Packets` | `${K}Drops`]: bigint };
+
+export interface BackendCtr extends ClassCounters {
 	rxPackets: bigint;
 	rxBytes: bigint;
 	passPackets: bigint;
@@ -887,9 +903,18 @@ export interface BackendCtr {
 	dropBytes: bigint;
 }
 
+/** A backend's counters before any packet. */
+export const zeroBackendCtr = (): BackendCtr => decodeBackendCtr(new Uint8Array(LAYOUT.pp_backend_ctr.size));
+
 export function decodeBackendCtr(buf: Uint8Array): BackendCtr {
 	const v = dv(buf);
-	const g = (m: keyof (typeof LAYOUT)["pp_backend_ctr"]["members"]) => v.getBigUint64(off("pp_backend_ctr", m), true);
+	const g = (m: keyof (typeof LAYOUT)["pp_backend_ctr"]["members"], at = 0) =>
+		v.getBigUint64(off("pp_backend_ctr", m) + at, true);
+	const classes = {} as ClassCounters;
+	for (const c of TRAFFIC_CLASSES) {
+		classes[`${c}Packets`] = g(c, off("pp_class_ctr", "packets"));
+		classes[`${c}Drops`] = g(c, off("pp_class_ctr", "drops"));
+	}
 	return {
 		rxPackets: g("rx_packets"),
 		rxBytes: g("rx_bytes"),
@@ -897,6 +922,7 @@ export function decodeBackendCtr(buf: Uint8Array): BackendCtr {
 		passBytes: g("pass_bytes"),
 		dropPackets: g("drop_packets"),
 		dropBytes: g("drop_bytes"),
+		...classes,
 	};
 }
 

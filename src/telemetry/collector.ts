@@ -6,7 +6,14 @@
 // telemetry.source_scan_seconds, and rule counters every stats.rule_sample_seconds (rule stats).
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
-import { type BackendCtr, type Ctr, REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
+import {
+	type BackendCtr,
+	type Ctr,
+	REASON_NAMES,
+	type ReasonName,
+	TRAFFIC_CLASSES,
+	type TrafficClass,
+} from "../dataplane/abi.ts";
 import type { SourceStats } from "../dataplane/stats.ts";
 import type { ProtectionLevel } from "../domain/backends/model.ts";
 import type { BackendService } from "../domain/backends/service.ts";
@@ -15,7 +22,7 @@ import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
 import type { BackendRates, CounterView } from "../services.ts";
 import { AttackDetector, type BackendInfo } from "./attacks.ts";
-import { Rollups } from "./rollups.ts";
+import { type ClassDelta, Rollups } from "./rollups.ts";
 import { monotonicToIso, RuleSampler } from "./rules.ts";
 import type { CounterSource } from "./source.ts";
 
@@ -302,6 +309,13 @@ export class Collector implements CounterView {
 				dropBps: rate(c.dropBytes, before.dropBytes),
 				connections,
 			};
+			const classes = {} as ClassDelta;
+			const classPps: Partial<Record<TrafficClass, number>> = {};
+			for (const k of TRAFFIC_CLASSES) {
+				classes[`${k}Packets`] = diff(c[`${k}Packets`], before[`${k}Packets`]);
+				classes[`${k}Drops`] = diff(c[`${k}Drops`], before[`${k}Drops`]);
+				classPps[k] = Math.round(classes[`${k}Packets`] / seconds);
+			}
 			const series = this.perBackend.get(r.id) ?? [];
 			this.perBackend.set(r.id, series);
 			this.push(series, s, config.telemetry.live_seconds);
@@ -317,12 +331,13 @@ export class Collector implements CounterView {
 					passBytes: diff(c.passBytes, before.passBytes),
 					dropPackets: diff(c.dropPackets, before.dropPackets),
 					dropBytes: diff(c.dropBytes, before.dropBytes),
+					...classes,
 				},
 				connections,
 			);
 			this.attacks.observe(
 				this.info(r, protocols.get(r.id) ?? new Set()),
-				{ at: now, rxPps: s.rxPps, rxBps: s.rxBps, dropPps: s.dropPps },
+				{ at: now, rxPps: s.rxPps, rxBps: s.rxBps, dropPps: s.dropPps, classPps },
 				reasonPps,
 			);
 		}

@@ -7,12 +7,12 @@
 // plane sees no egress and the proxy reports only open connections, so bytesOut, packetsOut,
 // newConnections and closedConnections are null (not measured).
 import type { Database } from "bun:sqlite";
-import { REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
+import { REASON_NAMES, type ReasonName, TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 import type { Actor } from "../domain/actor.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../domain/errors.ts";
 import { type AttackAction, DROP_REASONS } from "./attacks.ts";
 import type { Collector } from "./collector.ts";
-import { bucketOf, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
+import { bucketOf, CLASS_COLUMNS, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
 
 /** 31 days of minutes: the most points one query returns per series. */
 export const MAX_POINTS = 44_640;
@@ -38,7 +38,10 @@ interface Range {
 	empty: boolean;
 }
 
-interface TrafficBucket {
+/** Per traffic class, the summed `${class}_packets` and `${class}_drops` columns (CLASS_COLUMNS). */
+type ClassColumns = { [K in TrafficClass as `${K}_packets` | `${K}_drops`]: number };
+
+type TrafficBucket = ClassColumns & {
 	bucket: number;
 	seconds: number;
 	rx_packets: number;
@@ -50,7 +53,7 @@ interface TrafficBucket {
 	peak_pps: number;
 	peak_bps: number;
 	connections_max: number | null;
-}
+};
 
 export interface AttackSource {
 	ip: string;
@@ -103,6 +106,19 @@ const TRAFFIC_SERIES: Record<string, (b: TrafficBucket) => number | null> = {
 	peak_bytes_per_second: (b) => b.peak_bps,
 	active_connections: (b) => b.connections_max,
 };
+/** The traffic classes' names in metric names (pp_backend_ctr: syn, ack, udp, icmp, frag). */
+export const CLASS_METRIC_NAMES: Record<TrafficClass, string> = {
+	syn: "tcp_syn",
+	ack: "tcp_ack",
+	udp: "udp",
+	icmp: "icmp",
+	frag: "fragment",
+};
+for (const c of TRAFFIC_CLASSES) {
+	const name = CLASS_METRIC_NAMES[c];
+	TRAFFIC_SERIES[`${name}_packets_per_second`] = (b) => rate(b[`${c}_packets`], b.seconds);
+	TRAFFIC_SERIES[`dropped_${name}_packets_per_second`] = (b) => rate(b[`${c}_drops`], b.seconds);
+}
 /** Host-wide drops per verdict reason (the kernel does not count reasons per backend). */
 const reasonSeries = (r: ReasonName) => `drops_${r.toLowerCase()}_per_second`;
 export const METRIC_NAMES = [...Object.keys(TRAFFIC_SERIES), ...DROP_REASONS.map(reasonSeries)];
@@ -435,7 +451,8 @@ export class MetricsService {
 		const cols = `bucket, MAX(seconds) AS seconds, SUM(rx_packets) AS rx_packets,
 			SUM(rx_bytes) AS rx_bytes, SUM(pass_packets) AS pass_packets, SUM(pass_bytes) AS pass_bytes,
 			SUM(drop_packets) AS drop_packets, SUM(drop_bytes) AS drop_bytes, SUM(peak_pps) AS peak_pps,
-			SUM(peak_bps) AS peak_bps, SUM(connections_max) AS connections_max`;
+			SUM(peak_bps) AS peak_bps, SUM(connections_max) AS connections_max,
+			${CLASS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", ")}`;
 		const start = bucketOf(range.granularity, range.from);
 		// The backend's primary-key range, or the organization's index range.
 		return range.backendId

@@ -4,6 +4,7 @@
 // at most the seconds since the last flush. Retention bounds the rows of each granularity.
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
+import { TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 
 export const GRANULARITIES = ["MINUTE", "FIVE_MINUTES", "HOUR", "DAY"] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -19,7 +20,13 @@ export const bucketOf = (g: Granularity, t: number) => Math.floor(t / GRANULARIT
 /** Distinct sources per (granularity bucket, backend, country) are counted up to this many. */
 export const UNIQUE_SOURCES_CAP = 100_000;
 
-export interface TrafficDelta {
+/** Packets and drops of each traffic class (abi.ts TRAFFIC_CLASSES). */
+export type ClassDelta = { [K in TrafficClass as `${K}Packets` | `${K}Drops`]: number };
+
+/** traffic_rollups columns of the traffic classes, in TRAFFIC_CLASSES order (packets, drops). */
+export const CLASS_COLUMNS = TRAFFIC_CLASSES.flatMap((c) => [`${c}_packets`, `${c}_drops`]);
+
+export interface TrafficDelta extends ClassDelta {
 	seconds: number;
 	rxPackets: number;
 	rxBytes: number;
@@ -41,6 +48,9 @@ interface GeoDelta {
 }
 
 const emptyTraffic = (): TrafficDelta => ({
+	...(Object.fromEntries(
+		TRAFFIC_CLASSES.flatMap((c) => [`${c}Packets`, `${c}Drops`]).map((k) => [k, 0]),
+	) as ClassDelta),
 	seconds: 0,
 	rxPackets: 0,
 	rxBytes: 0,
@@ -95,6 +105,10 @@ export class Rollups {
 		d.passBytes += s.passBytes;
 		d.dropPackets += s.dropPackets;
 		d.dropBytes += s.dropBytes;
+		for (const c of TRAFFIC_CLASSES) {
+			d[`${c}Packets`] += s[`${c}Packets`];
+			d[`${c}Drops`] += s[`${c}Drops`];
+		}
 		d.peakPps = Math.max(d.peakPps, s.rxPackets);
 		d.peakBps = Math.max(d.peakBps, s.rxBytes);
 		if (connections !== null) {
@@ -149,8 +163,9 @@ export class Rollups {
 		const traffic = this.db.prepare(
 			`INSERT INTO traffic_rollups (granularity, backend_id, organization_id, bucket, seconds, rx_packets, rx_bytes,
 				pass_packets, pass_bytes, drop_packets, drop_bytes, peak_pps, peak_bps, connections_max, connections_sum,
-				connections_seconds)
-			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+				connections_seconds, ${CLASS_COLUMNS.join(", ")})
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+				${CLASS_COLUMNS.map((_, i) => `?${17 + i}`).join(", ")}
 			 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?2)
 			 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET
 				seconds = seconds + excluded.seconds, rx_packets = rx_packets + excluded.rx_packets,
@@ -161,7 +176,8 @@ export class Rollups {
 				connections_max = CASE WHEN excluded.connections_max IS NULL THEN connections_max
 					ELSE MAX(COALESCE(connections_max, 0), excluded.connections_max) END,
 				connections_sum = connections_sum + excluded.connections_sum,
-				connections_seconds = connections_seconds + excluded.connections_seconds`,
+				connections_seconds = connections_seconds + excluded.connections_seconds,
+				${CLASS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
 		);
 		const reason = this.db.prepare(
 			`INSERT INTO reason_rollups (granularity, bucket, reason, seconds, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
@@ -196,6 +212,7 @@ export class Rollups {
 						d.connectionsMax,
 						d.connectionsSum,
 						d.connectionsSeconds,
+						...TRAFFIC_CLASSES.flatMap((c) => [d[`${c}Packets`], d[`${c}Drops`]]),
 					);
 					rows++;
 				}

@@ -6,6 +6,7 @@ import protectionApi from "./004_protection_api.sql" with { type: "text" };
 import webhooks from "./010_webhooks.sql" with { type: "text" };
 import alerts from "./011_alerts.sql" with { type: "text" };
 import telemetry from "./012_telemetry.sql" with { type: "text" };
+import trafficClasses from "./016_traffic_classes.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -21,4 +22,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 10, name: "webhooks", sql: webhooks },
 	{ version: 11, name: "alerts", sql: alerts },
 	{ version: 12, name: "telemetry", sql: telemetry },
+	{ version: 16, name: "traffic_classes", sql: trafficClasses },
 ];
