@@ -69,6 +69,8 @@
 #define PP_DEF_MC_FLOWS 65536
 #define PP_DEF_DYN_BANS 65536
 #define PP_L7_QUIC_VERSIONS 4	/* allowed QUIC versions per backend */
+#define PP_CONN_SLOTS 16	/* connections tracked per source (pp_conn_slots) */
+#define PP_DEF_CONN_SOURCES 32768
 
 /* Why a packet got its verdict: index of pp_reason_ctrs, field of events. */
 enum PP_PACKED_ENUM pp_reason {
@@ -96,7 +98,8 @@ enum PP_PACKED_ENUM pp_reason {
 	PP_REASON_CONN_RATELIMIT = 21,	/* new connections per source */
 	PP_REASON_COOKIE_ACK = 22,	/* ACK of no known flow with a valid SYN cookie */
 	PP_REASON_COOKIE_BAD = 23,	/* segment of no known flow without a valid cookie */
-	PP_REASON_COUNT = 24,
+	PP_REASON_MAX_CONNS = 24,	/* concurrent connections per source */
+	PP_REASON_COUNT = 25,
 };
 
 /* Protection level of a service; the semantics live in levels.ts. */
@@ -331,6 +334,9 @@ struct pp_l7_cfg {
 	__u32 mc_max_proto;
 	__u64 ban_ns;		/* invalid handshake: source banned this long */
 	struct pp_limit conn;	/* SYNs/s per source with PP_SVC_CONN_LIMIT */
+	__u32 max_conns;	/* concurrent Java flows / RakNet sessions per
+				 * source (pp_conns); 0 = unlimited */
+	__u32 pad;
 };
 
 /* Key of pp_mc_flows: one TCP connection to a backend. */
@@ -344,7 +350,17 @@ struct pp_flow_key {
 struct pp_mc_flow {
 	enum pp_mc_state state;
 	__u32 pad;
-	__u64 last_ns;		/* when the state last changed */
+	__u64 last_ns;		/* when the state last changed or, with
+				 * max_conns, the flow last touched its slot */
+};
+
+/* Value of pp_conns: the connections one source holds to one backend,
+ * one slot per client port (a Minecraft Java TCP flow or a RakNet
+ * session). A slot is live while last_ns is within the backend's
+ * session_ns; 0 = free. */
+struct pp_conn_slots {
+	__u64 last_ns[PP_CONN_SLOTS];	/* last sign of life of the connection */
+	__u16 ports[PP_CONN_SLOTS];	/* client port, host order */
 };
 
 /* Kernel-owned state (pp_state[0]); user space only reads it. */
@@ -406,6 +422,17 @@ struct pp_event_ctr {
 	__u64 lost;		/* ring buffer full */
 };
 
+/* Packets of one traffic class to a backend, and how many were dropped. */
+struct pp_class_ctr {
+	__u64 packets;
+	__u64 drops;
+};
+
+/* Per backend, per CPU. The classes tell floods apart (SYN, ACK, UDP,
+ * ICMP, fragment); each packet is in at most one: a fragment is counted
+ * as a fragment whatever it carries, other IP protocols in none. ICMP
+ * has no port: it is counted for the backend of the address's host entry
+ * (the lowest-numbered backend listening there), like its verdict. */
 struct pp_backend_ctr {
 	__u64 rx_packets;
 	__u64 rx_bytes;
@@ -413,6 +440,11 @@ struct pp_backend_ctr {
 	__u64 pass_bytes;
 	__u64 drop_packets;
 	__u64 drop_bytes;
+	struct pp_class_ctr syn;	/* TCP SYN without ACK */
+	struct pp_class_ctr ack;	/* other TCP: ACKs, data, FIN, RST */
+	struct pp_class_ctr udp;
+	struct pp_class_ctr icmp;	/* ICMP and ICMPv6 */
+	struct pp_class_ctr frag;	/* IPv4/IPv6 fragments */
 };
 
 struct pp_event {
@@ -445,7 +477,8 @@ _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
 _Static_assert(sizeof(struct pp_config) == 136, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
-_Static_assert(sizeof(struct pp_l7_cfg) == 56, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_l7_cfg) == 64, "pp_l7_cfg");
+_Static_assert(sizeof(struct pp_conn_slots) == 160, "pp_conn_slots");
 _Static_assert(sizeof(struct pp_flow_key) == 24, "pp_flow_key");
 _Static_assert(sizeof(struct pp_mc_flow) == 16, "pp_mc_flow");
 _Static_assert(sizeof(struct pp_state) == 8, "pp_state");
@@ -454,7 +487,8 @@ _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");
 _Static_assert(sizeof(struct pp_rule_ctr) == 24, "pp_rule_ctr");
-_Static_assert(sizeof(struct pp_backend_ctr) == 48, "pp_backend_ctr");
+_Static_assert(sizeof(struct pp_class_ctr) == 16, "pp_class_ctr");
+_Static_assert(sizeof(struct pp_backend_ctr) == 128, "pp_backend_ctr");
 _Static_assert(sizeof(struct pp_event) == 64, "pp_event");
 _Static_assert(sizeof(struct pp_event_ctr) == 16, "pp_event_ctr");
 _Static_assert(sizeof(enum pp_reason) == 1, "packed enum");

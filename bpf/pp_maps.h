@@ -278,4 +278,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_syn_cfg SEC(".maps");
 
+/* key: struct pp_src_key (backend, source), value: struct pp_conn_slots.
+ * Concurrent connections per source for maxConnectionsPerIp; an evicted
+ * entry forgets the source's connections (it may then open more), never
+ * the reverse. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, PP_DEF_CONN_SOURCES);
+	__type(key, struct pp_src_key);
+	__type(value, struct pp_conn_slots);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_conns SEC(".maps");
+
 #endif /* PP_MAPS_H */

@@ -15,6 +15,8 @@
  *	-1                  anything else: truncated, no magic, wrong size,
  *	                    unknown packet id.
  * It bounds-checks before every read; multi-byte fields are not decoded.
+ * pp_raknet_disconnect(pos, end, len) says whether a connected datagram's
+ * first frame is a disconnection notification (0x15): 1 or 0.
  */
 #ifndef PP_RAKNET_H
 #define PP_RAKNET_H
@@ -86,6 +88,56 @@ static __always_inline int pp_raknet_class(const __u8 *pos, void *end,
 	default:
 		return -1;
 	}
+}
+
+/* A data datagram: the valid bit without ACK (0x40) or NAK (0x20). */
+#define PP_RAKNET_DATA_MASK 0xe0
+#define PP_RAKNET_DATA 0x80
+#define PP_RAKNET_FRAME_SPLIT 0x10
+#define PP_RAKNET_DISCONNECT 0x15
+
+/* Bytes of a frame's header after its flags and bit length, by its
+ * reliability (flags >> 5): a reliable index (2, 3, 4, 6, 7), a sequence
+ * index (1, 4), an order index and channel (1, 3, 4, 7). */
+static __always_inline __u32 pp_raknet_frame_skip(__u8 reliability)
+{
+	__u32 n = 0;
+
+	if (reliability >= 2 && reliability != 5)
+		n += 3;
+	if (reliability == 1 || reliability == 4)
+		n += 3;
+	if (reliability == 1 || reliability == 3 || reliability == 4 ||
+	    reliability == 7)
+		n += 4;
+	return n;
+}
+
+/* Only the first frame is looked at: clients send the notification on its
+ * own (jsp-raknet, bedrock-protocol) as they close. Split frames and
+ * bodies longer than one byte are not a notification. */
+static __always_inline int pp_raknet_disconnect(const __u8 *pos, void *end,
+						__u32 len)
+{
+	/* id, sequence number (3), frame flags, bit length (2) */
+	const __u32 head = 1 + 3 + 1 + 2;
+	const __u8 *body;
+	__u32 skip;
+
+	if ((void *)(pos + head) > end || len < head + 1)
+		return 0;
+	if ((pos[0] & PP_RAKNET_DATA_MASK) != PP_RAKNET_DATA ||
+	    (pos[4] & PP_RAKNET_FRAME_SPLIT))
+		return 0;
+	if (pos[5] != 0 || pos[6] != 8)
+		return 0;
+	skip = pp_raknet_frame_skip(pos[4] >> 5);
+	if (len < head + skip + 1)
+		return 0;
+	body = pos + head + skip;
+	if ((void *)(body + 1) > end)
+		return 0;
+	return body[0] == PP_RAKNET_DISCONNECT;
 }
 
 #endif /* PP_RAKNET_H */

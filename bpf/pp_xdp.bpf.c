@@ -5,14 +5,16 @@
  * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP, or XDP_TX
  * for a SYN it answered with a SYN cookie (pp_syncookie.h). Every packet
  * leaves through the single exit label, which counts it once under its
- * reason (pp_reason_ctrs), once under its backend when it was addressed to
- * a service (pp_backend_ctrs), and may sample a drop to pp_events.
+ * reason (pp_reason_ctrs), once under its backend and its traffic class
+ * when it was addressed to a service (pp_backend_ctrs), and may sample a
+ * drop to pp_events.
  * Checks run cheapest first: parse, management allow-list, service lookup,
  * allow-list, bans, block-list, level hygiene (fragments, invalid,
  * reflection), compiled rules, per-source buckets, the backend's bucket,
  * new connections per source, SYN cookies (pp_syncookie.h), the backend's
- * protocol checks (pp_raknet.h,
- * pp_quic.h, pp_minecraft.h; sessions and flows in their own LRU maps).
+ * protocol checks (pp_raknet.h, pp_quic.h, pp_minecraft.h; sessions and
+ * flows in their own LRU maps) with the concurrent connections per source
+ * (pp_conns).
  * For service traffic the list answers (and source sets) come from the
  * source's pp_src_limits entry, refreshed per list generation (pp_abi.h);
  * sources the lists drop are decided without creating one.
@@ -759,6 +761,114 @@ static __always_inline int pp_l7_session(const struct pp_src_key *key,
 	return 1;
 }
 
+/* What pp_conn_slot does with a client port's slot. */
+enum pp_conn_op {
+	PP_CONN_TAKE = 0,	/* a new connection: admitted if the source has room */
+	PP_CONN_TOUCH = 1,	/* a sign of life: the connection keeps its slot */
+	PP_CONN_FREE = 2,	/* the connection ended */
+};
+
+/*
+ * maxConnectionsPerIp: the connections a source holds to a backend, one
+ * slot per client port in pp_conns (fk names backend, source and port). TAKE admits (1) a port that holds a
+ * live slot, or takes a free one while fewer than cfg->max_conns are live, else
+ * refuses (0); TOUCH refreshes the port's slot; FREE releases it.
+ *
+ * Slots with a last-seen time rather than a counter: a counter leaks each
+ * time a close goes unseen (a client gone without FIN, a server's RST, an
+ * evicted flow entry, a RakNet client that never says goodbye), and leaked
+ * counts would lock the source out for good. A slot lapses the backend's
+ * session_ns after its connection was last seen instead, so an unseen
+ * close costs the source one connection for at most that long. The price:
+ * PP_CONN_SLOTS is the highest limit, a live connection must be touched
+ * within session_ns (Minecraft Java keep-alives come every 15-20 s, RakNet
+ * pings every few seconds), and a connection silent for longer (a TCP
+ * connection opened and never used) stops counting.
+ * Unlocked: CPUs racing for one source's slots may lose a take or a free,
+ * so at worst one connection more is admitted or a slot lapses instead of
+ * being freed. A global function: its slot loop is verified once.
+ */
+/* The scan of a source's slots, under bpf_loop: unrolled, every slot's
+ * three outcomes would multiply the verifier's states 3^PP_CONN_SLOTS. */
+struct pp_conn_scan {
+	struct pp_src_key key;
+	struct pp_conn_slots *cs;
+	__u64 t;
+	__u64 ttl;
+	__u32 port;
+	__u32 live;
+	__u32 mine;	/* the port's live slot, or PP_CONN_SLOTS */
+	__u32 free;	/* the first lapsed or free slot, or PP_CONN_SLOTS */
+};
+
+static long pp_conn_scan_step(__u32 i, void *data)
+{
+	struct pp_conn_scan *sc = data;
+	struct pp_conn_slots *cs = sc->cs;
+	__u64 last;
+
+	if (i >= PP_CONN_SLOTS || !cs)
+		return 1;
+	last = cs->last_ns[i];
+	/* Written as a sum: another CPU may have stamped the slot a tick
+	 * later than this CPU's clock reads. */
+	if (!last || last + sc->ttl <= sc->t) {
+		if (sc->free == PP_CONN_SLOTS)
+			sc->free = i;
+	} else if (cs->ports[i] == sc->port) {
+		sc->mine = i;
+	} else {
+		sc->live += 1;
+	}
+	return 0;
+}
+
+/* A source's first connection starts from this, not a stack copy: the
+ * stack of pp_xdp and its callees must stay within 512 bytes. */
+static const struct pp_conn_slots pp_conn_none;
+
+__noinline int pp_conn_slot(const struct pp_flow_key *fk,
+			    const struct pp_l7_cfg *cfg, __u32 op, __u64 *now)
+{
+	struct pp_conn_scan sc = {
+		.mine = PP_CONN_SLOTS,
+		.free = PP_CONN_SLOTS,
+	};
+	__u32 i;
+
+	if (!fk || !cfg || !now)
+		return 1;
+	sc.key.scope = fk->backend;
+	sc.key.addr = fk->src;
+	sc.port = fk->sport;
+	sc.t = pp_now(now);
+	sc.ttl = cfg->session_ns;
+	sc.cs = bpf_map_lookup_elem(&pp_conns, &sc.key);
+	if (!sc.cs) {
+		if (op != PP_CONN_TAKE)
+			return 1;
+		bpf_map_update_elem(&pp_conns, &sc.key, &pp_conn_none,
+				    BPF_NOEXIST);
+		sc.cs = bpf_map_lookup_elem(&pp_conns, &sc.key);
+		if (!sc.cs)
+			return 1;
+	}
+	bpf_loop(PP_CONN_SLOTS, pp_conn_scan_step, &sc, 0);
+	i = sc.mine;
+	if (i < PP_CONN_SLOTS) {
+		sc.cs->last_ns[i] = op == PP_CONN_FREE ? 0 : sc.t;
+		return 1;
+	}
+	if (op != PP_CONN_TAKE)
+		return 1;
+	i = sc.free;
+	if (sc.live >= cfg->max_conns || i >= PP_CONN_SLOTS)
+		return 0;
+	sc.cs->ports[i] = sc.port;
+	sc.cs->last_ns[i] = sc.t;
+	return 1;
+}
+
 /* The backend's protocol checks for a UDP datagram whose payload starts
  * off bytes into the packet: 0 to pass, else the drop reason. A global
  * function with the packet re-read from ctx, verified once. */
@@ -768,10 +878,11 @@ __noinline int pp_l7_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct pp_src_key key = {};
+	struct pp_flow_key fk = {};
 	struct pp_l7_cfg *cfg;
 	const __u8 *pos;
 	__u64 until;
-	__u32 backend, len, off;
+	__u32 backend, len, off, validate;
 	int class;
 
 	if (!p || !svc || !now || p->l7_off > PP_L7_MAX_OFF)
@@ -785,15 +896,36 @@ __noinline int pp_l7_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	len = p->payload_len;
 	key.scope = backend;
 	key.addr = p->src;
+	fk.backend = backend;
+	fk.sport = p->sport;
+	fk.src = p->src;
 
-	if (svc->l7 == PP_L7_RAKNET && (cfg->flags & PP_L7F_RAKNET)) {
+	/* Sessions per source count client ports: each RakNet connection
+	 * starts with its own request 2 and ends with a disconnection
+	 * notification, or lapses. */
+	if (svc->l7 == PP_L7_RAKNET &&
+	    ((cfg->flags & PP_L7F_RAKNET) || cfg->max_conns)) {
+		validate = cfg->flags & PP_L7F_RAKNET;
 		class = pp_raknet_class(pos, end, len);
 		if (class < 0)
-			return PP_REASON_RAKNET;
-		if (class == PP_RAKNET_CONNECTED &&
-		    !pp_l7_session(&key, cfg->session_ns, now))
-			return PP_REASON_RAKNET;
+			return validate ? PP_REASON_RAKNET : 0;
+		if (class == PP_RAKNET_CONNECTED) {
+			if (validate &&
+			    !pp_l7_session(&key, cfg->session_ns, now))
+				return PP_REASON_RAKNET;
+			if (cfg->max_conns)
+				pp_conn_slot(&fk, cfg,
+					     pp_raknet_disconnect(pos, end, len) ?
+						     PP_CONN_FREE : PP_CONN_TOUCH,
+					     now);
+			return 0;
+		}
 		if (class == PP_RAKNET_REQ2) {
+			if (cfg->max_conns &&
+			    !pp_conn_slot(&fk, cfg, PP_CONN_TAKE, now))
+				return PP_REASON_MAX_CONNS;
+			if (!validate)
+				return 0;
 			until = pp_now(now) + cfg->session_ns;
 			bpf_map_update_elem(&pp_l7_sessions, &key, &until,
 					    BPF_ANY);
@@ -856,11 +988,57 @@ static __always_inline void pp_mc_open(const struct pp_service *svc,
 		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
 }
 
+/* maxConnectionsPerIp for a TCP segment to a Minecraft Java backend: 0 to
+ * pass, else the drop reason. A connection's opening segment (its SYN, or
+ * at HIGH and up the ACK returning a valid SYN cookie, since XDP answered
+ * the SYN itself) takes one of the source's slots (pp_conn_slot) or drops;
+ * the client's FIN or RST releases its port's slot; other segments of a flow in pp_mc_flows keep it, touched at most
+ * once per half session (fl->last_ns). A pending flow's slot was stamped
+ * by its SYN moments before.
+ * Apart from pp_mc_check, and called before it, for the stack: pp_xdp,
+ * pp_mc_check and pp_conn_slot together would pass the 512 bytes BPF
+ * allows. The price is a second pp_mc_flows lookup per segment, and only
+ * for backends with a limit. */
+__noinline int pp_mc_conns(const struct pp_pkt *p,
+			   const struct pp_service *svc, __u64 *now, int opening)
+{
+	struct pp_flow_key key = {};
+	struct pp_l7_cfg *cfg;
+	struct pp_mc_flow *fl;
+	__u32 backend;
+
+	if (!p || !svc || !now)
+		return 0;
+	backend = svc->backend;
+	cfg = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
+	if (!cfg || !cfg->max_conns)
+		return 0;
+	key.backend = backend;
+	key.sport = p->sport;
+	key.src = p->src;
+
+	if (opening)
+		return pp_conn_slot(&key, cfg, PP_CONN_TAKE, now) ?
+			       0 : PP_REASON_MAX_CONNS;
+	if (p->tcp_flags & (PP_TCP_FIN | PP_TCP_RST)) {
+		pp_conn_slot(&key, cfg, PP_CONN_FREE, now);
+		return 0;
+	}
+	fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
+	if (fl && fl->last_ns + cfg->session_ns / 2 <= pp_now(now)) {
+		fl->last_ns = *now;
+		pp_conn_slot(&key, cfg, PP_CONN_TOUCH, now);
+	}
+	return 0;
+}
+
 /* A TCP segment to a Minecraft Java backend: 0 to pass, else the drop
  * reason. A SYN (without payload) opens a pending connection; a segment of
  * a connection never opened drops; its first data must be a valid
  * handshake (and what follows it), which moves it to pp_mc_flows and, once
- * complete, to the fast path. An invalid handshake bans the source. */
+ * complete, to the fast path. An invalid handshake bans the source.
+ * With max_conns and no validation the flows are tracked all the same:
+ * pp_mc_conns keeps the slots of flows in pp_mc_flows alive. */
 __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 			   const struct pp_service *svc,
 			   struct pp_src_state *st, __u64 *now)
@@ -873,7 +1051,7 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	__u64 syn;
 	struct pp_l7_cfg *cfg;
 	const __u8 *pos;
-	__u32 backend, off;
+	__u32 backend, off, validate;
 	int next;
 
 	if (!p || !svc || !now || p->l7_off > PP_L7_MAX_OFF)
@@ -881,7 +1059,10 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	off = p->l7_off;
 	backend = svc->backend;
 	cfg = bpf_map_lookup_elem(&pp_l7_cfgs, &backend);
-	if (!cfg || !(cfg->flags & PP_L7F_MC_JAVA))
+	if (!cfg)
+		return 0;
+	validate = cfg->flags & PP_L7F_MC_JAVA;
+	if (!validate && !cfg->max_conns)
 		return 0;
 	key.backend = backend;
 	key.sport = p->sport;
@@ -889,21 +1070,23 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 
 	if (p->tcp_flags & PP_TCP_SYN) {
 		if ((p->tcp_flags & PP_TCP_ACK) || p->payload_len)
-			return PP_REASON_INVALID;
+			return validate ? PP_REASON_INVALID : 0;
 		syn = pp_now(now);
 		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_ANY);
 		return 0;
 	}
 	fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
+	if (!fl && !bpf_map_lookup_elem(&pp_mc_syns, &key))
+		return validate ? PP_REASON_INVALID : 0;
 	if (fl && (fl->state == PP_MC_VALID || !p->payload_len ||
 		   (p->tcp_flags & PP_TCP_RST)))
 		return 0;
-	if (!fl && !bpf_map_lookup_elem(&pp_mc_syns, &key))
-		return PP_REASON_INVALID;
 	if (!fl && (!p->payload_len || (p->tcp_flags & PP_TCP_RST)))
 		return 0;
 	pos = data + off;
-	if (fl)
+	if (!validate)
+		next = PP_MC_VALID;
+	else if (fl)
 		next = pp_mc_next(pos, end, p->payload_len, fl->state);
 	else
 		next = pp_mc_first(pos, end, p->payload_len, cfg->mc_min_proto,
@@ -923,6 +1106,26 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	bpf_map_update_elem(&pp_mc_flows, &key, &flow, BPF_ANY);
 	bpf_map_delete_elem(&pp_mc_syns, &key);
 	return 0;
+}
+
+/* The traffic class of a packet in its backend's counters (pp_abi.h,
+ * struct pp_backend_ctr), or NULL for none. */
+static __always_inline struct pp_class_ctr *
+pp_class_of(struct pp_backend_ctr *bc, const struct pp_pkt *p)
+{
+	if (p->frag)
+		return &bc->frag;
+	switch (p->pclass) {
+	case PP_PCLASS_TCP:
+		return (p->tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN ?
+			       &bc->syn : &bc->ack;
+	case PP_PCLASS_UDP:
+		return &bc->udp;
+	case PP_PCLASS_ICMP:
+		return &bc->icmp;
+	default:
+		return NULL;
+	}
 }
 
 SEC("xdp")
@@ -951,6 +1154,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct icmp6hdr *icmp6h;
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
+	struct pp_class_ctr *cc;
 	struct pp_src_state *st = NULL;
 	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists, cookie_ok = 0;
 	__u64 now = 0, logged = 0, until;
@@ -1202,8 +1406,14 @@ int pp_xdp(struct xdp_md *ctx)
 		    (svc->l7 == PP_L7_RAKNET || svc->l7 == PP_L7_QUIC))
 			reason = pp_l7_check(ctx, &p, svc, &now);
 		else if (p.proto == IPPROTO_TCP &&
-			 svc->l7 == PP_L7_MINECRAFT_JAVA)
-			reason = pp_mc_check(ctx, &p, svc, st, &now);
+			 svc->l7 == PP_L7_MINECRAFT_JAVA) {
+			reason = pp_mc_conns(&p, svc, &now,
+					     cookie_ok ||
+					     (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) ==
+						     PP_TCP_SYN);
+			if (!reason)
+				reason = pp_mc_check(ctx, &p, svc, st, &now);
+		}
 		if (reason) {
 			v.action = XDP_DROP;
 			v.reason = reason;
@@ -1236,6 +1446,11 @@ out:
 			} else {
 				bc->pass_packets += 1;
 				bc->pass_bytes += p.len;
+			}
+			cc = pp_class_of(bc, &p);
+			if (cc) {
+				cc->packets += 1;
+				cc->drops += v.action == XDP_DROP;
 			}
 		}
 	}

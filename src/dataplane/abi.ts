@@ -34,10 +34,13 @@ export const DEFAULT_MAX_ENTRIES = {
 	l7Sessions: 65536,
 	mcFlows: 65536,
 	dynBans: 65536,
+	connSources: 32768,
 } as const;
 
 /** Allowed QUIC versions per backend (PP_L7_QUIC_VERSIONS). */
 export const L7_QUIC_VERSIONS = 4;
+/** Connections tracked per source in pp_conns (PP_CONN_SLOTS): the highest maxConnectionsPerIp. */
+export const CONN_SLOTS = 16;
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
 
@@ -69,6 +72,7 @@ export const MAP_NAMES = [
 	"pp_dyn_bans",
 	"pp_state",
 	"pp_syn_cfg",
+	"pp_conns",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
@@ -115,6 +119,7 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_dyn_bans: { key: "pp_addr", value: "__u64" },
 	pp_state: { key: "__u32", value: "pp_state" },
 	pp_syn_cfg: { key: "__u32", value: "pp_syn_cfg" },
+	pp_conns: { key: "pp_src_key", value: "pp_conn_slots" },
 };
 
 export const PROGRAM_NAME = "pp_xdp";
@@ -144,7 +149,8 @@ export const Reason = {
 	CONN_RATELIMIT: 21,
 	COOKIE_ACK: 22,
 	COOKIE_BAD: 23,
-	COUNT: 24,
+	MAX_CONNS: 24,
+	COUNT: 25,
 } as const;
 export type ReasonName = Exclude<keyof typeof Reason, "COUNT">;
 export const REASON_NAMES: ReasonName[] = (Object.keys(Reason) as (keyof typeof Reason)[]).filter(
@@ -297,7 +303,7 @@ export const LAYOUT = {
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
 	pp_l7_cfg: {
-		size: 56,
+		size: 64,
 		members: {
 			flags: [0, 4],
 			nr_quic_versions: [4, 4],
@@ -307,10 +313,13 @@ export const LAYOUT = {
 			mc_max_proto: [36, 4],
 			ban_ns: [40, 8],
 			conn: [48, 8],
+			max_conns: [56, 4],
+			pad: [60, 4],
 		},
 	},
 	pp_flow_key: { size: 24, members: { backend: [0, 4], sport: [4, 2], pad: [6, 2], src: [8, 16] } },
 	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
+	pp_conn_slots: { size: 160, members: { last_ns: [0, 128], ports: [128, 32] } },
 	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
 	pp_syn_cfg: {
 		size: 12,
@@ -333,8 +342,9 @@ export const LAYOUT = {
 	pp_ctr: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
 	pp_rule_ctr: { size: 24, members: { packets: [0, 8], bytes: [8, 8], last_match_ns: [16, 8] } },
 	pp_event_ctr: { size: 16, members: { emitted: [0, 8], lost: [8, 8] } },
+	pp_class_ctr: { size: 16, members: { packets: [0, 8], drops: [8, 8] } },
 	pp_backend_ctr: {
-		size: 48,
+		size: 128,
 		members: {
 			rx_packets: [0, 8],
 			rx_bytes: [8, 8],
@@ -342,6 +352,11 @@ export const LAYOUT = {
 			pass_bytes: [24, 8],
 			drop_packets: [32, 8],
 			drop_bytes: [40, 8],
+			syn: [48, 16],
+			ack: [64, 16],
+			udp: [80, 16],
+			icmp: [96, 16],
+			frag: [112, 16],
 		},
 	},
 	pp_event: {
@@ -791,6 +806,8 @@ export interface L7Config {
 	banNs?: bigint;
 	/** New TCP connections (SYNs) per second per source, at levels with SvcFlag.CONN_LIMIT. */
 	conn?: Limit;
+	/** Concurrent Java flows / RakNet sessions per source, 1 to CONN_SLOTS; 0 or absent = unlimited. */
+	maxConns?: number;
 }
 
 export function encodeL7Config(c: L7Config): Uint8Array {
@@ -806,6 +823,8 @@ export function encodeL7Config(c: L7Config): Uint8Array {
 	v.setUint32(off("pp_l7_cfg", "mc_max_proto"), c.mcMaxProto ?? 0xffffffff, true);
 	v.setBigUint64(off("pp_l7_cfg", "ban_ns"), c.banNs ?? 0n, true);
 	setLimit(v, off("pp_l7_cfg", "conn"), c.conn ?? { rate: 0, burst: 0 });
+	if ((c.maxConns ?? 0) > CONN_SLOTS) throw new RangeError(`at most ${CONN_SLOTS} connections per source`);
+	v.setUint32(off("pp_l7_cfg", "max_conns"), c.maxConns ?? 0, true);
 	return buf;
 }
 
@@ -917,7 +936,17 @@ export function decodeRuleCtr(buf: Uint8Array): RuleCtr {
 	};
 }
 
-export interface BackendCtr {
+/**
+ * Traffic classes of the per-backend counters (pp_backend_ctr members): TCP SYN without ACK,
+ * other TCP (ACKs, data, FIN, RST), UDP, ICMP and ICMPv6, IP fragments. A packet is in at most
+ * one; ICMP counts for the lowest-numbered backend listening on the address.
+ */
+export const TRAFFIC_CLASSES = ["syn", "ack", "udp", "icmp", "frag"] as const;
+export type TrafficClass = (typeof TRAFFIC_CLASSES)[number];
+/** Packets and drops of each traffic class, flat so that sumPerCpu adds them. */
+export type ClassCounters = { [K in TrafficClass as `${K}Packets` | `${K}Drops`]: bigint };
+
+export interface BackendCtr extends ClassCounters {
 	rxPackets: bigint;
 	rxBytes: bigint;
 	passPackets: bigint;
@@ -926,9 +955,18 @@ export interface BackendCtr {
 	dropBytes: bigint;
 }
 
+/** A backend's counters before any packet. */
+export const zeroBackendCtr = (): BackendCtr => decodeBackendCtr(new Uint8Array(LAYOUT.pp_backend_ctr.size));
+
 export function decodeBackendCtr(buf: Uint8Array): BackendCtr {
 	const v = dv(buf);
-	const g = (m: keyof (typeof LAYOUT)["pp_backend_ctr"]["members"]) => v.getBigUint64(off("pp_backend_ctr", m), true);
+	const g = (m: keyof (typeof LAYOUT)["pp_backend_ctr"]["members"], at = 0) =>
+		v.getBigUint64(off("pp_backend_ctr", m) + at, true);
+	const classes = {} as ClassCounters;
+	for (const c of TRAFFIC_CLASSES) {
+		classes[`${c}Packets`] = g(c, off("pp_class_ctr", "packets"));
+		classes[`${c}Drops`] = g(c, off("pp_class_ctr", "drops"));
+	}
 	return {
 		rxPackets: g("rx_packets"),
 		rxBytes: g("rx_bytes"),
@@ -936,6 +974,7 @@ export function decodeBackendCtr(buf: Uint8Array): BackendCtr {
 		passBytes: g("pass_bytes"),
 		dropPackets: g("drop_packets"),
 		dropBytes: g("drop_bytes"),
+		...classes,
 	};
 }
 

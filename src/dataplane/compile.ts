@@ -12,6 +12,7 @@ import { storedNetworks } from "../geoip/service.ts";
 import { formatAddress, type Prefix, parsePrefix, toMapped16 } from "../net/cidr.ts";
 import {
 	Action,
+	CONN_SLOTS,
 	type CompiledRule,
 	encodeConfig,
 	encodeL7Config,
@@ -700,9 +701,9 @@ function maskTo(bytes: Uint8Array, length: number): Uint8Array {
 
 /**
  * A rule's l7Match options the data plane enforces: minecraftJava.{validateHandshake,
- * minProtocolVersion, maxProtocolVersion, allowLegacyPing, banSeconds},
- * minecraftBedrock.validateRaknetMagic and quic.{validateInitial, allowedVersions}. Other
- * protocols and options are refused, not ignored.
+ * minProtocolVersion, maxProtocolVersion, allowLegacyPing, banSeconds, maxConnectionsPerIp},
+ * minecraftBedrock.{validateRaknetMagic, maxConnectionsPerIp} and quic.{validateInitial,
+ * allowedVersions}. Other protocols and options are refused, not ignored.
  */
 interface L7Options {
 	java?: boolean;
@@ -711,6 +712,8 @@ interface L7Options {
 	legacy?: boolean;
 	banSeconds?: number;
 	raknet?: boolean;
+	javaMaxConns?: number;
+	bedrockMaxConns?: number;
 	quic?: boolean;
 	quicVersions?: number[];
 }
@@ -723,6 +726,8 @@ export const L7_SESSION_NS = 60_000_000_000n;
 export const MC_BAN_SECONDS = 300;
 const MAX_BAN_SECONDS = 30 * 86_400;
 const MAX_PROTOCOL = 0x7fffffff;
+/** maxConnectionsPerIp: the kernel keeps one slot per connection of a source (pp_conns). */
+export const MAX_CONNECTIONS_PER_IP = CONN_SLOTS;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -732,8 +737,15 @@ export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string
 	const err = (field: string, code: string, message: string) =>
 		errors.push({ field: `match.l7Match${field}`, code, message });
 	const known: Record<string, string[]> = {
-		minecraftJava: ["validateHandshake", "minProtocolVersion", "maxProtocolVersion", "allowLegacyPing", "banSeconds"],
-		minecraftBedrock: ["validateRaknetMagic"],
+		minecraftJava: [
+			"validateHandshake",
+			"minProtocolVersion",
+			"maxProtocolVersion",
+			"allowLegacyPing",
+			"banSeconds",
+			"maxConnectionsPerIp",
+		],
+		minecraftBedrock: ["validateRaknetMagic", "maxConnectionsPerIp"],
 		quic: ["validateInitial", "allowedVersions"],
 	};
 	const integer = (v: unknown, max: number) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
@@ -759,6 +771,9 @@ export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string
 				if (!integer(value, MAX_PROTOCOL)) err(field, "invalid_value", `an integer from 0 to ${MAX_PROTOCOL}`);
 			} else if (name === "banSeconds") {
 				if (!integer(value, MAX_BAN_SECONDS)) err(field, "invalid_value", `an integer from 0 to ${MAX_BAN_SECONDS}`);
+			} else if (name === "maxConnectionsPerIp") {
+				if (!integer(value, MAX_CONNECTIONS_PER_IP) || value === 0)
+					err(field, "invalid_value", `an integer from 1 to ${MAX_CONNECTIONS_PER_IP}`);
 			} else if (typeof value !== "boolean") err(field, "invalid_value", "must be true or false");
 		}
 		if (protocol === "minecraftJava") {
@@ -782,7 +797,9 @@ function l7Options(l7Match: Record<string, unknown> | undefined): L7Options {
 		maxProto: num(java.maxProtocolVersion),
 		legacy: bool(java.allowLegacyPing),
 		banSeconds: num(java.banSeconds),
+		javaMaxConns: num(java.maxConnectionsPerIp),
 		raknet: typeof bedrock.validateRaknetMagic === "boolean" ? bedrock.validateRaknetMagic : undefined,
+		bedrockMaxConns: num(bedrock.maxConnectionsPerIp),
 		quic: typeof quic.validateInitial === "boolean" ? quic.validateInitial : undefined,
 		quicVersions: Array.isArray(quic.allowedVersions)
 			? quic.allowedVersions.map((v) => QUIC_VERSION_OF[v as number]).filter((v): v is number => v !== undefined)
@@ -796,7 +813,8 @@ function l7Options(l7Match: Record<string, unknown> | undefined): L7Options {
  * MC_BAN_SECONDS), a Bedrock backend RakNet, a QUIC backend QUIC Initials (versions 1 and 2), by
  * default, and the level's new-connection rate per source (levels.ts); an enabled rule's
  * l7Match changes that, the highest-priority rule that sets an option deciding. The kernel
- * applies them at the levels with SvcFlag.L7_VALIDATE (MEDIUM and up).
+ * applies them at the levels with SvcFlag.L7_VALIDATE (MEDIUM and up), maxConnectionsPerIp
+ * (concurrent Java flows or RakNet sessions per source) too, with or without the validation.
  */
 export function compileL7(db: Database): Map<number, Uint8Array> {
 	const out = new Map<number, Uint8Array>();
@@ -837,6 +855,10 @@ export function compileL7(db: Database): Map<number, Uint8Array> {
 				mcMaxProto: options.maxProto ?? MAX_PROTOCOL,
 				banNs: java ? BigInt(options.banSeconds ?? MC_BAN_SECONDS) * 1_000_000_000n : 0n,
 				conn: connectionLimit(levelOf(b.protection)),
+				maxConns:
+					(b.type === "MINECRAFT_JAVA" ? options.javaMaxConns : undefined) ??
+					(b.type === "MINECRAFT_BEDROCK" ? options.bedrockMaxConns : undefined) ??
+					0,
 			}),
 		);
 	}

@@ -15,6 +15,7 @@ import {
 	Scope,
 	sumPerCpu,
 	u32,
+	zeroBackendCtr,
 } from "./abi.ts";
 import type { BpfMap } from "./libbpf.ts";
 
@@ -35,16 +36,7 @@ export function reasonCounters(map: BpfMap): Record<ReasonName, Ctr> {
 }
 
 export function backendCounters(map: BpfMap, index: number): BackendCtr {
-	return (
-		perCpu(map, index, decodeBackendCtr) ?? {
-			rxPackets: 0n,
-			rxBytes: 0n,
-			passPackets: 0n,
-			passBytes: 0n,
-			dropPackets: 0n,
-			dropBytes: 0n,
-		}
-	);
+	return perCpu(map, index, decodeBackendCtr) ?? zeroBackendCtr();
 }
 
 export function ruleCounters(map: BpfMap, slot: number): RuleCtr {

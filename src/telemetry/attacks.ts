@@ -5,17 +5,19 @@
 // attack_baseline_factor × baseline; it ends after attack_quiet_seconds under both.
 //
 // The type comes from what the counters show while the attack runs: verdict reasons (host-wide:
-// the kernel counts reasons for all backends together) whose drops dominate, else the backend's
-// listener protocol. The data plane has no per-protocol or TCP-flag counters yet, so SYN floods
-// are told only by SYN_COOKIE drops (HIGH and above), and ACK_FLOOD and ICMP_FLOOD cannot be told
-// apart from other floods: a TCP or mixed backend's flood without a dominant reason is GENERIC.
+// the kernel counts reasons for all backends together) whose drops dominate name the protocol
+// floods (handshakes, RakNet, QUIC), reflection and fragments; else the backend's own traffic
+// classes (pp_backend_ctr: TCP SYN, other TCP, UDP, ICMP, fragments), the class holding at least
+// half of the packets received during the attack naming SYN_FLOOD, ACK_FLOOD, UDP_FLOOD,
+// ICMP_FLOOD or FRAGMENT_FLOOD; else the backend's listener protocol (UDP only → UDP_FLOOD), and
+// GENERIC. ICMP has no port: it counts for the lowest-numbered backend listening on the address.
 //
 // While an attack is active a backend with protection.autoMitigate enabled is raised to its
 // level (default telemetry.escalation_level) through the backend service, audited as the system,
 // and restored afterwards unless someone changed the level meanwhile.
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
-import type { ReasonName } from "../dataplane/abi.ts";
+import { type ReasonName, TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 import { type Actor, systemActor } from "../domain/actor.ts";
 import type { ProtectionLevel } from "../domain/backends/model.ts";
 import type { BackendService } from "../domain/backends/service.ts";
@@ -52,6 +54,15 @@ const REASON_TYPES: Array<[ReasonName, AttackType]> = [
 	["COOKIE_BAD", "ACK_FLOOD"],
 ];
 
+/** What a traffic class names when it carries most of a backend's packets. */
+const CLASS_TYPES: Record<TrafficClass, AttackType> = {
+	syn: "SYN_FLOOD",
+	ack: "ACK_FLOOD",
+	udp: "UDP_FLOOD",
+	icmp: "ICMP_FLOOD",
+	frag: "FRAGMENT_FLOOD",
+};
+
 export const DROP_REASONS: ReasonName[] = [
 	"BAN",
 	"BLOCK",
@@ -68,6 +79,7 @@ export const DROP_REASONS: ReasonName[] = [
 	"SYN_COOKIE",
 	"CONN_RATELIMIT",
 	"COOKIE_BAD",
+	"MAX_CONNS",
 ];
 const RATE_LIMIT_REASONS: ReasonName[] = ["RULE_RATELIMIT", "RATELIMIT", "GLOBAL_RATELIMIT", "CONN_RATELIMIT"];
 
@@ -83,12 +95,23 @@ export function severityOf(peakPps: number, peakBitsPerSecond: number): Severity
 	return "LOW";
 }
 
-/** The attack type the counters support (see the file's comment for what cannot be told apart). */
-export function classify(reasons: Partial<Record<ReasonName, number>>, protocols: Set<string>): AttackType {
+/**
+ * The attack type the counters support (see the file's comment): dominant drop reasons first,
+ * then the backend's packets by traffic class, then its listeners' protocol.
+ */
+export function classify(
+	reasons: Partial<Record<ReasonName, number>>,
+	protocols: Set<string>,
+	classes: Partial<Record<TrafficClass, number>> = {},
+): AttackType {
 	const dropped = DROP_REASONS.reduce((n, r) => n + (reasons[r] ?? 0), 0);
 	let best: [ReasonName, AttackType] | null = null;
 	for (const entry of REASON_TYPES) if ((reasons[entry[0]] ?? 0) > (best ? (reasons[best[0]] ?? 0) : 0)) best = entry;
 	if (best && dropped > 0 && (reasons[best[0]] ?? 0) * 2 >= dropped) return best[1];
+	const classified = TRAFFIC_CLASSES.reduce((n, c) => n + (classes[c] ?? 0), 0);
+	let top: TrafficClass | null = null;
+	for (const c of TRAFFIC_CLASSES) if ((classes[c] ?? 0) > (top ? (classes[top] ?? 0) : 0)) top = c;
+	if (top && (classes[top] ?? 0) * 2 >= classified) return CLASS_TYPES[top];
 	if (protocols.size === 1 && protocols.has("UDP")) return "UDP_FLOOD";
 	return "GENERIC";
 }
@@ -108,6 +131,8 @@ export interface Second {
 	rxPps: number;
 	rxBps: number;
 	dropPps: number;
+	/** Packets received per second by traffic class. */
+	classPps?: Partial<Record<TrafficClass, number>>;
 }
 
 export interface SourceDelta {
@@ -137,6 +162,8 @@ interface Active {
 	bytes: number;
 	dropped: number;
 	reasons: Partial<Record<ReasonName, number>>;
+	/** Packets received by traffic class during the attack. */
+	classes: Partial<Record<TrafficClass, number>>;
 	sources: Map<string, { packets: number; bytes: number; drops: number }>;
 	actions: AttackAction[];
 	/** [epoch ms, received pps, dropped pps], one per `step` seconds (merged pairwise when long). */
@@ -311,6 +338,7 @@ export class AttackDetector {
 			bytes: 0,
 			dropped: 0,
 			reasons: {},
+			classes: {},
 			sources: new Map(),
 			actions: [],
 			series: [],
@@ -399,7 +427,9 @@ export class AttackDetector {
 		a.peakPps = Math.max(a.peakPps, s.rxPps);
 		a.peakBps = Math.max(a.peakBps, s.rxBps * 8);
 		for (const [r, n] of Object.entries(reasons) as Array<[ReasonName, number]>) a.reasons[r] = (a.reasons[r] ?? 0) + n;
-		a.type = classify(a.reasons, a.backend.protocols);
+		for (const [c, n] of Object.entries(s.classPps ?? {}) as Array<[TrafficClass, number]>)
+			a.classes[c] = (a.classes[c] ?? 0) + n;
+		a.type = classify(a.reasons, a.backend.protocols, a.classes);
 		const severity = severityOf(a.peakPps, a.peakBps);
 		const raised = SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(a.severity);
 		a.severity = severity;

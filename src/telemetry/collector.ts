@@ -7,7 +7,14 @@
 // telemetry.source_scan_seconds, and rule counters every stats.rule_sample_seconds (rule stats).
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
-import { type BackendCtr, type Ctr, REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
+import {
+	type BackendCtr,
+	type Ctr,
+	REASON_NAMES,
+	type ReasonName,
+	TRAFFIC_CLASSES,
+	type TrafficClass,
+} from "../dataplane/abi.ts";
 import type { SourceStats } from "../dataplane/stats.ts";
 import type { ProtectionLevel } from "../domain/backends/model.ts";
 import type { BackendService } from "../domain/backends/service.ts";
@@ -16,7 +23,7 @@ import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
 import { type BackendRates, type CounterView, PROXY_COUNTER_NAMES, type ProxyCounters } from "../services.ts";
 import { AttackDetector, type BackendInfo } from "./attacks.ts";
-import { Rollups } from "./rollups.ts";
+import { type ClassDelta, emptyClasses, Rollups } from "./rollups.ts";
 import { monotonicToIso, RuleSampler } from "./rules.ts";
 import type { CounterSource } from "./source.ts";
 
@@ -261,7 +268,15 @@ export class Collector implements CounterView {
 	/** One second of the proxy alone (the data plane is not loaded): its figures, no kernel ones. */
 	private sampleProxy(now: number): void {
 		const rows = this.backendRows();
-		const zero = { rxPackets: 0, rxBytes: 0, passPackets: 0, passBytes: 0, dropPackets: 0, dropBytes: 0 };
+		const zero = {
+			rxPackets: 0,
+			rxBytes: 0,
+			passPackets: 0,
+			passBytes: 0,
+			dropPackets: 0,
+			dropBytes: 0,
+			...emptyClasses(),
+		};
 		for (const r of rows) {
 			const proxy = this.proxyDelta(r.id);
 			if (proxy) this.rollups.addTraffic(r.id, r.organization_id, now, zero, this.deps.activeConnections(r.id), proxy);
@@ -348,6 +363,13 @@ export class Collector implements CounterView {
 				dropBps: rate(c.dropBytes, before.dropBytes),
 				connections,
 			};
+			const classes = {} as ClassDelta;
+			const classPps: Partial<Record<TrafficClass, number>> = {};
+			for (const k of TRAFFIC_CLASSES) {
+				classes[`${k}Packets`] = diff(c[`${k}Packets`], before[`${k}Packets`]);
+				classes[`${k}Drops`] = diff(c[`${k}Drops`], before[`${k}Drops`]);
+				classPps[k] = Math.round(classes[`${k}Packets`] / seconds);
+			}
 			const series = this.perBackend.get(r.id) ?? [];
 			this.perBackend.set(r.id, series);
 			this.push(series, s, config.telemetry.live_seconds);
@@ -363,13 +385,14 @@ export class Collector implements CounterView {
 					passBytes: diff(c.passBytes, before.passBytes),
 					dropPackets: diff(c.dropPackets, before.dropPackets),
 					dropBytes: diff(c.dropBytes, before.dropBytes),
+					...classes,
 				},
 				connections,
 				this.proxyDelta(r.id),
 			);
 			this.attacks.observe(
 				this.info(r, protocols.get(r.id) ?? new Set()),
-				{ at: now, rxPps: s.rxPps, rxBps: s.rxBps, dropPps: s.dropPps },
+				{ at: now, rxPps: s.rxPps, rxBps: s.rxBps, dropPps: s.dropPps, classPps },
 				reasonPps,
 			);
 		}

@@ -8,12 +8,12 @@
 // its connections and UDP sessions; they are null where no proxy served the backend in the range.
 // The data plane sees no egress, so packetsOut is null.
 import type { Database } from "bun:sqlite";
-import { REASON_NAMES, type ReasonName } from "../dataplane/abi.ts";
+import { REASON_NAMES, type ReasonName, TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 import type { Actor } from "../domain/actor.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../domain/errors.ts";
 import { type AttackAction, DROP_REASONS } from "./attacks.ts";
 import type { Collector } from "./collector.ts";
-import { bucketOf, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
+import { bucketOf, CLASS_COLUMNS, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
 
 /** 31 days of minutes: the most points one query returns per series. */
 export const MAX_POINTS = 44_640;
@@ -39,7 +39,10 @@ interface Range {
 	empty: boolean;
 }
 
-interface TrafficBucket {
+/** Per traffic class, the summed `${class}_packets` and `${class}_drops` columns (CLASS_COLUMNS). */
+type ClassColumns = { [K in TrafficClass as `${K}_packets` | `${K}_drops`]: number };
+
+type TrafficBucket = ClassColumns & {
 	bucket: number;
 	seconds: number;
 	rx_packets: number;
@@ -59,7 +62,7 @@ interface TrafficBucket {
 	refused_limit: number;
 	refused_challenge: number;
 	refused_routing: number;
-}
+};
 
 export interface AttackSource {
 	ip: string;
@@ -119,6 +122,19 @@ const TRAFFIC_SERIES: Record<string, (b: TrafficBucket) => number | null> = {
 	closed_connections_per_second: (b) => proxyRate(b, b.connections_closed),
 	refused_connections_per_second: (b) => proxyRate(b, b.refused_limit + b.refused_challenge + b.refused_routing),
 };
+/** The traffic classes' names in metric names (pp_backend_ctr: syn, ack, udp, icmp, frag). */
+export const CLASS_METRIC_NAMES: Record<TrafficClass, string> = {
+	syn: "tcp_syn",
+	ack: "tcp_ack",
+	udp: "udp",
+	icmp: "icmp",
+	frag: "fragment",
+};
+for (const c of TRAFFIC_CLASSES) {
+	const name = CLASS_METRIC_NAMES[c];
+	TRAFFIC_SERIES[`${name}_packets_per_second`] = (b) => rate(b[`${c}_packets`], b.seconds);
+	TRAFFIC_SERIES[`dropped_${name}_packets_per_second`] = (b) => rate(b[`${c}_drops`], b.seconds);
+}
 /** Host-wide drops per verdict reason (the kernel does not count reasons per backend). */
 const reasonSeries = (r: ReasonName) => `drops_${r.toLowerCase()}_per_second`;
 export const METRIC_NAMES = [...Object.keys(TRAFFIC_SERIES), ...DROP_REASONS.map(reasonSeries)];
@@ -462,7 +478,8 @@ export class MetricsService {
 			SUM(bytes_from_clients) AS bytes_from_clients, SUM(bytes_to_clients) AS bytes_to_clients,
 			SUM(connections_opened) AS connections_opened, SUM(connections_closed) AS connections_closed,
 			SUM(refused_limit) AS refused_limit, SUM(refused_challenge) AS refused_challenge,
-			SUM(refused_routing) AS refused_routing`;
+			SUM(refused_routing) AS refused_routing,
+			${CLASS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", ")}`;
 		const start = bucketOf(range.granularity, range.from);
 		// The backend's primary-key range, or the organization's index range.
 		return range.backendId

@@ -1,13 +1,14 @@
 // Prometheus text exposition (version 0.0.4) of the same counters the API reports: per-backend
-// kernel totals (received, passed, dropped), the proxy's totals (bytes each way, connections
-// opened, closed and refused), the last second's rates, open connections, attack state, host-wide
-// verdicts by reason, and per-rule matches. Served without credentials, so only on the loopback
-// HTTP listener (or telemetry.prometheus_listen).
+// kernel totals (received, passed, dropped, and by traffic class), the proxy's totals (bytes each
+// way, connections opened, closed and refused), the last second's rates, open connections, attack
+// state, host-wide verdicts by reason, and per-rule matches. Served without credentials, so only on
+// the loopback HTTP listener (or telemetry.prometheus_listen).
 import type { Database } from "bun:sqlite";
-import { REASON_NAMES } from "../dataplane/abi.ts";
+import { REASON_NAMES, TRAFFIC_CLASSES } from "../dataplane/abi.ts";
 import type { ProxyCounters, ProxyView } from "../services.ts";
 import type { Collector } from "./collector.ts";
 import { PASS_REASONS } from "./collector.ts";
+import { CLASS_METRIC_NAMES } from "./metrics.ts";
 import type { CounterSource } from "./source.ts";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,6 +86,28 @@ export function exposition(
 		counter("pistonprotection_backend_passed_bytes_total", "Bytes admitted to the backend", (c) => c.passBytes);
 		counter("pistonprotection_backend_dropped_packets_total", "Packets for the backend dropped", (c) => c.dropPackets);
 		counter("pistonprotection_backend_dropped_bytes_total", "Bytes for the backend dropped", (c) => c.dropBytes);
+		const byClass = (name: string, help: string, field: "Packets" | "Drops") =>
+			e.metric(
+				name,
+				"counter",
+				help,
+				ctrs.flatMap(([b, c]) =>
+					TRAFFIC_CLASSES.map((k): [Record<string, string>, bigint] => [
+						{ ...id(b), class: CLASS_METRIC_NAMES[k] },
+						c[`${k}${field}`],
+					]),
+				),
+			);
+		byClass(
+			"pistonprotection_backend_class_received_packets_total",
+			"Packets received for the backend by class: tcp_syn (SYN without ACK), tcp_ack (other TCP), udp, icmp, fragment",
+			"Packets",
+		);
+		byClass(
+			"pistonprotection_backend_class_dropped_packets_total",
+			"Packets for the backend dropped, by class as in pistonprotection_backend_class_received_packets_total",
+			"Drops",
+		);
 		const reasons = source.reasons();
 		e.metric(
 			"pistonprotection_verdict_packets_total",

@@ -4,6 +4,7 @@
 // at most the seconds since the last flush. Retention bounds the rows of each granularity.
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
+import { TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 import { emptyProxyCounters, PROXY_COUNTER_NAMES, type ProxyCounters } from "../services.ts";
 
 export const GRANULARITIES = ["MINUTE", "FIVE_MINUTES", "HOUR", "DAY"] as const;
@@ -20,7 +21,13 @@ export const bucketOf = (g: Granularity, t: number) => Math.floor(t / GRANULARIT
 /** Distinct sources per (granularity bucket, backend, country) are counted up to this many. */
 export const UNIQUE_SOURCES_CAP = 100_000;
 
-export interface TrafficDelta {
+/** Packets and drops of each traffic class (abi.ts TRAFFIC_CLASSES). */
+export type ClassDelta = { [K in TrafficClass as `${K}Packets` | `${K}Drops`]: number };
+
+/** traffic_rollups columns of the traffic classes, in TRAFFIC_CLASSES order (packets, drops). */
+export const CLASS_COLUMNS = TRAFFIC_CLASSES.flatMap((c) => [`${c}_packets`, `${c}_drops`]);
+
+export interface TrafficDelta extends ClassDelta {
 	seconds: number;
 	rxPackets: number;
 	rxBytes: number;
@@ -44,7 +51,12 @@ interface GeoDelta {
 	drops: number;
 }
 
+/** Every traffic class at zero packets and drops. */
+export const emptyClasses = (): ClassDelta =>
+	Object.fromEntries(TRAFFIC_CLASSES.flatMap((c) => [`${c}Packets`, `${c}Drops`]).map((k) => [k, 0])) as ClassDelta;
+
 const emptyTraffic = (): TrafficDelta => ({
+	...emptyClasses(),
 	seconds: 0,
 	rxPackets: 0,
 	rxBytes: 0,
@@ -110,6 +122,10 @@ export class Rollups {
 		d.passBytes += s.passBytes;
 		d.dropPackets += s.dropPackets;
 		d.dropBytes += s.dropBytes;
+		for (const c of TRAFFIC_CLASSES) {
+			d[`${c}Packets`] += s[`${c}Packets`];
+			d[`${c}Drops`] += s[`${c}Drops`];
+		}
 		d.peakPps = Math.max(d.peakPps, s.rxPackets);
 		d.peakBps = Math.max(d.peakBps, s.rxBytes);
 		if (connections !== null) {
@@ -169,9 +185,9 @@ export class Rollups {
 			`INSERT INTO traffic_rollups (granularity, backend_id, organization_id, bucket, seconds, rx_packets, rx_bytes,
 				pass_packets, pass_bytes, drop_packets, drop_bytes, peak_pps, peak_bps, connections_max, connections_sum,
 				connections_seconds, proxy_seconds, bytes_from_clients, bytes_to_clients, connections_opened,
-				connections_closed, refused_limit, refused_challenge, refused_routing)
+				connections_closed, refused_limit, refused_challenge, refused_routing, ${CLASS_COLUMNS.join(", ")})
 			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-				?23, ?24
+				?23, ?24, ${CLASS_COLUMNS.map((_, i) => `?${25 + i}`).join(", ")}
 			 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?2)
 			 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET
 				seconds = seconds + excluded.seconds, rx_packets = rx_packets + excluded.rx_packets,
@@ -190,7 +206,8 @@ export class Rollups {
 				connections_closed = connections_closed + excluded.connections_closed,
 				refused_limit = refused_limit + excluded.refused_limit,
 				refused_challenge = refused_challenge + excluded.refused_challenge,
-				refused_routing = refused_routing + excluded.refused_routing`,
+				refused_routing = refused_routing + excluded.refused_routing,
+				${CLASS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
 		);
 		const reason = this.db.prepare(
 			`INSERT INTO reason_rollups (granularity, bucket, reason, seconds, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
@@ -227,6 +244,7 @@ export class Rollups {
 						d.connectionsSeconds,
 						d.proxySeconds,
 						...PROXY_COUNTER_NAMES.map((k) => d.proxy[k]),
+						...TRAFFIC_CLASSES.flatMap((c) => [d[`${c}Packets`], d[`${c}Drops`]]),
 					);
 					rows++;
 				}

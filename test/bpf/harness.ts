@@ -300,6 +300,7 @@ export class Dataplane {
 			"pp_mc_syns",
 			"pp_mc_flows",
 			"pp_dyn_bans",
+			"pp_conns",
 		] as const) {
 			const m = this.map(name);
 			for (const k of [...m.keys()]) m.delete(k);

@@ -1,7 +1,8 @@
 // The protocol checks of pp_xdp (bpf/pp_raknet.h, bpf/pp_quic.h) through BPF_PROG_TEST_RUN:
 // RakNet offline packets and sessions for Bedrock backends, QUIC long headers, Initials and
-// sessions for QUIC backends, for IPv4 and IPv6, every truncation of a valid packet, and the
-// levels and options that switch the checks on.
+// sessions for QUIC backends, for IPv4 and IPv6, every truncation of a valid packet, the
+// concurrent sessions per source (maxConnectionsPerIp), and the levels and options that switch
+// the checks on.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { IPPROTO, L7, L7Flag, type LevelName, QUIC_V1, QUIC_V2, type ReasonName } from "../../src/dataplane/abi.ts";
 import { XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
@@ -38,7 +39,12 @@ const raknet = {
 	req1: (mtu = 1492) => bytes(0x05, MAGIC, 11, zeros(mtu - 28 - 18)),
 	req2: () => bytes(0x07, MAGIC, 4, [192, 0, 2, 10], [0x4a, 0xbc], [0x05, 0xd4], zeros(8)),
 	datagram: (id = 0x84) => bytes(id, [0, 0, 0], 0x40, [0, 8], [0, 0, 0], zeros(8)),
+	/** A frame set whose first frame has the flags, the header bytes after its bit length, and the body. */
+	frame: (flags: number, header: number[], body: number[]) =>
+		bytes(0x84, [0, 0, 1], flags, [(body.length * 8) >> 8, (body.length * 8) & 255], header, body),
 };
+/** The disconnection notification as jsp-raknet sends it: unreliable, alone. */
+const disconnect = () => raknet.frame(0x00, [], [0x15]);
 
 /** A client long header: type bits for the version, DCID and SCID lengths, padded to size. */
 function quicLong(opts: {
@@ -74,8 +80,8 @@ function serve(fam: Fam, level: LevelName = "MEDIUM", flags = L7Flag.RAKNET | L7
 	dp.setL7(2, { flags, quicVersions: [QUIC_V1, QUIC_V2], sessionNs: SESSION_NS });
 }
 
-function send(fam: Fam, dport: number, payload: Uint8Array, src: string = ADDR[fam].client): number {
-	return dp.run(buildPacket({ src, dst: ADDR[fam].server, l4: { proto: "udp", sport: 40001, dport }, payload }));
+function send(fam: Fam, dport: number, payload: Uint8Array, src: string = ADDR[fam].client, sport = 40001): number {
+	return dp.run(buildPacket({ src, dst: ADDR[fam].server, l4: { proto: "udp", sport, dport }, payload }));
 }
 
 suite("pp_xdp protocol checks", () => {
@@ -153,6 +159,76 @@ suite("pp_xdp protocol checks", () => {
 				expect(send(fam, BEDROCK, raknet.datagram())).toBe(XDP_PASS);
 				await Bun.sleep(80);
 				expect(send(fam, BEDROCK, raknet.datagram())).toBe(XDP_DROP);
+			});
+
+			describe("maxConnectionsPerIp", () => {
+				const limit = (maxConns: number, sessionNs = SESSION_NS, flags: number = L7Flag.RAKNET) =>
+					dp.setL7(1, { flags, quicVersions: [], sessionNs, maxConns });
+				const req2 = (sport: number, src: string = ADDR[fam].client) => send(fam, BEDROCK, raknet.req2(), src, sport);
+
+				test("request 2 from a third client port drops while two sessions live; the first two and other sources go on", () => {
+					serve(fam);
+					limit(2);
+					expect([req2(40001), req2(40002), req2(40003)]).toEqual([XDP_PASS, XDP_PASS, XDP_DROP]);
+					// A retransmitted request 2 belongs to a session the source holds.
+					expect(req2(40002)).toBe(XDP_PASS);
+					expect(send(fam, BEDROCK, raknet.datagram(), ADDR[fam].client, 40001)).toBe(XDP_PASS);
+					expect(req2(40003, ADDR[fam].other)).toBe(XDP_PASS);
+					expect(dp.reasonPackets()).toEqual({ PASS: 5, MAX_CONNS: 1 });
+				});
+
+				test("a disconnection notification frees the session's slot", () => {
+					serve(fam);
+					limit(2);
+					req2(40001);
+					req2(40002);
+					expect(send(fam, BEDROCK, disconnect(), ADDR[fam].client, 40001)).toBe(XDP_PASS);
+					expect(req2(40003)).toBe(XDP_PASS);
+					expect(req2(40001)).toBe(XDP_DROP);
+				});
+
+				const frames: [string, Uint8Array, boolean][] = [
+					["unreliable", disconnect(), true],
+					["reliable", raknet.frame(0x40, [0, 0, 0], [0x15]), true],
+					["reliable ordered", raknet.frame(0x60, [0, 0, 0, 0, 0, 0, 0], [0x15]), true],
+					["reliable sequenced", raknet.frame(0x80, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0x15]), true],
+					["unreliable sequenced", raknet.frame(0x20, [0, 0, 0, 0, 0, 0, 0], [0x15]), true],
+					["split", raknet.frame(0x10, new Array(10).fill(0), [0x15]), false],
+					["with a longer body", raknet.frame(0x00, [], [0x15, 0x00]), false],
+					["another packet id", raknet.frame(0x00, [], [0x13]), false],
+					["truncated", disconnect().subarray(0, 7), false],
+					["in an ACK", bytes(0xc0, disconnect().subarray(1)), false],
+				];
+				for (const [name, frame, frees] of frames) {
+					test(`a disconnection notification ${name} ${frees ? "frees" : "does not free"} the slot`, () => {
+						serve(fam, "MEDIUM", 0);
+						limit(1, SESSION_NS, 0);
+						req2(40001);
+						expect(send(fam, BEDROCK, frame, ADDR[fam].client, 40001)).toBe(XDP_PASS);
+						expect(req2(40002)).toBe(frees ? XDP_PASS : XDP_DROP);
+					});
+				}
+
+				test("a session's slot lapses after the session time without a sign of life; datagrams keep it", async () => {
+					serve(fam);
+					limit(1, 60_000_000n);
+					expect(req2(40001)).toBe(XDP_PASS);
+					for (let i = 0; i < 3; i++) {
+						await Bun.sleep(30);
+						expect(send(fam, BEDROCK, raknet.datagram(), ADDR[fam].client, 40001)).toBe(XDP_PASS);
+						expect(req2(40002)).toBe(XDP_DROP);
+					}
+					await Bun.sleep(90);
+					expect(req2(40002)).toBe(XDP_PASS);
+				});
+
+				test("the limit holds without the RakNet validation, which stays off", () => {
+					serve(fam, "MEDIUM", 0);
+					limit(1, SESSION_NS, 0);
+					expect(send(fam, BEDROCK, raknet.datagram(), ADDR[fam].client, 40009)).toBe(XDP_PASS);
+					expect([req2(40001), req2(40002)]).toEqual([XDP_PASS, XDP_DROP]);
+					expect(dp.reasonPackets()).toEqual({ PASS: 2, MAX_CONNS: 1 });
+				});
 			});
 
 			for (const [name, full] of [

@@ -1,11 +1,12 @@
 // Minecraft Java connection validation in pp_xdp (bpf/pp_minecraft.h) through BPF_PROG_TEST_RUN:
 // the per-flow state from SYN to a validated handshake, status and login starts, the legacy
-// ping option, TCP sanity on the protected port, bans for invalid handshakes, and every
-// truncation of a valid first segment; IPv4 and IPv6.
+// ping option, TCP sanity on the protected port, bans for invalid handshakes, every
+// truncation of a valid first segment, and concurrent flows per source (maxConnectionsPerIp);
+// IPv4 and IPv6.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { IPPROTO, L7, L7Flag, type LevelName, McState, type ReasonName } from "../../src/dataplane/abi.ts";
 import { XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
-import { buildPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../helpers/packets.ts";
+import { buildPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../helpers/packets.ts";
 import { Dataplane, skipReason } from "./harness.ts";
 
 const skip = skipReason();
@@ -14,8 +15,8 @@ const suite = skip ? describe.skip : describe;
 
 const JAVA = 25565;
 const ADDR = {
-	4: { server: "192.0.2.10", client: "198.51.100.7" },
-	6: { server: "2001:db8::10", client: "2001:db8:1::7" },
+	4: { server: "192.0.2.10", client: "198.51.100.7", other: "198.51.100.8" },
+	6: { server: "2001:db8::10", client: "2001:db8:1::7", other: "2001:db8:1::8" },
 } as const;
 type Fam = 4 | 6;
 
@@ -52,7 +53,18 @@ export const loginStart = (name = "Steve") => framed([0x00, ...text(name), ...ne
 let dp: Dataplane;
 let sport = 40000;
 
-function serve(fam: Fam, o: { level?: LevelName; flags?: number; min?: number; max?: number; banNs?: bigint } = {}) {
+function serve(
+	fam: Fam,
+	o: {
+		level?: LevelName;
+		flags?: number;
+		min?: number;
+		max?: number;
+		banNs?: bigint;
+		maxConns?: number;
+		sessionNs?: bigint;
+	} = {},
+) {
 	dp.addService({
 		addr: ADDR[fam].server,
 		port: JAVA,
@@ -68,10 +80,11 @@ function serve(fam: Fam, o: { level?: LevelName; flags?: number; min?: number; m
 	dp.setL7(1, {
 		flags: o.flags ?? L7Flag.MC_JAVA | L7Flag.MC_LEGACY,
 		quicVersions: [],
-		sessionNs: 60_000_000_000n,
+		sessionNs: o.sessionNs ?? 60_000_000_000n,
 		mcMinProto: o.min,
 		mcMaxProto: o.max,
 		banNs: o.banNs ?? 0n,
+		maxConns: o.maxConns,
 	});
 }
 
@@ -218,6 +231,66 @@ suite("pp_xdp Minecraft Java validation", () => {
 					expect([n, seg(DATA, full.slice(0, n))]).toEqual([n, n === hs ? XDP_PASS : XDP_DROP]);
 				}
 				expect(dp.reasonPackets().MC_HANDSHAKE).toBe(full.length - 2);
+			});
+
+			describe("maxConnectionsPerIp", () => {
+				test("a third concurrent flow's SYN drops; retransmitted SYNs and other sources pass", () => {
+					serve(fam, { maxConns: 2 });
+					const [a, b, c] = [conn(fam), conn(fam), conn(fam)];
+					expect([a(TCP_SYN), b(TCP_SYN), c(TCP_SYN)]).toEqual([XDP_PASS, XDP_PASS, XDP_DROP]);
+					expect(a(TCP_SYN)).toBe(XDP_PASS);
+					expect(b(DATA, [...handshake({ next: 1 }), ...statusRequest()])).toBe(XDP_PASS);
+					expect(conn(fam, ADDR[fam].other)(TCP_SYN)).toBe(XDP_PASS);
+					expect(dp.reasonPackets()).toEqual({ PASS: 5, MAX_CONNS: 1 });
+				});
+
+				for (const [name, flags] of [
+					["FIN", TCP_FIN | TCP_ACK],
+					["RST", TCP_RST],
+				] as const) {
+					test(`the client's ${name} frees the flow's slot, before or after its handshake`, () => {
+						serve(fam, { maxConns: 2 });
+						const [a, b, c] = [conn(fam), conn(fam), conn(fam)];
+						a(TCP_SYN);
+						b(TCP_SYN);
+						b(DATA, [...handshake({ next: 2 }), ...loginStart()]);
+						expect(c(TCP_SYN)).toBe(XDP_DROP);
+						expect(b(flags)).toBe(XDP_PASS);
+						expect(c(TCP_SYN)).toBe(XDP_PASS);
+						expect(conn(fam)(TCP_SYN)).toBe(XDP_DROP);
+						expect(a(flags)).toBe(XDP_PASS);
+						expect(conn(fam)(TCP_SYN)).toBe(XDP_PASS);
+						// The last ACK of a closed flow still passes.
+						expect(b(TCP_ACK)).toBe(XDP_PASS);
+						expect(dp.reasonPackets().MAX_CONNS).toBe(2);
+					});
+				}
+
+				test("a flow's slot lapses after the session time without traffic; a validated flow's traffic keeps it", async () => {
+					serve(fam, { maxConns: 1, sessionNs: 60_000_000n });
+					const a = conn(fam);
+					a(TCP_SYN);
+					a(DATA, [...handshake({ next: 2 }), ...loginStart()]);
+					for (let i = 0; i < 3; i++) {
+						await Bun.sleep(35);
+						expect(a(DATA, [1, 2, 3])).toBe(XDP_PASS);
+						expect(conn(fam)(TCP_SYN)).toBe(XDP_DROP);
+					}
+					await Bun.sleep(100);
+					expect(conn(fam)(TCP_SYN)).toBe(XDP_PASS);
+				});
+
+				test("the limit holds without handshake validation, which stays off", () => {
+					serve(fam, { flags: 0, maxConns: 1 });
+					expect(conn(fam)(TCP_ACK)).toBe(XDP_PASS);
+					const a = conn(fam);
+					expect(a(TCP_SYN)).toBe(XDP_PASS);
+					expect(a(DATA, [0xff, 0xff])).toBe(XDP_PASS);
+					expect(conn(fam)(TCP_SYN)).toBe(XDP_DROP);
+					expect(a(TCP_FIN | TCP_ACK)).toBe(XDP_PASS);
+					expect(conn(fam)(TCP_SYN)).toBe(XDP_PASS);
+					expect(dp.reasonPackets()).toEqual({ PASS: 5, MAX_CONNS: 1 });
+				});
 			});
 
 			test("below MEDIUM nothing is checked", () => {

@@ -1,7 +1,15 @@
 // Every verdict path of pp_xdp through BPF_PROG_TEST_RUN, for IPv4 and IPv6, untagged and
 // with one or two VLAN tags: build a packet, seed the maps, run, assert verdict and counters.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { Action, type CompiledRule, IPPROTO, type ReasonName, SvcFlag } from "../../src/dataplane/abi.ts";
+import {
+	Action,
+	type CompiledRule,
+	IPPROTO,
+	type ReasonName,
+	SvcFlag,
+	TRAFFIC_CLASSES,
+	type TrafficClass,
+} from "../../src/dataplane/abi.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import {
 	buildEthernet,
@@ -10,6 +18,8 @@ import {
 	type L4,
 	type PacketSpec,
 	TCP_ACK,
+	TCP_PSH,
+	TCP_RST,
 	TCP_SYN,
 } from "../helpers/packets.ts";
 import { Dataplane, skipReason } from "./harness.ts";
@@ -509,6 +519,72 @@ suite("pp_xdp verdicts", () => {
 				}
 			});
 		}
+	}
+
+	for (const fam of [4, 6] as const) {
+		describe(`IPv${fam}: traffic classes in the backend's counters`, () => {
+			const frag = (f: Fam) =>
+				f === 4 ? { ipv4: { fragOffset8: 10 } } : { ipv6Ext: [{ type: "frag" as const, offset: 10, more: false }] };
+			const echo = (f: Fam): L4 => (f === 4 ? { proto: "icmp", type: 8 } : { proto: "icmpv6", type: 128 });
+			const cases: [string, (f: Fam) => Uint8Array, number, TrafficClass, boolean][] = [
+				["a SYN is tcp SYN", (f) => pkt(f, [], tcp(JAVA_PORT)), 1, "syn", false],
+				["a bare ACK is other TCP", (f) => pkt(f, [], tcp(JAVA_PORT, TCP_ACK)), 1, "ack", false],
+				["data is other TCP", (f) => pkt(f, [], tcp(JAVA_PORT, TCP_ACK | TCP_PSH)), 1, "ack", false],
+				["a SYN-ACK is other TCP", (f) => pkt(f, [], tcp(JAVA_PORT, TCP_SYN | TCP_ACK)), 1, "ack", false],
+				["a SYN+RST is a dropped SYN", (f) => pkt(f, [], tcp(JAVA_PORT, TCP_SYN | TCP_RST)), 1, "syn", true],
+				["a datagram is UDP", (f) => pkt(f, [], udp(BEDROCK_PORT)), 2, "udp", false],
+				[
+					"a UDP datagram from a reflection port is a dropped UDP",
+					(f) => pkt(f, [], udp(BEDROCK_PORT, 123)),
+					2,
+					"udp",
+					true,
+				],
+				// ICMP has no port: it counts for the backend of the address's ICMP host entry.
+				["an echo request is ICMP", (f) => pkt(f, [], echo(f)), 1, "icmp", false],
+				["a later fragment is a dropped fragment", (f) => pkt(f, [], udp(BEDROCK_PORT), frag(f)), 2, "frag", true],
+			];
+			for (const [name, packet, backend, cls, dropped] of cases) {
+				test(name, () => {
+					services(fam, "MEDIUM");
+					dp.addService({
+						addr: ADDR[fam].server,
+						port: 0,
+						proto: fam === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6,
+						backend: 1,
+						level: "MEDIUM",
+					});
+					expect(dp.run(packet(fam))).toBe(dropped ? XDP_DROP : XDP_PASS);
+					const b = dp.backendCtr(backend);
+					const counted = Object.fromEntries(
+						TRAFFIC_CLASSES.flatMap((c) => [
+							[`${c}Packets`, b[`${c}Packets`]],
+							[`${c}Drops`, b[`${c}Drops`]],
+						]),
+					);
+					expect(counted).toEqual({
+						...Object.fromEntries(
+							TRAFFIC_CLASSES.flatMap((c) => [
+								[`${c}Packets`, 0n],
+								[`${c}Drops`, 0n],
+							]),
+						),
+						[`${cls}Packets`]: 1n,
+						[`${cls}Drops`]: dropped ? 1n : 0n,
+					});
+					expect(b.rxPackets).toBe(1n);
+				});
+			}
+
+			test("a packet of another IP protocol is in no class", () => {
+				services(fam, "LOW");
+				dp.addService({ addr: ADDR[fam].server, port: 0, proto: 47, backend: 1, level: "LOW" });
+				expect(dp.run(pkt(fam, [], { proto: "raw", number: 47 }))).toBe(XDP_PASS);
+				const b = dp.backendCtr(1);
+				expect(b.rxPackets).toBe(1n);
+				expect(TRAFFIC_CLASSES.map((c) => b[`${c}Packets`])).toEqual([0n, 0n, 0n, 0n, 0n]);
+			});
+		});
 	}
 
 	test("non-IP frames pass, tagged or not", () => {

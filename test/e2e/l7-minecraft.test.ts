@@ -2,7 +2,8 @@
 // minecraft-protocol server (offline mode) behind the XDP program, a minecraft-protocol client
 // in the namespace pinging and logging in at every protection level; crafted malformed
 // handshakes (oversized VarInt, bad next state, protocol version out of range) are dropped and
-// their source is banned, so its next connection attempt never gets an answer.
+// their source is banned, so its next connection attempt never gets an answer; with
+// maxConnectionsPerIp 2, a source's third concurrent player is turned away in the kernel.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mc from "minecraft-protocol";
 import { McState } from "../../src/dataplane/abi.ts";
@@ -95,7 +96,8 @@ describe.skipIf(skip !== null)(`Minecraft Java validation with real peers${skip 
 		await new Promise<void>((r) => server.on("listening", () => r()));
 		server.on("playerJoin", (client) => {
 			joins.push(client.username);
-			client.end("welcome");
+			// Players named H… stay connected (the connection-limit test holds them).
+			if (!client.username.startsWith("H")) client.end("welcome");
 		});
 		await rig.start();
 		svc = rig.services();
@@ -138,6 +140,57 @@ describe.skipIf(skip !== null)(`Minecraft Java validation with real peers${skip 
 			validatedBefore = validated;
 		}, 20_000);
 	}
+
+	test("maxConnectionsPerIp 2: a third concurrent player from one source is dropped in the kernel until one leaves; other sources join", async () => {
+		svc.services.backends.setProtectionLevel(svc.actor, backendId, "MEDIUM");
+		const limit = svc.services.rules.create(svc.actor, {
+			backendId,
+			name: "two players per address",
+			match: { l7Match: { minecraftJava: { maxConnectionsPerIp: 2 } } },
+			action: "LOG",
+		});
+		await rig.settle();
+		const [primary, src] = rig.topo.peerV4 as [string, string];
+		const before = rig.reasons();
+		// One script holds the players: A and B from src stay connected while C (src) and D
+		// (primary) try; then A leaves and E (src) joins in its place.
+		const out = await inNamespace(`
+			const mc = require("minecraft-protocol");
+			const net = require("node:net");
+			const join = (localAddress, username, ms) => new Promise((resolve) => {
+				const c = mc.createClient({
+					...${target()}, username, auth: "offline",
+					connect: (client) => client.setSocket(net.connect({ host: ${JSON.stringify(rig.topo.hostV4)}, port: ${port}, localAddress })),
+				});
+				const done = (r) => { clearTimeout(t); resolve({ c, r }); };
+				const t = setTimeout(() => { c.socket?.destroy(); done("timeout"); }, ms);
+				// The test server sends no Join Game: reaching the play state is joining.
+				c.on("state", (state) => state === "play" && done("joined"));
+				c.once("error", (e) => done("error " + e.message));
+				c.once("end", (reason) => done("ended " + reason));
+			});
+			const src = ${JSON.stringify(src)};
+			const a = await join(src, "HA", 6000);
+			const b = await join(src, "HB", 6000);
+			const c = await join(src, "HC", 4000);
+			const d = await join(${JSON.stringify(primary)}, "HD", 6000);
+			a.c.end("bye");
+			await new Promise((r) => setTimeout(r, 500));
+			const e = await join(src, "HE", 6000);
+			console.log(JSON.stringify([a.r, b.r, c.r, d.r, e.r]));
+			for (const p of [b, d, e]) p.c.end("bye");
+			setTimeout(() => process.exit(0), 300);
+		`);
+		expect(JSON.parse(out)).toEqual(["joined", "joined", "timeout", "joined", "joined"]);
+		expect(joins).toEqual(expect.arrayContaining(["HA", "HB", "HD", "HE"]));
+		expect(joins).not.toContain("HC");
+		const d = delta(before, rig.reasons());
+		// C's SYN and its retransmissions, each counted under its own reason.
+		expect(d.MAX_CONNS ?? 0).toBeGreaterThanOrEqual(1);
+		expect([d.MC_HANDSHAKE ?? 0, d.INVALID ?? 0, d.BAN ?? 0]).toEqual([0, 0, 0]);
+		svc.services.rules.delete(svc.actor, limit.id);
+		await rig.settle();
+	}, 40_000);
 
 	test("malformed handshakes are dropped and their sources banned", async () => {
 		svc.services.backends.setProtectionLevel(svc.actor, backendId, "MEDIUM");

@@ -1,7 +1,8 @@
 // Protocol checks in the kernel with real peers on a veth: a jsp-raknet client in the namespace
 // pings and connects to a jsp-raknet server behind the XDP program (Bedrock backend, MEDIUM);
 // crafted RakNet and QUIC datagrams without the magic, without a session, with the wrong
-// version or an oversized connection id are dropped, a well-formed QUIC Initial passes.
+// version or an oversized connection id are dropped, a well-formed QUIC Initial passes; with
+// maxConnectionsPerIp 2 a source's third concurrent RakNet session is refused in the kernel.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Server } from "jsp-raknet";
 import { createRig, delta, type EchoServers, echoServers, type Rig } from "../helpers/dataplane.ts";
@@ -66,6 +67,13 @@ describe.skipIf(skip !== null)(`protocol checks with real peers${skip ? ` — sk
 			toString: () => "MCPE;PP L7 test;712;1.21.20;0;10;1234;PP;Survival;1;",
 		} as never);
 		await raknet.listen();
+		// jsp-raknet's server takes one client's disconnection notification for its own close
+		// (Connection.disconnect calls the listener's close with a reason): keep serving the
+		// other clients, as a Bedrock server does; afterAll's close (no reason) still closes.
+		const closeServer = raknet.close.bind(raknet);
+		raknet.close = ((reason?: string) => {
+			if (reason === undefined) closeServer();
+		}) as typeof raknet.close;
 		await rig.start();
 		svc = rig.services();
 		for (const [name, type, port] of [
@@ -107,6 +115,54 @@ describe.skipIf(skip !== null)(`protocol checks with real peers${skip ? ` — sk
 		// The same source with a valid ping is answered.
 		expect(await datagrams(src, raknetPort, [hex("01", zeros(8), MAGIC, zeros(8))])).toBe(1);
 	});
+
+	test("maxConnectionsPerIp 2: a third concurrent RakNet session from one source is dropped until one disconnects; other sources connect", async () => {
+		const bedrock = svc.services.backends.list(svc.actor).data.find((b) => b.type === "MINECRAFT_BEDROCK");
+		const limit = svc.services.rules.create(svc.actor, {
+			backendId: bedrock?.id,
+			name: "two sessions per address",
+			match: { l7Match: { minecraftBedrock: { maxConnectionsPerIp: 2 } } },
+			action: "LOG",
+		});
+		await rig.settle();
+		const [, src, other] = rig.topo.peerV4 as [string, string, string];
+		const before = rig.reasons();
+		// One script holds the sessions: A and B from src stay open while C (src) and D (other)
+		// try; then A disconnects (RakNet's disconnection notification) and E (src) takes its place.
+		const out = await inNamespace(
+			`
+			const { Client } = require("jsp-raknet");
+			const open = (src, ms) => new Promise((resolve) => {
+				const c = new Client(${JSON.stringify(rig.topo.hostV4)}, ${raknetPort});
+				const t = setTimeout(() => {
+					// Give up: no more open-connection requests from this client.
+					c.sendConnectionRequest = () => {};
+					resolve({ c, r: "timeout" });
+				}, ms);
+				c.on("connected", () => { clearTimeout(t); resolve({ c, r: "connected" }); });
+				c.socket.bind(0, src, () => c.connect());
+			});
+			const src = ${JSON.stringify(src)};
+			const a = await open(src, 5000);
+			const b = await open(src, 5000);
+			const c = await open(src, 4000);
+			const d = await open(${JSON.stringify(other)}, 5000);
+			a.c.close("bye");
+			await new Promise((r) => setTimeout(r, 500));
+			const e = await open(src, 5000);
+			console.log(JSON.stringify([a.r, b.r, c.r, d.r, e.r]));
+			process.exit(0);
+		`,
+			30_000,
+		);
+		expect(JSON.parse(out)).toEqual(["connected", "connected", "timeout", "connected", "connected"]);
+		const d = delta(before, rig.reasons());
+		// C's open-connection request 2, and its retries, each dropped under its own reason.
+		expect(d.MAX_CONNS ?? 0).toBeGreaterThanOrEqual(1);
+		expect(d.RAKNET ?? 0).toBe(0);
+		svc.services.rules.delete(svc.actor, limit.id);
+		await rig.settle();
+	}, 45_000);
 
 	test("QUIC: a well-formed Initial passes and opens a session; bad long headers and strangers' short headers drop", async () => {
 		const [, , a, b] = rig.topo.peerV4 as [string, string, string, string];

@@ -1,12 +1,18 @@
 // Telemetry end to end: a daemon attached to a veth, real UDP traffic from a pp- namespace, and
 // what the collector makes of it — traffic and time series over REST, Prometheus figures, and a
 // bounded flood that starts an attack (type, underAttack, events delivered as webhooks,
-// auto-mitigation raising and restoring the level) and ends when the flood stops.
+// auto-mitigation raising and restoring the level) and ends when the flood stops; bounded hping3
+// floods of bare ACKs and of ICMP echo requests are told apart by the per-backend traffic classes
+// (ACK_FLOOD, ICMP_FLOOD).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createRig, type EchoServers, echoServers, type Rig } from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 
 const skip = canUseNetns();
+const hping3 = Bun.which("hping3") ?? (Bun.which("/usr/sbin/hping3") ? "/usr/sbin/hping3" : null);
+/** hping3 floods: 10,000 packets/s, at most FLOOD_PACKETS packets and FLOOD_S seconds. */
+const FLOOD_S = 5;
+const FLOOD_PACKETS = 40_000;
 
 describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${skip}` : ""}`, () => {
 	let rig: Rig;
@@ -81,6 +87,34 @@ describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${ski
 		// Two collector readings with the backend in place: its counters have a baseline.
 		await Bun.sleep(2200);
 	}, 60_000);
+	/**
+	 * A bounded hping3 flood from the namespace (`timeout` and a packet count) while polling the
+	 * backend's attacks: the type seen while the attack was open, then waits for it to end.
+	 */
+	async function flood(id: string, args: string[]): Promise<string | null> {
+		const run = rig.topo.run(
+			["timeout", String(FLOOD_S), hping3 as string, "-q", "-i", "u100", "-c", String(FLOOD_PACKETS), ...args],
+			(FLOOD_S + 5) * 1000,
+		);
+		let seen: string | null = null;
+		let done = false;
+		run.then(() => {
+			done = true;
+		});
+		while (!done) {
+			const a = await api(`/v1/metrics/attacks?backendId=${id}`);
+			if (a.metrics.underAttack) seen = a.metrics.attackType;
+			await Bun.sleep(250);
+		}
+		await run;
+		const ended = await until(
+			() => api(`/v1/metrics/attacks?backendId=${id}`),
+			(a) => a.metrics.underAttack === false,
+		);
+		expect(ended.metrics.underAttack).toBe(false);
+		return seen;
+	}
+
 	afterAll(async () => {
 		svc?.close();
 		echo?.close();
@@ -172,4 +206,48 @@ describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${ski
 			false,
 		]);
 	}, 60_000);
+
+	test.skipIf(hping3 === null)(
+		`an ICMP flood at the backend's address is ICMP_FLOOD${hping3 ? "" : " — skipped: hping3 not installed"}`,
+		async () => {
+			// ICMP has no port: it counts for the lowest-numbered backend on the address, this one.
+			expect(await flood(backendId, ["--icmp", rig.topo.hostV4])).toBe("ICMP_FLOOD");
+			const attack = (await api(`/v1/metrics/attacks?backendId=${backendId}`)).attacks[0];
+			expect(attack).toMatchObject({ active: false, attackType: "ICMP_FLOOD" });
+			expect(await prometheus("pistonprotection_backend_class_received_packets_total")).not.toBeNull();
+			const text = await (await fetch(`${rig.daemon?.url}/metrics`)).text();
+			const icmp = text
+				.split("\n")
+				.find(
+					(l) =>
+						l.startsWith(`pistonprotection_backend_class_received_packets_total{backend_id="${backendId}"`) &&
+						l.includes('class="icmp"'),
+				);
+			expect(Number(icmp?.split(" ").at(-1))).toBeGreaterThan(1000);
+		},
+		60_000,
+	);
+
+	test.skipIf(hping3 === null)(
+		`a flood of bare ACKs at a TCP backend is ACK_FLOOD${hping3 ? "" : " — skipped: hping3 not installed"}`,
+		async () => {
+			const tcpId = svc.services.backends.create(svc.actor, {
+				name: "tcp-ish",
+				type: "TCP",
+				listeners: [{ address: rig.topo.hostV4, port: echo.tcpPort, protocol: "TCP" }],
+				protection: { level: "LOW", perIpRateLimit: { requestsPerSecond: 100_000, burstSize: 100_000 } },
+			}).id;
+			await rig.settle();
+			// Two collector readings with the backend in place before the flood.
+			await Bun.sleep(2200);
+			expect(await flood(tcpId, ["--ack", "-p", String(echo.tcpPort), rig.topo.hostV4])).toBe("ACK_FLOOD");
+			const series = await api(
+				`/v1/metrics/timeseries?backendId=${tcpId}&granularity=MINUTE&metrics=tcp_ack_packets_per_second,tcp_syn_packets_per_second`,
+			);
+			const [ack, syn] = series.series as Array<{ points: Array<{ value: number }> }>;
+			expect(Math.max(...(ack?.points ?? []).map((p) => p.value))).toBeGreaterThan(0);
+			expect(Math.max(0, ...(syn?.points ?? []).map((p) => p.value))).toBe(0);
+		},
+		60_000,
+	);
 });

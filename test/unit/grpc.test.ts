@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { DEFAULTS } from "../../src/config.ts";
-import { REASON_NAMES } from "../../src/dataplane/abi.ts";
+import { REASON_NAMES, zeroBackendCtr } from "../../src/dataplane/abi.ts";
 import { type GrpcListener, grpcCredentials, isLoopback, startGrpc } from "../../src/grpc/server.ts";
 import { type TestCore, testCore } from "../helpers/app.ts";
 import { client, failure, fieldViolations, type Msg, unary, watch } from "../helpers/grpc.ts";
@@ -492,7 +492,7 @@ describe("MetricsService", () => {
 		const index = core.services.db
 			.query<{ dp_index: number }, [string]>("SELECT dp_index FROM backends WHERE id = ?")
 			.get(b.id)?.dp_index as number;
-		const c = { rxPackets: 0n, rxBytes: 0n, passPackets: 0n, passBytes: 0n, dropPackets: 0n, dropBytes: 0n };
+		const c = zeroBackendCtr();
 		const zero = { packets: 0n, bytes: 0n };
 		core.services.telemetry.attach({
 			reasons: () => Object.fromEntries(REASON_NAMES.map((r) => [r, zero])) as never,

@@ -49,6 +49,7 @@ function cfgOf(type: string) {
 		sessionNs: v.getBigUint64(m.session_ns[0], true),
 		protocols: [v.getUint32(m.mc_min_proto[0], true), v.getUint32(m.mc_max_proto[0], true)],
 		banNs: v.getBigUint64(m.ban_ns[0], true),
+		maxConns: v.getUint32(m.max_conns[0], true),
 	};
 }
 
@@ -80,6 +81,23 @@ describe("l7Match and the backends' protocol checks", () => {
 		expect(cfgOf("MINECRAFT_BEDROCK").flags).toBe(0);
 	});
 
+	test("maxConnectionsPerIp limits the Java or Bedrock backend it is set for, and no other", async () => {
+		expect([cfgOf("MINECRAFT_JAVA").maxConns, cfgOf("MINECRAFT_BEDROCK").maxConns]).toEqual([0, 0]);
+		expect((await rule("MINECRAFT_JAVA", { minecraftJava: { maxConnectionsPerIp: 3 } })).status).toBe(201);
+		expect((await rule("MINECRAFT_BEDROCK", { minecraftBedrock: { maxConnectionsPerIp: 16 } })).status).toBe(201);
+		// Options of another protocol's section do not apply to the backend.
+		expect((await rule("QUIC", { minecraftJava: { maxConnectionsPerIp: 2 } })).status).toBe(201);
+		expect(cfgOf("MINECRAFT_JAVA")).toMatchObject({ flags: L7Flag.MC_JAVA | L7Flag.MC_LEGACY, maxConns: 3 });
+		expect(cfgOf("MINECRAFT_BEDROCK")).toMatchObject({ flags: L7Flag.RAKNET, maxConns: 16 });
+		expect(cfgOf("QUIC").maxConns).toBe(0);
+		await rule(
+			"MINECRAFT_JAVA",
+			{ minecraftJava: { maxConnectionsPerIp: 1, validateHandshake: false } },
+			{ priority: 1 },
+		);
+		expect(cfgOf("MINECRAFT_JAVA")).toMatchObject({ flags: 0, maxConns: 1 });
+	});
+
 	test("the highest-priority rule that sets an option decides; a disabled rule does not count", async () => {
 		await rule("QUIC", { quic: { allowedVersions: [1] } }, { priority: 10 });
 		await rule("QUIC", { quic: { allowedVersions: [2], validateInitial: false } }, { priority: 20 });
@@ -87,9 +105,28 @@ describe("l7Match and the backends' protocol checks", () => {
 		expect(cfgOf("QUIC")).toMatchObject({ flags: 0, versions: [] });
 	});
 
-	test("options the data plane does not enforce are refused by name", async () => {
+	test("options the data plane does not enforce, and bad values, are refused by name", async () => {
 		const cases: Array<[unknown, string, string]> = [
-			[{ minecraftJava: { maxConnectionsPerIp: 5 } }, "match.l7Match.minecraftJava.maxConnectionsPerIp", "unsupported"],
+			[
+				{ minecraftJava: { maxConnectionsPerIp: 0 } },
+				"match.l7Match.minecraftJava.maxConnectionsPerIp",
+				"invalid_value",
+			],
+			[
+				{ minecraftJava: { maxConnectionsPerIp: 17 } },
+				"match.l7Match.minecraftJava.maxConnectionsPerIp",
+				"invalid_value",
+			],
+			[
+				{ minecraftJava: { maxConnectionsPerIp: 2.5 } },
+				"match.l7Match.minecraftJava.maxConnectionsPerIp",
+				"invalid_value",
+			],
+			[
+				{ minecraftJava: { maxConnectionsPerIp: "5" } },
+				"match.l7Match.minecraftJava.maxConnectionsPerIp",
+				"invalid_value",
+			],
 			[
 				{ minecraftJava: { minProtocolVersion: 800, maxProtocolVersion: 47 } },
 				"match.l7Match.minecraftJava.minProtocolVersion",
@@ -98,10 +135,11 @@ describe("l7Match and the backends' protocol checks", () => {
 			[{ minecraftJava: { banSeconds: -1 } }, "match.l7Match.minecraftJava.banSeconds", "invalid_value"],
 			[{ http: { methods: ["GET"] } }, "match.l7Match.http", "unsupported"],
 			[
-				{ minecraftBedrock: { maxConnectionsPerIp: 5 } },
+				{ minecraftBedrock: { maxConnectionsPerIp: -1 } },
 				"match.l7Match.minecraftBedrock.maxConnectionsPerIp",
-				"unsupported",
+				"invalid_value",
 			],
+			[{ minecraftBedrock: { maxPlayers: 5 } }, "match.l7Match.minecraftBedrock.maxPlayers", "unsupported"],
 			[{ quic: { allowedVersions: [3] } }, "match.l7Match.quic.allowedVersions", "invalid_enum"],
 			[{ quic: { allowedVersions: [] } }, "match.l7Match.quic.allowedVersions", "invalid_value"],
 			[{ quic: { allowedVersions: [1, 2, 1, 2, 1] } }, "match.l7Match.quic.allowedVersions", "invalid_value"],
@@ -113,5 +151,8 @@ describe("l7Match and the backends' protocol checks", () => {
 			expect([field, res.status]).toEqual([field, 400]);
 			expect((await res.json()).errors).toEqual([expect.objectContaining({ field, code })]);
 		}
+		// Refused means nothing changed.
+		expect(core.services.db.query("SELECT COUNT(*) AS n FROM filter_rules").get()).toEqual({ n: 0 });
+		expect(cfgOf("QUIC")).toMatchObject({ flags: L7Flag.QUIC, maxConns: 0 });
 	});
 });

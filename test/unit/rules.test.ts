@@ -3,7 +3,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { compileRules } from "../../src/dataplane/compile.ts";
+import { L7Flag, LAYOUT } from "../../src/dataplane/abi.ts";
+import { compileL7, compileRules } from "../../src/dataplane/compile.ts";
 import { refreshTimeWindows, windowOpen } from "../../src/domain/rules/timewindow.ts";
 import { type TestCore, testCore } from "../helpers/app.ts";
 import { canWriteMmdb, writeMmdb } from "../helpers/geoip.ts";
@@ -58,7 +59,7 @@ describe("filter rules", () => {
 		expect(srcsets.get("pp_srcset_v4")?.size).toBe(2);
 	});
 
-	test("the spec's create example is refused only for maxConnectionsPerIp, which the data plane does not enforce", async () => {
+	test("the spec's create example, maxConnectionsPerIp included, is accepted and compiled", async () => {
 		const res = await post({
 			backendId,
 			name: "Rate Limit Aggressive IPs",
@@ -74,10 +75,17 @@ describe("filter rules", () => {
 			action: "RATE_LIMIT",
 			rateLimit: { requestsPerSecond: 100, burstSize: 200, windowSeconds: 60 },
 		});
-		expect(res.status).toBe(400);
-		expect(await errorsOf(res)).toEqual([
-			expect.objectContaining({ field: "match.l7Match.minecraftJava.maxConnectionsPerIp", code: "unsupported" }),
-		]);
+		expect(res.status).toBe(201);
+		const rule = await res.json();
+		expect(rule.match.l7Match).toEqual({ minecraftJava: { validateHandshake: true, maxConnectionsPerIp: 5 } });
+		const index = core.services.db
+			.query<{ dp_index: number }, [string]>("SELECT dp_index FROM backends WHERE id = ?")
+			.get(backendId)?.dp_index as number;
+		const cfg = compileL7(core.services.db).get(index) as Uint8Array;
+		const v = new DataView(cfg.buffer, cfg.byteOffset, cfg.byteLength);
+		expect(v.getUint32(LAYOUT.pp_l7_cfg.members.max_conns[0], true)).toBe(5);
+		expect(v.getUint32(LAYOUT.pp_l7_cfg.members.flags[0], true) & L7Flag.MC_JAVA).toBe(L7Flag.MC_JAVA);
+		expect(compileRules(core.services.db).rulesets.size).toBe(1);
 	});
 
 	test("invalid match conditions are refused naming the field, with the spec's codes", async () => {

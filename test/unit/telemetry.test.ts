@@ -1,11 +1,12 @@
 // The telemetry collector over a scripted counter source: per-second rates, rollups and the
 // metrics API answered from them, Prometheus figures, top sources by country, attack detection
-// with classification, events, auto-mitigation and its audit, and query validation.
+// with classification (drop reasons, traffic classes), events, auto-mitigation and its audit, and
+// query validation.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackendCtr, Ctr, ReasonName } from "../../src/dataplane/abi.ts";
-import { REASON_NAMES } from "../../src/dataplane/abi.ts";
+import type { BackendCtr, Ctr, ReasonName, TrafficClass } from "../../src/dataplane/abi.ts";
+import { REASON_NAMES, zeroBackendCtr } from "../../src/dataplane/abi.ts";
 import type { SourceStats } from "../../src/dataplane/stats.ts";
 import type { DomainEvent } from "../../src/events.ts";
 import { classify, severityOf } from "../../src/telemetry/attacks.ts";
@@ -23,7 +24,7 @@ class ScriptedSource implements CounterSource {
 		return structuredClone(this.reasonCtrs);
 	}
 	backend(index: number): BackendCtr {
-		return { ...(this.backendCtrs.get(index) ?? zero()) };
+		return { ...(this.backendCtrs.get(index) ?? zeroBackendCtr()) };
 	}
 	rule() {
 		return { packets: 0n, bytes: 0n, lastMatchNs: 0n };
@@ -31,9 +32,21 @@ class ScriptedSource implements CounterSource {
 	sources() {
 		return this.entries.map((e) => ({ ...e }));
 	}
-	/** One second of traffic to a backend: received packets of `size` bytes, of which `dropped` dropped for `reason`. */
-	traffic(index: number, received: number, dropped: number, size = 100, reason: ReasonName = "RATELIMIT") {
-		const c = this.backendCtrs.get(index) ?? zero();
+	/**
+	 * One second of traffic to a backend: received packets of `size` bytes and traffic class `cls`,
+	 * of which `dropped` dropped for `reason`.
+	 */
+	traffic(
+		index: number,
+		received: number,
+		dropped: number,
+		size = 100,
+		reason: ReasonName = "RATELIMIT",
+		cls: TrafficClass = "udp",
+	) {
+		const c = this.backendCtrs.get(index) ?? zeroBackendCtr();
+		c[`${cls}Packets`] += BigInt(received);
+		c[`${cls}Drops`] += BigInt(dropped);
 		const passed = received - dropped;
 		c.rxPackets += BigInt(received);
 		c.rxBytes += BigInt(received * size);
@@ -48,15 +61,6 @@ class ScriptedSource implements CounterSource {
 		this.reasonCtrs[reason].bytes += BigInt(dropped * size);
 	}
 }
-
-const zero = (): BackendCtr => ({
-	rxPackets: 0n,
-	rxBytes: 0n,
-	passPackets: 0n,
-	passBytes: 0n,
-	dropPackets: 0n,
-	dropBytes: 0n,
-});
 
 let core: TestCore;
 let source: ScriptedSource;
@@ -149,6 +153,40 @@ describe("collection and rollups", () => {
 		expect(rps?.points[0]?.timestamp).toBe(new Date(T0).toISOString());
 		expect(drops?.points.map((p) => p.value)).toEqual([10, 10]);
 		expect(reason?.points.map((p) => p.value)).toEqual([10, 10]);
+	});
+
+	test("traffic classes reach the time series and Prometheus", () => {
+		const b = udpBackend();
+		const index = dpIndex(b.id);
+		const end = run(T0, 61, (i) => {
+			if (i === 0) return;
+			source.traffic(index, 60, 6, 100, "RATELIMIT", "udp");
+			source.traffic(index, 30, 30, 100, "RATELIMIT", "icmp");
+			source.traffic(index, 10, 0, 100, "RATELIMIT", "frag");
+		});
+		core.services.telemetry.flush(end);
+		const ts = core.services.metrics.timeseries(core.owner, {
+			backendId: b.id,
+			from: new Date(T0).toISOString(),
+			to: new Date(end).toISOString(),
+			granularity: "HOUR",
+			metrics: [
+				"udp_packets_per_second",
+				"dropped_udp_packets_per_second",
+				"icmp_packets_per_second",
+				"dropped_icmp_packets_per_second",
+				"fragment_packets_per_second",
+				"tcp_syn_packets_per_second",
+				"tcp_ack_packets_per_second",
+			],
+		});
+		expect(ts.series.map((s) => s.points.map((p) => p.value))).toEqual([[60], [6], [30], [30], [10], [0], [0]]);
+		const text = exposition(core.services.db, core.services.telemetry, source);
+		const label = `backend_id="${b.id}",backend="bedrock",organization_id="${core.organization.id}"`;
+		expect(text).toContain(`pistonprotection_backend_class_received_packets_total{${label},class="icmp"} 1800`);
+		expect(text).toContain(`pistonprotection_backend_class_dropped_packets_total{${label},class="icmp"} 1800`);
+		expect(text).toContain(`pistonprotection_backend_class_received_packets_total{${label},class="tcp_ack"} 0`);
+		expect(text).toContain(`pistonprotection_backend_class_received_packets_total{${label},class="fragment"} 600`);
 	});
 
 	test("Prometheus exposition carries the kernel totals and the last second's rates", () => {
@@ -289,6 +327,28 @@ describe("attack detection", () => {
 		expect(detail.series?.points.map((p) => p.receivedPps)).toEqual([20_000, 20_000, 20_000, 20_000, 100, 100, 100]);
 	});
 
+	test("a TCP backend's ACK flood is ACK_FLOOD and an ICMP flood at its address ICMP_FLOOD, from its traffic classes", () => {
+		const b = core.services.backends.create(core.owner, {
+			name: "java",
+			type: "MINECRAFT_JAVA",
+			listeners: [{ port: 25565, protocol: "TCP" }],
+			protection: { level: "LOW" },
+		});
+		const index = dpIndex(b.id);
+		const attack = () =>
+			core.services.metrics.attacks(core.owner, { backendId: b.id, to: new Date(t).toISOString() }).metrics;
+		let t = run(T0, 10, () => source.traffic(index, 50, 0, 100, "PASS", "ack"));
+		t = run(t, 4, () => source.traffic(index, 8000, 7000, 60, "INVALID", "ack"));
+		expect(attack()).toMatchObject({ underAttack: true, attackType: "ACK_FLOOD" });
+		t = run(t, 4, () => source.traffic(index, 50, 0, 100, "PASS", "ack"));
+		expect(attack().underAttack).toBe(false);
+		t = run(t, 4, () => source.traffic(index, 6000, 0, 84, "PASS", "icmp"));
+		expect(attack()).toMatchObject({ underAttack: true, attackType: "ICMP_FLOOD" });
+		t = run(t, 4, () => source.traffic(index, 50, 0, 100, "PASS", "syn"));
+		t = run(t, 4, () => source.traffic(index, 9000, 0, 60, "PASS", "syn"));
+		expect(attack()).toMatchObject({ underAttack: true, attackType: "SYN_FLOOD" });
+	});
+
 	test("fragment drops classify as FRAGMENT_FLOOD, and auto-mitigation raises and restores the level, audited", () => {
 		const b = udpBackend("auto", { level: "MEDIUM", autoMitigate: { enabled: true, level: "UNDER_ATTACK" } });
 		expect(core.services.backends.get(core.owner, b.id).protection.autoMitigate).toEqual({
@@ -366,6 +426,20 @@ describe("attack detection", () => {
 		expect(classify({ QUIC: 50 }, new Set(["UDP"]))).toBe("QUIC_FLOOD");
 		expect(classify({ RATELIMIT: 1000, FRAGMENT: 10 }, new Set(["UDP"]))).toBe("UDP_FLOOD");
 		expect(classify({ RATELIMIT: 1000 }, new Set(["TCP"]))).toBe("GENERIC");
+		// The backend's traffic classes, when no reason dominates the drops.
+		const tcp = new Set(["TCP"]);
+		expect(classify({ RATELIMIT: 10 }, tcp, { syn: 9000, ack: 100 })).toBe("SYN_FLOOD");
+		expect(classify({ INVALID: 5000 }, tcp, { ack: 9000, syn: 50, udp: 10 })).toBe("ACK_FLOOD");
+		expect(classify({}, tcp, { icmp: 6000, ack: 4000 })).toBe("ICMP_FLOOD");
+		expect(classify({}, tcp, { udp: 5000, ack: 100 })).toBe("UDP_FLOOD");
+		expect(classify({}, new Set(["UDP"]), { frag: 3000, udp: 1000 })).toBe("FRAGMENT_FLOOD");
+		// No class with half of the packets: the protocol decides.
+		expect(classify({}, tcp, { syn: 400, ack: 300, icmp: 300 })).toBe("GENERIC");
+		expect(classify({}, new Set(["UDP"]), { udp: 400, icmp: 350, frag: 250 })).toBe("UDP_FLOOD");
+		// A dominant drop reason still names the protocol floods and amplification.
+		expect(classify({ RAKNET: 900 }, new Set(["UDP"]), { udp: 9000 })).toBe("RAKNET_FLOOD");
+		expect(classify({ REFLECTION: 900 }, new Set(["UDP"]), { udp: 9000 })).toBe("AMPLIFICATION");
+		expect(classify({ MC_HANDSHAKE: 900 }, tcp, { ack: 9000 })).toBe("MINECRAFT_HANDSHAKE_FLOOD");
 		expect(severityOf(5000, 1e6)).toBe("LOW");
 		expect(severityOf(5000, 2e8)).toBe("MEDIUM");
 		expect(severityOf(150_000, 0)).toBe("HIGH");

@@ -8,6 +8,7 @@ import alerts from "./011_alerts.sql" with { type: "text" };
 import telemetry from "./012_telemetry.sql" with { type: "text" };
 import challengeVerified from "./013_challenge_verified.sql" with { type: "text" };
 import proxyTelemetry from "./014_proxy_telemetry.sql" with { type: "text" };
+import trafficClasses from "./016_traffic_classes.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -25,4 +26,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 12, name: "telemetry", sql: telemetry },
 	{ version: 13, name: "challenge_verified", sql: challengeVerified },
 	{ version: 14, name: "proxy_telemetry", sql: proxyTelemetry },
+	{ version: 16, name: "traffic_classes", sql: trafficClasses },
 ];
