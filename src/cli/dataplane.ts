@@ -19,8 +19,9 @@ function withPinned<T>(pinPath: string, name: MapName, fn: (map: BpfMap) => T): 
 }
 
 /**
- * The SYN defence the kernel has now: XDP cookies need both the program's flag and the SYNPROXY
- * table; services with SYN cookies without them are left to the kernel's own cookies.
+ * The SYN defence the kernel has now: XDP cookies need both the program's flag and SYN-cookie
+ * targets in the SYNPROXY table; services with SYN cookies without them are left to the kernel's
+ * own cookies.
  */
 function synDefense(pinPath: string): SynDefense {
 	const xdp = withPinned(pinPath, "pp_syn_cfg", (m) => {

@@ -36,7 +36,15 @@ import {
 	type MapContents,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
-import { type SynDefense, type SynOptions, type SynProxy, type SynTarget, synTargets } from "./synproxy.ts";
+import {
+	type SynDefense,
+	type SynOptions,
+	type SynProxy,
+	type SynTarget,
+	synTargets,
+	tcpListeners,
+	unionTargets,
+} from "./synproxy.ts";
 
 /** TTL / hop limit of the SYN-ACKs the program sends. */
 const SYNACK_TTL = 64;
@@ -286,11 +294,14 @@ export class Reconciler {
 		}
 
 		// SYNPROXY holds every port XDP may answer SYNs for: before services gain SYN cookies it
-		// takes the old and the new ports, and only after they changed just the new ones.
-		const synWant = synTargets([...c.services.values()].map((s) => ({ key: s.key, flags: s.value.flags })));
+		// takes the old and the new ports, and only after they changed just the new ones. Every
+		// TCP listener stays tracked by conntrack at every level (see synproxy.ts).
+		const serviceFlags = [...c.services.values()].map((s) => ({ key: s.key, flags: s.value.flags }));
+		const synWant = synTargets(serviceFlags);
+		const tcpWant = tcpListeners(serviceFlags);
 		let synOk = false;
 		if (this.synproxy && this.synOpts && synWant.length) {
-			synOk = this.synproxy.apply(unionTargets(this.synInstalled, synWant), this.synOpts);
+			synOk = this.synproxy.apply(tcpWant, unionTargets(this.synInstalled, synWant), this.synOpts);
 			if (!synOk) this.writeSyn(false);
 		}
 
@@ -301,9 +312,10 @@ export class Reconciler {
 
 		prune("pp_services", services);
 		if (this.synproxy && this.synOpts) {
-			if (synOk) synOk = this.synproxy.apply(synWant, this.synOpts);
+			// Without SYN cookies the listeners stay tracked.
+			const cookies = synOk ? synWant : [];
+			synOk = this.synproxy.apply(tcpWant, cookies, this.synOpts) && cookies.length > 0;
 			this.writeSyn(synOk);
-			if (!synOk) this.synproxy.remove();
 			this.synInstalled = synOk ? synWant : [];
 			this.synDefenseNow = synOk ? "XDP_SYNCOOKIE" : synWant.length ? "KERNEL_SYNCOOKIE" : "OFF";
 		}
@@ -338,11 +350,6 @@ export class Reconciler {
 		check("pp_backend_ctrs", highest + 1);
 		check("pp_l7_cfgs", highest + 1);
 	}
-}
-
-function unionTargets(a: SynTarget[], b: SynTarget[]): SynTarget[] {
-	const all = new Map([...a, ...b].map((t) => [`${t.address ?? "*"}|${t.port}`, t]));
-	return [...all.values()].sort((x, y) => (x.address ?? "").localeCompare(y.address ?? "") || x.port - y.port);
 }
 
 export { CompileError };

@@ -1,22 +1,44 @@
 // SYN-flood defence, user-space half. At HIGH and UNDER_ATTACK the XDP program answers SYNs to
 // TCP services with SYN cookies (bpf/pp_syncookie.h) and passes the ACKs that return a valid
 // cookie; the kernel's nftables SYNPROXY then completes those handshakes with the listener. This
-// module owns that nftables table — `inet pistonprotection_synproxy`, holding exactly the
-// protected (address, port) pairs — and the conntrack setting SYNPROXY needs, and says which
-// defence is really in place:
+// module owns that nftables table — `inet pistonprotection_synproxy` — and the conntrack setting
+// SYNPROXY needs, and says which defence is really in place:
 //
-//   XDP_SYNCOOKIE     the table is installed and the program answers SYNs (pp_syn_cfg);
+//   XDP_SYNCOOKIE     the SYN-cookie targets are in the table and the program answers SYNs
+//                     (pp_syn_cfg);
 //   KERNEL_SYNCOOKIE  some service wants SYN cookies but the kernel lacks what the above needs
 //                     (kfunc/helpers, nft, the synproxy expression) or installing failed: SYNs go
 //                     to the kernel's own SYN cookies, behind the per-source SYN rate limit;
 //   OFF               no service wants SYN cookies.
 //
-// nf_conntrack_tcp_loose must be 0 while the table exists: with it, conntrack would adopt the
-// cookie ACK as an established flow and SYNPROXY would never see it. The previous value is kept
-// in <data_dir>/synproxy-state.json so a later daemon, or `dataplane detach`, restores it.
+// The table exists whenever there is a TCP listener at all, at every level (on a host that can
+// run XDP SYN cookies, with dataplane.syn_proxy on), because conntrack must follow those flows
+// across level changes, and conntrack only runs in a namespace while something (here: the
+// table's `ct` and `synproxy` expressions) uses it:
+//   - raising a level: flows conntrack did not see start are INVALID once loose pickup is off,
+//     and the program's bpf_xdp_ct_lookup() finds no entry for them, so players connected before
+//     an attack would be cut off. Tracked from their SYN (or picked up mid-stream while loose
+//     pickup is still on), they stay ESTABLISHED.
+//   - lowering it: flows SYNPROXY completed have their sequence numbers translated by conntrack
+//     (seqadj) and their timestamps by SYNPROXY's own hooks; both hooks go with the last
+//     expression that uses them, so the table keeps its synproxy rules, over empty target sets,
+//     and those flows keep working. They only break when the table goes: the last TCP listener
+//     removed, the daemon stopped, or `dataplane detach`.
+// Its sets: tcp_* every TCP listener (established flows leave the chains at once), cookie_* the
+// SYN-cookie targets, whose pure SYNs skip conntrack (XDP answers them; any it leaves to the
+// kernel get SYNPROXY's own cookie); their packets conntrack finds INVALID or untracked are
+// SYNPROXY's, and what it does not take is dropped. Each change replaces the table atomically.
 //
-// Flows conntrack was not tracking when the table appears (connections opened before the level
-// went up, with no other conntrack user on the host) are dropped as INVALID from then on.
+// Conntrack is per namespace, not per port: with the table in place it tracks every flow of the
+// host. A flood costs it nothing where XDP drops the flood first (spoofed SYNs, over-limit and
+// blocked sources never reach the stack); what XDP passes, conntrack tracks — on a host where
+// nothing else used conntrack, that is this table's price.
+//
+// nf_conntrack_tcp_loose must be 0 while there are SYN-cookie targets: with it, conntrack would
+// adopt the cookie ACK as an established flow and SYNPROXY would never see it. The previous value
+// is kept in <data_dir>/synproxy-state.json, put back when the last target goes, and restored by
+// a later daemon or `dataplane detach` after a crash. A daemon started at HIGH still cuts the
+// flows conntrack was not already tracking.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
@@ -51,77 +73,102 @@ export interface SynOptions {
 	wscale: number;
 }
 
+type ServiceFlags = Iterable<{ key: Uint8Array; flags: number }>;
+
 /** The TCP listeners (service key, service flags) that want SYN cookies, sorted and unique. */
-export function synTargets(services: Iterable<{ key: Uint8Array; flags: number }>): SynTarget[] {
-	const out = new Map<string, SynTarget>();
-	for (const { key, flags } of services) {
-		if (!(flags & SvcFlag.SYN_COOKIES)) continue;
+export function synTargets(services: ServiceFlags): SynTarget[] {
+	return tcpListeners([...services].filter((s) => s.flags & SvcFlag.SYN_COOKIES));
+}
+
+/** Every TCP listener among the services, whatever its level, sorted and unique. */
+export function tcpListeners(services: ServiceFlags): SynTarget[] {
+	const out: SynTarget[] = [];
+	for (const { key } of services) {
 		const { addr: address, port, proto } = decodeServiceKey(key);
-		if (proto !== IPPROTO.TCP || port === 0) continue;
-		out.set(`${address ?? "*"}|${port}`, { address, port });
+		if (proto === IPPROTO.TCP && port !== 0) out.push({ address, port });
 	}
-	return [...out.values()].sort((a, b) => (a.address ?? "").localeCompare(b.address ?? "") || a.port - b.port);
+	return unionTargets(out);
+}
+
+/** The targets of all the lists, sorted and unique. */
+export function unionTargets(...lists: SynTarget[][]): SynTarget[] {
+	const all = new Map(lists.flat().map((t) => [`${t.address ?? "*"}|${t.port}`, t]));
+	return [...all.values()].sort((x, y) => (x.address ?? "").localeCompare(y.address ?? "") || x.port - y.port);
 }
 
 /**
  * The whole table as one `nft -f` script: created if missing, then deleted and rebuilt in the
- * same transaction, so it is replaced atomically. SYNs to the protected pairs skip conntrack
- * (XDP answers them; any it leaves to the kernel get SYNPROXY's own cookie); then packets
- * conntrack finds INVALID or untracked are SYNPROXY's, and what it does not take is dropped.
+ * same transaction, so it is replaced atomically. The rules are the same at every level (see the
+ * header); only the sets change. The SYN-cookie targets are tracked listeners too.
  */
-export function renderTable(targets: SynTarget[], o: SynOptions): string {
-	const v4 = targets.filter((t) => t.address !== null && !t.address.includes(":"));
-	const v6 = targets.filter((t) => t.address?.includes(":"));
-	const any = targets.filter((t) => t.address === null);
-	const set = (name: string, type: string, elems: string[]) =>
-		`\tset ${name} {\n\t\ttype ${type}\n${elems.length ? `\t\telements = { ${elems.join(", ")} }\n` : ""}\t}`;
-	const matches = [
-		...(v4.length ? ["ip daddr . tcp dport @v4"] : []),
-		...(v6.length ? ["ip6 daddr . tcp dport @v6"] : []),
-		...(any.length ? ["tcp dport @any"] : []),
+export function renderTable(listeners: SynTarget[], cookies: SynTarget[], o: SynOptions): string {
+	const families = (targets: SynTarget[]) => ({
+		v4: targets.filter((t) => t.address !== null && !t.address.includes(":")),
+		v6: targets.filter((t) => t.address?.includes(":")),
+		any: targets.filter((t) => t.address === null),
+	});
+	const sets = (prefix: string, targets: SynTarget[]) => {
+		const f = families(targets);
+		const set = (name: string, type: string, elems: string[]) =>
+			`\tset ${prefix}_${name} {\n\t\ttype ${type}\n${elems.length ? `\t\telements = { ${elems.join(", ")} }\n` : ""}\t}`;
+		return [
+			set(
+				"v4",
+				"ipv4_addr . inet_service",
+				f.v4.map((t) => `${t.address} . ${t.port}`),
+			),
+			set(
+				"v6",
+				"ipv6_addr . inet_service",
+				f.v6.map((t) => `${t.address} . ${t.port}`),
+			),
+			set(
+				"any",
+				"inet_service",
+				f.any.map((t) => String(t.port)),
+			),
+		];
+	};
+	const match = (prefix: string) => [
+		`ip daddr . tcp dport @${prefix}_v4`,
+		`ip6 daddr . tcp dport @${prefix}_v6`,
+		`tcp dport @${prefix}_any`,
 	];
-	const rules = (chain: string, hook: string, priority: string, body: (m: string) => string[]) =>
+	const synproxy = (family: string, mss: number) =>
+		`${family}ct state invalid,untracked synproxy mss ${mss} wscale ${o.wscale} timestamp sack-perm`;
+	// Any-address ports serve both families: each family gets its own MSS.
+	const [cookie4, cookie6, cookieAny] = match("cookie");
+	const proxy = [
+		`${cookie4} ${synproxy("", o.mss4)}`,
+		`${cookie4} ct state invalid drop`,
+		`${cookie6} ${synproxy("", o.mss6)}`,
+		`${cookie6} ct state invalid drop`,
+		`${cookieAny} ${synproxy("meta nfproto ipv4 ", o.mss4)}`,
+		`${cookieAny} ${synproxy("meta nfproto ipv6 ", o.mss6)}`,
+		`${cookieAny} ct state invalid drop`,
+	];
+	const chain = (name: string, hook: string, priority: string, rules: string[]) =>
 		[
-			`\tchain ${chain} {`,
+			`\tchain ${name} {`,
 			`\t\ttype filter hook ${hook} priority ${priority}; policy accept;`,
-			...matches.flatMap((m) => body(m).map((r) => `\t\t${m} ${r}`)),
+			...rules.map((r) => `\t\t${r}`),
 			"\t}",
 		].join("\n");
-	const proxy = (m: string) => [
-		`ct state invalid,untracked synproxy mss ${m.startsWith("ip6") ? o.mss6 : o.mss4} wscale ${o.wscale} timestamp sack-perm`,
-		"ct state invalid drop",
-	];
-	// Any-address ports serve both families: each family gets its own MSS.
-	const anyProxy = (m: string) =>
-		m.startsWith("tcp")
-			? [
-					`meta nfproto ipv4 ct state invalid,untracked synproxy mss ${o.mss4} wscale ${o.wscale} timestamp sack-perm`,
-					`meta nfproto ipv6 ct state invalid,untracked synproxy mss ${o.mss6} wscale ${o.wscale} timestamp sack-perm`,
-					"ct state invalid drop",
-				]
-			: proxy(m);
+	const filter = [...match("tcp").map((m) => `${m} ct state established,related accept`), ...proxy];
 	return [
 		`table inet ${SYNPROXY_TABLE}`,
 		`delete table inet ${SYNPROXY_TABLE}`,
 		`table inet ${SYNPROXY_TABLE} {`,
-		set(
-			"v4",
-			"ipv4_addr . inet_service",
-			v4.map((t) => `${t.address} . ${t.port}`),
+		...sets("tcp", unionTargets(listeners, cookies)),
+		...sets("cookie", cookies),
+		chain(
+			"raw",
+			"prerouting",
+			"raw",
+			match("cookie").map((m) => `${m} tcp flags & (syn | ack) == syn notrack`),
 		),
-		set(
-			"v6",
-			"ipv6_addr . inet_service",
-			v6.map((t) => `${t.address} . ${t.port}`),
-		),
-		set(
-			"any",
-			"inet_service",
-			any.map((t) => String(t.port)),
-		),
-		rules("raw", "prerouting", "raw", () => ["tcp flags & (syn | ack) == syn notrack"]),
-		rules("input", "input", "filter", anyProxy),
-		rules("forward", "forward", "filter", anyProxy),
+		chain("input", "input", "filter", filter),
+		chain("forward", "forward", "filter", filter),
 		"}",
 		"",
 	].join("\n");
@@ -199,38 +246,44 @@ export class SynProxy {
 		return this.unsupported === null;
 	}
 
-	/** Whether the table is in place (with at least one protected listener). */
-	get active(): boolean {
-		return this.installed !== null;
-	}
-
 	/**
-	 * Installs or atomically replaces the table with exactly these targets; no targets removes it.
-	 * Returns whether the table now protects them. Never throws: a failure is logged (once per
-	 * distinct error) and leaves the kernel's SYN cookies in charge.
+	 * Installs or atomically replaces the table: `listeners` tracked, `cookies` (SYN-cookie
+	 * targets) proxied; neither removes it. Returns whether the table now holds exactly these.
+	 * Never throws: a failure is logged (once per distinct error) and leaves the table as it was
+	 * (nft applies a script as one transaction), with the kernel's SYN cookies in charge.
 	 */
-	apply(targets: SynTarget[], opts: SynOptions): boolean {
-		if (!targets.length) {
+	apply(listeners: SynTarget[], cookies: SynTarget[], opts: SynOptions): boolean {
+		if (!listeners.length && !cookies.length) {
 			this.remove();
-			return false;
+			return true;
 		}
 		if (this.unsupported) return false;
-		const script = renderTable(targets, opts);
-		if (script === this.installed) return true;
-		try {
-			this.looseOff();
-		} catch (err) {
-			return this.failed(`cannot set ${TCP_LOOSE}: ${(err as Error).message}`);
+		const script = renderTable(listeners, cookies, opts);
+		if (cookies.length) {
+			try {
+				this.looseOff();
+			} catch (err) {
+				return this.failed(`cannot set ${TCP_LOOSE}: ${(err as Error).message}`);
+			}
 		}
-		const r = this.nft(script);
-		if (!r.ok) {
-			// Whatever a failed transaction left is not ours to trust: nothing half-installed stays.
-			this.remove();
-			return this.failed(`nft: ${r.error}`);
+		if (script !== this.installed) {
+			const r = this.nft(script);
+			if (!r.ok) return this.failed(`nft: ${r.error}`);
+			this.log.info(this.installed === null ? "SYN proxy table installed" : "SYN proxy table updated", {
+				table: SYNPROXY_TABLE,
+				tracked: listeners.length,
+				synCookies: cookies.length,
+			});
+			this.installed = script;
+			this.removed = false;
 		}
-		if (this.installed === null) this.log.info("SYN proxy installed", { table: SYNPROXY_TABLE, ports: targets.length });
-		this.installed = script;
-		this.removed = false;
+		if (!cookies.length) {
+			try {
+				restoreLoose(this.dataDir);
+			} catch (err) {
+				return this.failed(`cannot restore ${TCP_LOOSE}: ${(err as Error).message}`);
+			}
+		}
 		this.lastError = null;
 		return true;
 	}
@@ -250,7 +303,7 @@ export class SynProxy {
 
 	private failed(error: string): false {
 		if (error !== this.lastError)
-			this.log.error("SYN proxy not installed; kernel SYN cookies stay in charge", { error });
+			this.log.error("SYN proxy table not updated; SYNs that want cookies get the kernel's own", { error });
 		this.lastError = error;
 		return false;
 	}
@@ -275,6 +328,11 @@ export function removeSynProxy(dataDir: string, nft: NftRunner = runNft): void {
 		const r = nft(`table inet ${SYNPROXY_TABLE}\ndelete table inet ${SYNPROXY_TABLE}\n`);
 		if (!r.ok) throw new Error(`cannot remove nftables table ${SYNPROXY_TABLE}: ${r.error}`);
 	}
+	restoreLoose(dataDir);
+}
+
+/** Puts back the nf_conntrack_tcp_loose value saved before it was set to 0, if one was saved. */
+function restoreLoose(dataDir: string): void {
 	const state = join(dataDir, STATE_FILE);
 	if (!existsSync(state)) return;
 	const { tcpLoose } = JSON.parse(readFileSync(state, "utf8")) as { tcpLoose: string };
@@ -283,10 +341,11 @@ export function removeSynProxy(dataDir: string, nft: NftRunner = runNft): void {
 	rmSync(state, { force: true });
 }
 
-/** Whether the table exists now (the truth for `status`, whoever installed it). */
+/** Whether the table exists now with SYN-cookie targets (the truth for `status`, whoever installed it). */
 export function synProxyInstalled(nft = nftBinary()): boolean {
 	if (nft === null) return false;
-	return (
-		Bun.spawnSync([nft, "list", "table", "inet", SYNPROXY_TABLE], { stdout: "ignore", stderr: "ignore" }).exitCode === 0
-	);
+	const p = Bun.spawnSync([nft, "-j", "list", "table", "inet", SYNPROXY_TABLE], { stdout: "pipe", stderr: "ignore" });
+	if (p.exitCode !== 0) return false;
+	const { nftables } = JSON.parse(p.stdout.toString()) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
+	return nftables.some((o) => o.set?.name.startsWith("cookie_") && o.set.elem?.length);
 }

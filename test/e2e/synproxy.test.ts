@@ -1,17 +1,21 @@
-// SYN cookies from XDP completed by the kernel's SYNPROXY, end to end: a TCP backend at HIGH gets
-// the nftables table `inet pistonprotection_synproxy` with exactly its listeners, conntrack's
-// loose pickup is switched off, and the data plane reports XDP_SYNCOOKIE. A spoofed SYN flood
-// (hping3 --flood --rand-source, bounded by `timeout` and a count) is answered by the program
-// with SYN-ACKs on the veth (never reaching the listener, whose accept queue stays empty), while
-// real clients in the namespace connect through the cookies and SYNPROXY, over IPv4 and IPv6,
-// and move data. Lowering the level removes the table and restores the sysctl.
+// SYN cookies from XDP completed by the kernel's SYNPROXY, end to end. At MEDIUM the nftables
+// table `inet pistonprotection_synproxy` only keeps conntrack tracking the TCP backend's
+// listeners; raised to HIGH it adds exactly those listeners as SYN-cookie targets, conntrack's
+// loose pickup is switched off, and the data plane reports XDP_SYNCOOKIE. A connection opened at
+// MEDIUM keeps moving data after the raise. A spoofed SYN flood (hping3 --flood --rand-source,
+// bounded by `timeout` and a count) is answered by the program with SYN-ACKs on the veth (never
+// reaching the listener, whose accept queue stays empty), while real clients in the namespace
+// connect through the cookies and SYNPROXY, over IPv4 and IPv6, and move data. A connection
+// SYNPROXY completed keeps moving data after the level is lowered (its sequence numbers and
+// timestamps stay translated), the sysctl is restored, and stopping the daemon, or detaching
+// after a killed one, removes the table.
 //
 // The program's SYN-ACKs go back out of the veth they came in on (XDP_TX; createRig gives the
 // peer end the NAPI that needs). The flood's spoofed sources never answer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TCPSocketListener } from "bun";
+import type { Subprocess, TCPSocketListener } from "bun";
 import { SYNPROXY_TABLE } from "../../src/dataplane/synproxy.ts";
 import { ROOT } from "../helpers/daemon.ts";
 import { createRig, delta, type Rig } from "../helpers/dataplane.ts";
@@ -67,6 +71,82 @@ function table(): string | null {
 
 const loose = () => readFileSync(TCP_LOOSE, "utf8").trim();
 
+/** The elements of one of the table's sets (empty when the set or table is missing). */
+function elements(set: string): string[] {
+	const p = Bun.spawnSync([nft as string, "-j", "list", "set", "inet", SYNPROXY_TABLE, set], {
+		stdout: "pipe",
+		stderr: "pipe",
+	});
+	if (p.exitCode !== 0) return [];
+	const out = JSON.parse(p.stdout.toString()) as { nftables: { set?: { elem?: unknown[] } }[] };
+	return (out.nftables.find((o) => o.set)?.set?.elem ?? []).map((e) => JSON.stringify(e));
+}
+
+/** A connection the namespace keeps open (netclient hold) and exchanges lines over. */
+interface Held {
+	/** Sends `ping <tag>` and resolves with the echo, or "timeout" / what the client reported. */
+	exchange(tag: string, waitMs?: number): Promise<string>;
+	close(): void;
+}
+
+async function hold(src: string, dst: string): Promise<Held> {
+	const client = join(ROOT, "test", "helpers", "netclient.ts");
+	const p: Subprocess<"pipe", "pipe", "ignore"> = Bun.spawn(
+		["timeout", "100", "ip", "netns", "exec", rig.topo.ns, "bun", client, "hold", src, dst, String(port), "95000"],
+		{ stdin: "pipe", stdout: "pipe", stderr: "ignore" },
+	);
+	held.add(p);
+	const reader = p.stdout.getReader();
+	let buffered = "";
+	const line = async (waitMs: number): Promise<string> => {
+		const deadline = Date.now() + waitMs;
+		for (;;) {
+			const nl = buffered.indexOf("\n");
+			if (nl >= 0) {
+				const l = buffered.slice(0, nl);
+				buffered = buffered.slice(nl + 1);
+				return l;
+			}
+			const left = deadline - Date.now();
+			if (left <= 0) return "timeout";
+			const chunk = await Promise.race([reader.read(), Bun.sleep(left).then(() => null)]);
+			if (chunk === null) return "timeout";
+			if (chunk.done) return "exited";
+			buffered += new TextDecoder().decode(chunk.value);
+		}
+	};
+	const opened = await line(5000);
+	if (opened !== "open") throw new Error(`held connection from ${src}: ${opened}`);
+	return {
+		async exchange(tag, waitMs = 3000) {
+			p.stdin.write(`ping ${tag}\n`);
+			p.stdin.flush();
+			return line(waitMs);
+		},
+		close() {
+			p.stdin.end();
+			p.kill();
+			held.delete(p);
+		},
+	};
+}
+
+/** Several round trips over a held connection: data in both directions, every one echoed. */
+async function roundTrips(conn: Held, tag: string, n = 5): Promise<string[]> {
+	const out: string[] = [];
+	for (let i = 0; i < n; i++) out.push(await conn.exchange(`${tag}-${i}`));
+	return out;
+}
+
+const echoed = (tag: string, n = 5) => Array.from({ length: n }, (_, i) => `ping ${tag}-${i}`);
+
+const held = new Set<Subprocess>();
+
+async function setLevel(level: "LOW" | "MEDIUM" | "HIGH"): Promise<void> {
+	svc.services.backends.setProtectionLevel(svc.actor, backendId, level);
+	await rig.settle();
+}
+
 async function readyz(): Promise<{ synDefense?: string }> {
 	return ((await (await fetch(`${rig.daemon?.url}/readyz`)).json()) as { dataplane: { synDefense?: string } })
 		.dataplane;
@@ -113,8 +193,9 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 			// The backend bucket would drop part of the flood and, with it, the real clients'
 			// SYNs, and HIGH's per-source numbers would hold the bulk transfer: raised, so every
 			// spoofed SYN meets the cookies and the transfer shows what SYNPROXY lets through.
+			// It starts at MEDIUM, where players connect before an attack raises the level.
 			protection: {
-				level: "HIGH",
+				level: "MEDIUM",
 				globalRateLimit: { requestsPerSecond: 100_000_000, burstSize: 100_000_000 },
 				perIpRateLimit: { requestsPerSecond: 1_000_000, burstSize: 1_000_000 },
 			},
@@ -122,17 +203,53 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		await rig.settle();
 	});
 	afterAll(async () => {
+		for (const p of held) p.kill();
 		svc?.close();
 		server?.stop(true);
 		await rig?.destroy();
 	});
 
-	test("at HIGH the table holds exactly the backend's listeners, loose pickup is off, and the mode says so", async () => {
+	test("at MEDIUM the table only tracks the backend's listeners: no SYN-cookie targets, loose pickup unchanged, mode OFF", async () => {
+		expect(table()).not.toBeNull();
+		expect(elements("tcp_v4")).toHaveLength(1);
+		expect(elements("tcp_v6")).toHaveLength(1);
+		expect(elements("cookie_v4")).toEqual([]);
+		expect(elements("cookie_v6")).toEqual([]);
+		expect(loose()).toBe(looseBefore);
+		expect((await readyz()).synDefense).toBe("OFF");
+		expect(JSON.parse(rig.cli(["status", "--json"]).stdout).synDefense).toBe("OFF");
+	});
+
+	test("connections opened at MEDIUM keep moving data both ways after the backend is raised to HIGH", async () => {
+		const v4 = await hold(rig.topo.peerV4[0] as string, rig.topo.hostV4);
+		const v6 = await hold(rig.topo.peerV6[0] as string, rig.topo.hostV6);
+		try {
+			expect(await roundTrips(v4, "medium4")).toEqual(echoed("medium4"));
+			expect(await roundTrips(v6, "medium6")).toEqual(echoed("medium6"));
+			const before = rig.reasons();
+			await setLevel("HIGH");
+			expect(loose()).toBe("0");
+			expect(await roundTrips(v4, "raised4")).toEqual(echoed("raised4"));
+			expect(await roundTrips(v6, "raised6")).toEqual(echoed("raised6"));
+			// The program found them in conntrack: none of their packets was taken for a bad cookie.
+			expect(delta(before, rig.reasons()).COOKIE_BAD ?? 0).toBe(0);
+		} finally {
+			v4.close();
+			v6.close();
+		}
+		// New connections at HIGH go through the cookies.
+		expect(await rig.tcp(rig.topo.peerV4[1] as string, rig.topo.hostV4, port)).toBe("ok");
+	}, 30_000);
+
+	test("at HIGH the table holds exactly the backend's listeners as SYN-cookie targets, loose pickup is off, and the mode says so", async () => {
 		const t = table();
 		expect(t).not.toBeNull();
 		expect(t).toContain(`${rig.topo.hostV4} . ${port}`);
 		expect(t).toContain(`${rig.topo.hostV6} . ${port}`);
 		expect(t).toContain("synproxy");
+		expect(elements("cookie_v4")).toHaveLength(1);
+		expect(elements("cookie_v6")).toHaveLength(1);
+		expect(elements("cookie_any")).toEqual([]);
 		expect(loose()).toBe("0");
 		expect((await readyz()).synDefense).toBe("XDP_SYNCOOKIE");
 		const status = rig.cli(["status", "--json"]);
@@ -204,13 +321,61 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect(d.COOKIE_BAD ?? 0).toBeGreaterThanOrEqual(150);
 	}, 15_000);
 
-	test("at LOW the table is gone, the sysctl is back and the mode is OFF", async () => {
-		svc.services.backends.setProtectionLevel(svc.actor, backendId, "LOW");
-		await rig.settle();
-		expect(table()).toBeNull();
+	test("connections SYNPROXY completed keep moving data both ways at LOW and at MEDIUM; new ones connect", async () => {
+		const before = rig.reasons();
+		const v4 = await hold(rig.topo.peerV4[2] as string, rig.topo.hostV4);
+		const v6 = await hold(rig.topo.peerV6[2] as string, rig.topo.hostV6);
+		try {
+			// Both handshakes were completed by a cookie ACK, so SYNPROXY translates these flows.
+			expect(delta(before, rig.reasons()).COOKIE_ACK ?? 0).toBeGreaterThanOrEqual(2);
+			expect(await roundTrips(v4, "high4")).toEqual(echoed("high4"));
+			expect(await roundTrips(v6, "high6")).toEqual(echoed("high6"));
+			await setLevel("LOW");
+			expect(loose()).toBe(looseBefore);
+			expect(await roundTrips(v4, "low4")).toEqual(echoed("low4"));
+			expect(await roundTrips(v6, "low6")).toEqual(echoed("low6"));
+			expect(await rig.tcp(rig.topo.peerV4[0] as string, rig.topo.hostV4, port)).toBe("ok");
+			await setLevel("MEDIUM");
+			expect(await roundTrips(v4, "medium4")).toEqual(echoed("medium4"));
+			expect(await roundTrips(v6, "medium6")).toEqual(echoed("medium6"));
+			expect(await rig.tcp(rig.topo.peerV6[0] as string, rig.topo.hostV6, port)).toBe("ok");
+		} finally {
+			v4.close();
+			v6.close();
+		}
+	}, 40_000);
+
+	test("at LOW the table has no SYN-cookie targets, the sysctl is back and the mode is OFF", async () => {
+		await setLevel("LOW");
+		expect(table()).not.toBeNull();
+		expect(elements("tcp_v4")).toHaveLength(1);
+		expect(elements("cookie_v4")).toEqual([]);
+		expect(elements("cookie_v6")).toEqual([]);
 		expect(loose()).toBe(looseBefore);
 		expect((await readyz()).synDefense).toBe("OFF");
+		expect(JSON.parse(rig.cli(["status", "--json"]).stdout).synDefense).toBe("OFF");
 		// Back to the kernel: a client still connects.
 		expect(await rig.tcp(rig.topo.peerV4[0] as string, rig.topo.hostV4, port)).toBe("ok");
 	}, 15_000);
+
+	test("stopping the daemon removes the table and restores the sysctl; so does detach after a killed daemon", async () => {
+		await setLevel("HIGH");
+		expect(loose()).toBe("0");
+		await rig.daemon?.stop();
+		rig.daemon = null;
+		expect(table()).toBeNull();
+		expect(loose()).toBe(looseBefore);
+
+		const daemon = await rig.start();
+		await rig.settle();
+		expect(elements("cookie_v4")).toHaveLength(1);
+		expect(loose()).toBe("0");
+		await daemon.stop("SIGKILL");
+		rig.daemon = null;
+		expect(table()).not.toBeNull();
+		const detach = rig.cli(["dataplane", "detach"]);
+		expect(detach.exitCode).toBe(0);
+		expect(table()).toBeNull();
+		expect(loose()).toBe(looseBefore);
+	}, 40_000);
 });

@@ -4,6 +4,9 @@
 // tcp <src> <dst> <port> <waitMs>: connects from src, sends a line, prints "ok" if it is echoed.
 // bulk <src> <dst> <port> <bytes> <waitMs>: sends bytes to a server that answers "done" once it
 //   has them all, prints "ok <ms>" when that answer came (else "timeout" or "error").
+// hold <src> <dst> <port> <waitMs>: connects from src and keeps the connection: prints "open",
+//   then writes every stdin line to the socket and prints what comes back; prints "closed" or
+//   "error" if the connection ends, and exits then, at stdin's end, or after waitMs.
 // Every loop is bounded by its count and waitMs.
 import { connect } from "node:net";
 
@@ -94,6 +97,21 @@ if (mode === "udp") {
 	});
 	console.log(result);
 	process.exit(0);
+} else if (mode === "hold") {
+	const sock = connect({ host: dst, port: Number(port), localAddress: src }, () => console.log("open"));
+	const done = (line: string) => {
+		console.log(line);
+		process.exit(0);
+	};
+	setTimeout(() => done("timeout"), Number(a));
+	sock.on("data", (data) => process.stdout.write(data));
+	sock.on("error", () => done("error"));
+	sock.on("close", () => done("closed"));
+	process.stdin.on("data", (data) => sock.write(data));
+	process.stdin.on("end", () => {
+		sock.end();
+		done("closed");
+	});
 } else {
 	console.error(`netclient: unknown mode ${mode}`);
 	process.exit(2);
