@@ -300,4 +300,21 @@ suite("pp_xdp SYN cookies", () => {
 		);
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 1, COOKIE_ACK: 2 });
 	});
+
+	test("Minecraft Java at HIGH: maxConnectionsPerIp counts connections at their cookie ACK, since XDP answers the SYN", () => {
+		serve("HIGH", { l7: L7.MINECRAFT_JAVA });
+		dp.setL7(1, { flags: L7Flag.MC_JAVA, quicVersions: [], sessionNs: 60_000_000_000n, maxConns: 2 });
+		const open = (port: number) => {
+			const a = decode(run(segment(4, { flags: TCP_SYN, port })).out, 4);
+			expect(a.flags).toBe(TCP_SYN | TCP_ACK);
+			return run(segment(4, { flags: TCP_ACK, port, seq: ISN + 1, ack: a.seq + 1 })).verdict;
+		};
+		expect(open(sport)).toBe(XDP_PASS);
+		expect(open(sport + 1000)).toBe(XDP_PASS);
+		// A retransmitted cookie ACK keeps its connection's slot rather than taking another.
+		expect(open(sport)).toBe(XDP_PASS);
+		expect(open(sport + 2000)).toBe(XDP_DROP);
+		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 4, COOKIE_ACK: 3, MAX_CONNS: 1 });
+		// Freeing by FIN needs the flow in conntrack (test runs have none); MEDIUM's tests cover it.
+	});
 });
