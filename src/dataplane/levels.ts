@@ -195,7 +195,10 @@ export function protectionLevelsMarkdown(): string {
 		"CPU, each CPU admitting rate/CPUs. SYN cookies are answered from XDP and completed by",
 		"the kernel's nftables SYNPROXY, which the daemon installs for exactly those TCP ports;",
 		"where the kernel lacks what that needs, the kernel's own SYN cookies answer behind the",
-		"per-source connection-rate limit (`dataplane status` shows which). Checks marked * are",
+		"per-source connection-rate limit (`dataplane status` shows which). At every level the",
+		"daemon keeps conntrack tracking the TCP listeners' connections (the same nftables table,",
+		"without SYN-cookie targets below HIGH), so players connected before the level goes up, and",
+		"connections SYNPROXY completed after it comes down, keep working. Checks marked * are",
 		"not done in XDP yet: new players are challenged by the proxy (protection.challenge),",
 		"and verified-only is not enforced.",
 	].join("\n");

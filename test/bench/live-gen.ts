@@ -6,6 +6,7 @@
 //
 //   bun test/bench/live-gen.ts --ifname pp-…g --dst-mac 02:… [--seconds 6] [--max-frames N] [--prefixes N]
 //     [--hosts 1..254]   (source host bytes per prefix: 254 = spoofed spread, 1 = one source per prefix)
+//     [--syn]            (TCP SYNs with Linux's options to SYN_PORT instead of UDP to GAME_PORT)
 //
 // Also exports what the bench and the generator must agree on: the blocked prefixes and the
 // frame template.
@@ -14,10 +15,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { u32 } from "../../src/dataplane/abi.ts";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, BpfObject } from "../../src/dataplane/libbpf.ts";
-import { buildPacket } from "../helpers/packets.ts";
+import { buildPacket, TCP_SYN } from "../helpers/packets.ts";
 
 export const GEN_OBJ = join(import.meta.dir, "..", "..", "build", "bench", "pp_livegen.o");
 export const GAME_PORT = 19132;
+/** The TCP service port of the SYN frames (--syn). */
+export const SYN_PORT = 25565;
+/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7 (as dataplane-prog.ts). */
+export const LINUX_SYN_OPTIONS = Uint8Array.from([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
 /** The service address; it exists only in the frames (nothing in the root namespace routes it). */
 export const SERVICE_ADDR = "198.19.255.1";
 /** Frames per BPF_PROG_TEST_RUN call: about 0.1–0.5 s each, so the time budget is kept closely. */
@@ -55,19 +60,41 @@ function parseMac(mac: string): number[] {
 	return bytes;
 }
 
-/** A 60-byte UDP/IPv4 frame (64 on the wire with the FCS) to the game port; the source is rewritten per frame. */
-export function frameTemplate(srcMac: string, dstMac: string): Uint8Array {
-	const f = buildPacket({
-		src: "1.0.0.1",
-		dst: SERVICE_ADDR,
-		l4: { proto: "udp", sport: 40000, dport: GAME_PORT },
-		payload: 18,
-	});
+/**
+ * The frame the generator sends, its IPv4 source and L4 source port rewritten per frame.
+ * udp: 60 bytes (64 on the wire with the FCS) to the game port, UDP checksum 0 (none, legal for IPv4).
+ * syn: a 74-byte TCP SYN (78 on the wire) to SYN_PORT with LINUX_SYN_OPTIONS. The generator also
+ * writes 0 to bytes 6–7 of the L4 header (the UDP checksum), which in TCP are the low half of the
+ * sequence number: the template's is already 0 there, so the frame only changes where a spoofed
+ * SYN would. The TCP checksum is then stale; XDP SYN cookies do not check it (pp_syncookie.h).
+ */
+export function frameTemplate(srcMac: string, dstMac: string, kind: "udp" | "syn" = "udp"): Uint8Array {
+	const f =
+		kind === "syn"
+			? buildPacket({
+					src: "1.0.0.1",
+					dst: SERVICE_ADDR,
+					l4: {
+						proto: "tcp",
+						sport: 40000,
+						dport: SYN_PORT,
+						flags: TCP_SYN,
+						seq: 0x5eed0000,
+						options: LINUX_SYN_OPTIONS,
+					},
+				})
+			: buildPacket({
+					src: "1.0.0.1",
+					dst: SERVICE_ADDR,
+					l4: { proto: "udp", sport: 40000, dport: GAME_PORT },
+					payload: 18,
+				});
 	f.set(parseMac(dstMac), 0);
 	f.set(parseMac(srcMac), 6);
-	// UDP checksum 0 (none, legal for IPv4): the generator changes the source and port.
-	f[40] = 0;
-	f[41] = 0;
+	if (kind === "udp") {
+		f[40] = 0;
+		f[41] = 0;
+	}
 	return f;
 }
 
@@ -89,6 +116,7 @@ function generate(opts: {
 	maxFrames: number;
 	prefixes: number;
 	hosts: number;
+	syn: boolean;
 }) {
 	const ifindex = Number(sysfs(opts.ifname, "ifindex"));
 	const obj = BpfObject.openMem(new Uint8Array(readFileSync(GEN_OBJ)), { noPinning: true });
@@ -113,7 +141,7 @@ function generate(opts: {
 		obj.map("pp_gen_cfg").update(u32(0), cfg);
 
 		const prog = obj.program("pp_livegen");
-		const frame = frameTemplate(sysfs(opts.ifname, "address"), opts.dstMac);
+		const frame = frameTemplate(sysfs(opts.ifname, "address"), opts.dstMac, opts.syn ? "syn" : "udp");
 		// Synchronously, before the first run blocks the thread: the bench opens its window after this.
 		writeSync(1, "ready\n");
 		const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.seconds * 1e9));
@@ -143,6 +171,7 @@ if (import.meta.main) {
 			"max-frames": { type: "string", default: "200000000" },
 			prefixes: { type: "string", default: "100000" },
 			hosts: { type: "string", default: "254" },
+			syn: { type: "boolean", default: false },
 		},
 	});
 	if (values.ifname === undefined || values["dst-mac"] === undefined) {
@@ -156,6 +185,7 @@ if (import.meta.main) {
 		maxFrames: Number(values["max-frames"]),
 		prefixes: Number(values.prefixes),
 		hosts: Number(values.hosts),
+		syn: values.syn === true,
 	});
 	console.log(JSON.stringify(r));
 }

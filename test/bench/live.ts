@@ -7,6 +7,13 @@
 // so all three drop everything they receive; the generator offers more than any of them can take
 // and the excess is refused at the veth's ring (counted on the generator's side as tx_dropped).
 //
+// --syn (benchLiveSyn): the same pair and generator send spoofed TCP SYNs with Linux's options to a
+// TCP service port instead, and the receivers are the trivial XDP_DROP program, a trivial XDP_TX
+// program (answers everything, test/bench/bpf/pp_answer.bpf.c) and pp_xdp with the service at HIGH
+// and SYN cookies answered from XDP. XDP_TX on a veth needs NAPI on the peer end, so the generator's
+// veth runs the trivial XDP_DROP program, its NAPI threaded on the generator's CPU: the SYN-ACKs
+// coming back are consumed there (and counted in its rx_packets), not on the receiver's CPU.
+//
 // Everything created here is named pp-…, removed on return, on error and by exit/signal hooks;
 // XDP is attached only to the veth created here and traffic never leaves the pair.
 import { dlopen, ptr, read } from "bun:ffi";
@@ -23,9 +30,19 @@ import {
 	REASON_NAMES,
 	type ReasonName,
 } from "../../src/dataplane/abi.ts";
+import { connectionLimit } from "../../src/dataplane/levels.ts";
 import { BpfObject, numPossibleCpus, xdpAttach, xdpDetach, xdpQueryId } from "../../src/dataplane/libbpf.ts";
 import { Dataplane, TRIVIAL_PATH } from "../bpf/harness.ts";
-import { blockedPrefixes, GAME_PORT, GEN_OBJ, type GenResult, prefixCidr, SERVICE_ADDR } from "./live-gen.ts";
+import {
+	blockedPrefixes,
+	GAME_PORT,
+	GEN_OBJ,
+	type GenResult,
+	LINUX_SYN_OPTIONS,
+	prefixCidr,
+	SERVICE_ADDR,
+	SYN_PORT,
+} from "./live-gen.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const GEN_SCRIPT = join(import.meta.dir, "live-gen.ts");
@@ -35,6 +52,12 @@ const RX_CPU = 1;
 const RULES = 64;
 
 export type Receiver = "trivial" | "floor" | "pp_xdp" | "nftables";
+/**
+ * Receivers of the SYN flood: trivial XDP_DROP; answer: trivial XDP_TX; pp_xdp_syn: pp_xdp at HIGH with
+ * the backend's bucket lifted, so SYN cookies answer what the program can take; pp_xdp_high: the same
+ * with HIGH's own backend bucket (50k packets/s), which is what bounds the answers at that level.
+ */
+export type SynReceiver = "trivial" | "answer" | "pp_xdp_syn" | "pp_xdp_high";
 /** spread: random host bytes, ~25M distinct sources (a spoofed flood); per-prefix: one source (.1) per prefix. */
 export type Sources = "spread" | "per-prefix";
 
@@ -48,6 +71,8 @@ export interface LiveOptions {
 	rounds: number;
 	receivers: Receiver[];
 	sources: Sources[];
+	/** Receivers of the SYN-flood scenario (benchLiveSyn), spread sources. */
+	synReceivers: SynReceiver[];
 }
 
 function envList<T extends string>(name: string, fallback: T[]): T[] {
@@ -62,6 +87,7 @@ export const LIVE_DEFAULTS: LiveOptions = {
 	rounds: Number(process.env.PP_BENCH_ROUNDS ?? 3),
 	receivers: envList<Receiver>("PP_BENCH_RECEIVERS", ["trivial", "floor", "pp_xdp", "nftables"]),
 	sources: envList<Sources>("PP_BENCH_SOURCES", ["spread", "per-prefix"]),
+	synReceivers: envList<SynReceiver>("PP_BENCH_SYN_RECEIVERS", ["trivial", "answer", "pp_xdp_syn", "pp_xdp_high"]),
 };
 
 const HOSTS: Record<Sources, number> = { spread: 254, "per-prefix": 1 };
@@ -103,13 +129,16 @@ export const GAME_TABLE_MARK = "<!-- game protocols -->";
 
 /** The floor program (test/bench/bpf/pp_floor.bpf.c): parse + one /24 hash lookup. */
 export const FLOOR_OBJ = join(ROOT, "build", "bench", "pp_floor.o");
+/** The trivial XDP_TX program (test/bench/bpf/pp_answer.bpf.c). */
+export const ANSWER_OBJ = join(ROOT, "build", "bench", "pp_answer.o");
 
-/** Builds the bench's own objects (generator, floor) with the flags of scripts/build-bpf.ts. */
+/** Builds the bench's own objects (generator, floor, answer) with the flags of scripts/build-bpf.ts. */
 export function buildBenchObjects(): void {
 	sh(["mkdir", "-p", join(ROOT, "build", "bench")]);
 	for (const [source, out] of [
 		[GEN_SOURCE, GEN_OBJ],
 		[join(import.meta.dir, "bpf", "pp_floor.bpf.c"), FLOOR_OBJ],
+		[join(import.meta.dir, "bpf", "pp_answer.bpf.c"), ANSWER_OBJ],
 	] as const) {
 		const p = Bun.spawnSync(
 			[
@@ -225,9 +254,9 @@ class Pair {
 		return Number(this.sysfs("ifindex"));
 	}
 
-	/** Pins the receiving veth's NAPI thread ("napi/<dev>-<id>") to RX_CPU; returns its pid. */
-	pinNapi(): number {
-		const comm = `napi/${this.rx}-`.slice(0, 15);
+	/** Pins a veth's NAPI thread ("napi/<dev>-<id>"), by default the receiver's to RX_CPU; returns its pid. */
+	pinNapi(dev = this.rx, cpu = RX_CPU): number {
+		const comm = `napi/${dev}-`.slice(0, 15);
 		const pids = readdirSync("/proc").filter((d) => {
 			if (!/^\d+$/.test(d)) return false;
 			try {
@@ -236,29 +265,47 @@ class Pair {
 				return false;
 			}
 		});
-		if (pids.length !== 1) throw new Error(`expected one NAPI thread for ${this.rx}, found ${pids.length}`);
-		sh(["taskset", "-pc", String(RX_CPU), pids[0] as string]);
+		if (pids.length !== 1) throw new Error(`expected one NAPI thread for ${dev}, found ${pids.length}`);
+		sh(["taskset", "-pc", String(cpu), pids[0] as string]);
 		return Number(pids[0]);
 	}
 
-	/** Generator-side counters: frames the ring took and frames it refused. */
-	offeredFrames(): number {
-		const [tx, dropped] = this.inNs([
+	/**
+	 * Generator-side counters: offered = frames the receiver's ring took + frames it refused;
+	 * returned = frames that came back (the SYN-ACKs, taken by drainAnswers()'s program).
+	 */
+	generatorFrames(): { offered: number; returned: number } {
+		const [tx, dropped, rx] = this.inNs([
 			"cat",
-			`/sys/class/net/${this.tx}/statistics/tx_packets`,
-			`/sys/class/net/${this.tx}/statistics/tx_dropped`,
+			...["tx_packets", "tx_dropped", "rx_packets"].map((c) => `/sys/class/net/${this.tx}/statistics/${c}`),
 		])
 			.trim()
 			.split("\n")
 			.map(Number);
-		return (tx as number) + (dropped as number);
+		return { offered: (tx as number) + (dropped as number), returned: rx as number };
+	}
+
+	/**
+	 * XDP_TX out of the receiving veth silently drops unless its peer has NAPI: the trivial XDP_DROP
+	 * program on the generator's veth provides it and consumes the answers, its NAPI threaded and
+	 * pinned to the generator's CPU so the receiver's CPU only pays for sending them.
+	 */
+	drainAnswers(): void {
+		this.inNs(["ip", "link", "set", "dev", this.tx, "xdpdrv", "object", TRIVIAL_PATH, "program", "pp_trivial_drop"]);
+		this.inNs(["sh", "-c", `echo 1 > /sys/class/net/${this.tx}/threaded`]);
+		this.pinNapi(this.tx, GEN_CPU);
 	}
 
 	receivedFrames(): number {
 		return Number(this.sysfs("statistics/rx_packets"));
 	}
 
-	startGenerator(opts: { seconds: number; prefixes: number; hosts: number }): ReturnType<typeof Bun.spawn> {
+	startGenerator(opts: {
+		seconds: number;
+		prefixes: number;
+		hosts: number;
+		syn: boolean;
+	}): ReturnType<typeof Bun.spawn> {
 		const child = Bun.spawn(
 			[
 				"timeout",
@@ -282,6 +329,7 @@ class Pair {
 				String(opts.prefixes),
 				"--hosts",
 				String(opts.hosts),
+				...(opts.syn ? ["--syn"] : []),
 			],
 			{ stdout: "pipe", stderr: "pipe" },
 		);
@@ -379,7 +427,8 @@ function rules(): CompiledRule[] {
 	}));
 }
 
-function openPpXdp(prefixes: number[]): Dataplane {
+/** pp_xdp with the management list, the rules' source sets, the blocked prefixes and `service` on rule set 0. */
+function openPpXdp(prefixes: number[], service: (dp: Dataplane) => void = udpService): Dataplane {
 	const dp = Dataplane.open({ sampleRate: 0, nrCpus: numPossibleCpus(), listGen: 0, mgmtPorts: [22, 8443] });
 	try {
 		dp.mgmt("203.0.113.0/24");
@@ -387,13 +436,42 @@ function openPpXdp(prefixes: number[]): Dataplane {
 			for (let j = 0; j < 100; j++) dp.sourceSets(`${20 + i}.${j}.0.0/16`, [i]);
 		}
 		dp.blockMany(prefixes.map(prefixCidr));
-		dp.addService({ addr: SERVICE_ADDR, port: GAME_PORT, proto: IPPROTO.UDP, backend: 1, level: "MEDIUM", ruleset: 0 });
+		service(dp);
 		dp.setRules(0, rules());
 		return dp;
 	} catch (err) {
 		dp.close();
 		throw err;
 	}
+}
+
+function udpService(dp: Dataplane): void {
+	dp.addService({ addr: SERVICE_ADDR, port: GAME_PORT, proto: IPPROTO.UDP, backend: 1, level: "MEDIUM", ruleset: 0 });
+}
+
+/** pp_syn_cfg as the reconciler writes it for a 1500-byte MTU, SYNPROXY's window scale 7. */
+const SYN_CFG = { xdp: true, mss4: 1460, mss6: 1440, wscale: 7, ttl: 64 };
+const UNLIMITED = { requestsPerSecond: 0xffffffff, burstSize: 0xffffffff };
+
+/**
+ * The TCP service at HIGH as the reconciler writes it for a plain TCP backend: HIGH's flags and
+ * per-source limits, its new-connection limit per source (pp_l7_cfgs, 20/s burst 40) and XDP SYN
+ * cookies on; with `lifted` the backend's bucket (HIGH: 50k packets/s) is set out of reach.
+ */
+function synService(lifted: boolean): (dp: Dataplane) => void {
+	return (dp) => {
+		dp.addService({
+			addr: SERVICE_ADDR,
+			port: SYN_PORT,
+			proto: IPPROTO.TCP,
+			backend: 1,
+			level: "HIGH",
+			ruleset: 0,
+			overrides: lifted ? { globalRateLimit: UNLIMITED } : undefined,
+		});
+		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 60_000_000_000n, conn: connectionLimit("HIGH") });
+		dp.setSyn(SYN_CFG);
+	};
 }
 
 function reasonTotals(dp: Dataplane): Record<ReasonName, number> {
@@ -405,7 +483,8 @@ interface Snapshot {
 	t: number;
 	offered: number;
 	received: number;
-	drops: number;
+	returned: number;
+	counts: Record<string, number>;
 }
 
 /** The generator's stdout, read incrementally: its `ready` line, then everything up to exit. */
@@ -439,17 +518,31 @@ class LineReader {
 	}
 }
 
+/** One window, as rates per second. */
 interface Sample {
-	drops: number;
+	/** The receiver's own counters (drops, answers, pp_xdp's reasons). */
+	counts: Record<string, number>;
 	offered: number;
 	received: number;
+	/** Frames that came back to the generator's veth (answers). */
+	returned: number;
 	genNs: number;
 }
 
 /** Runs the generator against whatever receives on pair.rx now and measures one window. */
-async function measure(pair: Pair, opts: LiveOptions, hosts: number, drops: () => number): Promise<Sample> {
+async function measure(
+	pair: Pair,
+	opts: LiveOptions,
+	gen: { hosts: number; syn: boolean },
+	counts: () => Record<string, number>,
+): Promise<Sample> {
 	pair.pinNapi();
-	const child = pair.startGenerator({ seconds: opts.warmupS + opts.windowS + 0.3, prefixes: opts.prefixes, hosts });
+	const child = pair.startGenerator({
+		seconds: opts.warmupS + opts.windowS + 0.3,
+		prefixes: opts.prefixes,
+		hosts: gen.hosts,
+		syn: gen.syn,
+	});
 	const stdout = new LineReader(child.stdout as ReadableStream<Uint8Array>);
 	const ready = await stdout.line();
 	if (ready !== "ready") {
@@ -460,7 +553,7 @@ async function measure(pair: Pair, opts: LiveOptions, hosts: number, drops: () =
 	await Bun.sleep(opts.warmupS * 1000);
 	const snap = (): Snapshot => {
 		const before = performance.now();
-		const s = { t: 0, offered: pair.offeredFrames(), received: pair.receivedFrames(), drops: drops() };
+		const s = { t: 0, ...pair.generatorFrames(), received: pair.receivedFrames(), counts: counts() };
 		s.t = (before + performance.now()) / 2;
 		return s;
 	};
@@ -473,84 +566,115 @@ async function measure(pair: Pair, opts: LiveOptions, hosts: number, drops: () =
 		new Response(child.stderr as ReadableStream).text(),
 	]);
 	if (code !== 0) throw new Error(`generator exited ${code}: ${err.trim()}`);
-	const gen = JSON.parse(out.trim().split("\n").at(-1) as string) as GenResult;
+	const result = JSON.parse(out.trim().split("\n").at(-1) as string) as GenResult;
 	const s = (b.t - a.t) / 1000;
 	return {
-		drops: (b.drops - a.drops) / s,
+		counts: Object.fromEntries(Object.entries(b.counts).map(([k, v]) => [k, (v - (a.counts[k] ?? 0)) / s])),
 		offered: (b.offered - a.offered) / s,
 		received: (b.received - a.received) / s,
-		genNs: gen.nsPerFrame,
+		returned: (b.returned - a.returned) / s,
+		genNs: result.nsPerFrame,
 	};
 }
 
 /** A receiver set up once and attached to the veth only while it is measured. */
 interface ReceiverUnderTest {
-	name: Receiver;
+	name: Receiver | SynReceiver;
 	label: string;
 	countedBy: string;
 	attach(): void;
 	detach(): void;
-	drops(): number;
+	/** Its counters, cumulative: `drops` for the drop receivers, per reason for pp_xdp under SYNs. */
+	counts(): Record<string, number>;
 	/** What else it counted since attach(), e.g. drop reasons other than BLOCK. */
 	unexpected(): string[];
 	close(): void;
 }
 
-/** The trivial XDP_DROP program: no counter of its own, so the veth's rx_packets counts its drops. */
-function trivialReceiver(pair: Pair): ReceiverUnderTest {
-	const obj = BpfObject.openMem(new Uint8Array(readFileSync(TRIVIAL_PATH)), { noPinning: true });
+/**
+ * A program with no counter of its own (trivial XDP_DROP or XDP_TX, floor): it does the same to
+ * every frame, so the veth's rx_packets counts it, under `key`.
+ */
+function programReceiver(
+	pair: Pair,
+	obj: BpfObject,
+	prog: string,
+	r: { name: Receiver | SynReceiver; label: string; key: string },
+): ReceiverUnderTest {
+	const fd = obj.program(prog).fd;
+	return {
+		name: r.name,
+		label: r.label,
+		countedBy: "veth rx_packets",
+		attach: () => xdpAttach(pair.ifindex, fd, { mode: "native" }),
+		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: fd }),
+		counts: () => ({ [r.key]: pair.receivedFrames() }),
+		unexpected: () => [],
+		close: () => obj.close(),
+	};
+}
+
+function loadObject(path: string): BpfObject {
+	const obj = BpfObject.openMem(new Uint8Array(readFileSync(path)), { noPinning: true });
 	try {
 		obj.load();
+		return obj;
 	} catch (err) {
 		obj.close();
 		throw err;
 	}
-	const fd = obj.program("pp_trivial_drop").fd;
-	return {
+}
+
+/** The trivial XDP_DROP program. */
+function trivialReceiver(pair: Pair): ReceiverUnderTest {
+	return programReceiver(pair, loadObject(TRIVIAL_PATH), "pp_trivial_drop", {
 		name: "trivial",
 		label: "trivial XDP_DROP",
-		countedBy: "veth rx_packets",
-		attach: () => xdpAttach(pair.ifindex, fd, { mode: "native" }),
-		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: fd }),
-		drops: () => pair.receivedFrames(),
-		unexpected: () => [],
-		close: () => obj.close(),
-	};
+		key: "drops",
+	});
+}
+
+/** The trivial XDP_TX program: every frame goes back out unchanged. */
+function answerReceiver(pair: Pair): ReceiverUnderTest {
+	return programReceiver(pair, loadObject(ANSWER_OBJ), "pp_answer_tx", {
+		name: "answer",
+		label: "trivial XDP_TX (answers every frame, unchanged)",
+		key: "answered",
+	});
 }
 
 /** The floor program: parse + one /24 hash lookup; every frame hits, so rx_packets counts its drops. */
 function floorReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
-	const obj = openFloor(prefixes.map(prefixCidr));
-	const fd = obj.program("pp_floor_drop").fd;
-	return {
+	return programReceiver(pair, openFloor(prefixes.map(prefixCidr)), "pp_floor_drop", {
 		name: "floor",
 		label: `floor: parse + one /24 hash lookup in ${prefixes.length.toLocaleString("en-US")} prefixes`,
-		countedBy: "veth rx_packets",
-		attach: () => xdpAttach(pair.ifindex, fd, { mode: "native" }),
-		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: fd }),
-		drops: () => pair.receivedFrames(),
-		unexpected: () => [],
-		close: () => obj.close(),
-	};
+		key: "drops",
+	});
 }
 
-/** pp_xdp with the block list, the service and its rules; drops read from the BLOCK reason counter. */
-function ppXdpReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
-	const dp = openPpXdp(prefixes);
+/** pp_xdp as set up by openPpXdp; counts() gives every reason counter, drops the one the row reports. */
+function ppXdpReceiver(
+	pair: Pair,
+	dp: Dataplane,
+	r: { name: Receiver | SynReceiver; label: string; countedBy: string; expected: ReasonName },
+): ReceiverUnderTest {
 	let before = reasonTotals(dp);
 	return {
-		name: "pp_xdp",
-		label: `pp_xdp: ${prefixes.length.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
-		countedBy: "pp_reason_ctrs[BLOCK]",
+		name: r.name,
+		label: r.label,
+		countedBy: r.countedBy,
 		attach: () => {
 			before = reasonTotals(dp);
 			xdpAttach(pair.ifindex, dp.prog.fd, { mode: "native" });
 		},
 		detach: () => xdpDetach(pair.ifindex, { mode: "native", expectedFd: dp.prog.fd }),
-		drops: () => reasonTotals(dp).BLOCK,
+		counts: () => {
+			const t = reasonTotals(dp);
+			return { ...t, drops: t[r.expected] };
+		},
 		unexpected: () => {
 			const after = reasonTotals(dp);
-			return REASON_NAMES.filter((n) => n !== "BLOCK" && after[n] !== before[n]).map(
+			return REASON_NAMES.filter((n) => n !== r.expected && after[n] !== before[n]).map(
 				(n) => `${n} ${after[n] - before[n]}`,
 			);
 		},
@@ -570,7 +694,7 @@ function nftReceiver(pair: Pair, prefixes: number[]): ReceiverUnderTest {
 			pair.hookNft();
 		},
 		detach: () => pair.unhookNft(),
-		drops: () => pair.nftDrops(),
+		counts: () => ({ drops: pair.nftDrops() }),
 		unexpected: () => [],
 		close: () => pair.dropNft(),
 	};
@@ -581,63 +705,215 @@ function median(xs: number[]): number {
 	return s[Math.floor(s.length / 2)] as number;
 }
 
-export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
+interface Measured {
+	samples: Sample[];
+	notes: string[];
+}
+
+/** opts.rounds rounds over all receivers, interleaved, each attached only for its own window. */
+async function runRounds(
+	pair: Pair,
+	receivers: ReceiverUnderTest[],
+	opts: LiveOptions,
+	gen: { hosts: number; syn: boolean },
+): Promise<Map<ReceiverUnderTest, Measured>> {
+	const out = new Map<ReceiverUnderTest, Measured>(receivers.map((r) => [r, { samples: [], notes: [] }]));
+	for (let round = 0; round < opts.rounds; round++) {
+		for (const r of receivers) {
+			const m = out.get(r) as Measured;
+			r.attach();
+			try {
+				m.samples.push(await measure(pair, opts, gen, () => r.counts()));
+				m.notes.push(...r.unexpected());
+			} finally {
+				r.detach();
+			}
+		}
+	}
+	return out;
+}
+
+/** A pair set up by `setup`, receivers opened by `open`, all removed again whatever happens. */
+async function withPair<T>(
+	setup: (pair: Pair) => void,
+	open: (pair: Pair) => ReceiverUnderTest[],
+	run: (pair: Pair, receivers: ReceiverUnderTest[]) => Promise<T>,
+): Promise<T> {
 	buildBenchObjects();
-	const prefixes = blockedPrefixes(opts.prefixes);
 	const pair = new Pair();
 	live.add(pair);
 	const receivers: ReceiverUnderTest[] = [];
-	const rows: LiveRow[] = [];
-	const setup: string[] = [];
 	try {
 		pair.create();
-		for (const name of opts.receivers) {
-			const t0 = performance.now();
-			if (name === "trivial") receivers.push(trivialReceiver(pair));
-			else if (name === "floor") receivers.push(floorReceiver(pair, prefixes));
-			else if (name === "pp_xdp") receivers.push(ppXdpReceiver(pair, prefixes));
-			else if (name === "nftables") receivers.push(nftReceiver(pair, prefixes));
-			else throw new Error(`unknown receiver ${name}`);
-			if (name !== "trivial" && name !== "floor")
-				setup.push(`${name} loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-		}
-		for (const sources of opts.sources) {
-			const samples = new Map<ReceiverUnderTest, Sample[]>(receivers.map((r) => [r, []]));
-			const notes = new Map<ReceiverUnderTest, string[]>(receivers.map((r) => [r, []]));
-			for (let round = 0; round < opts.rounds; round++) {
-				for (const r of receivers) {
-					r.attach();
-					try {
-						samples.get(r)?.push(await measure(pair, opts, HOSTS[sources], () => r.drops()));
-						notes.get(r)?.push(...r.unexpected());
-					} finally {
-						r.detach();
-					}
-				}
-			}
-			for (const r of receivers) {
-				const xs = samples.get(r) ?? [];
-				const drops = xs.map((x) => x.drops);
-				rows.push({
-					receiver: r.name,
-					label: r.label,
-					sources,
-					drops: median(drops),
-					dropsMin: Math.min(...drops),
-					dropsMax: Math.max(...drops),
-					offered: median(xs.map((x) => x.offered)),
-					received: median(xs.map((x) => x.received)),
-					genNs: median(xs.map((x) => x.genNs)),
-					countedBy: r.countedBy,
-					note: [...new Set(notes.get(r))].join(", "),
-				});
-			}
-		}
+		setup(pair);
+		receivers.push(...open(pair));
+		return await run(pair, receivers);
 	} finally {
 		for (const r of receivers) r.close();
 		pair.destroy();
 		live.delete(pair);
 	}
+}
+
+function timed<T>(setup: string[], name: string, f: () => T): T {
+	const t0 = performance.now();
+	const r = f();
+	setup.push(`${name} loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+	return r;
+}
+
+export async function benchLive(opts: LiveOptions = LIVE_DEFAULTS): Promise<LiveResult> {
+	const prefixes = blockedPrefixes(opts.prefixes);
+	const rows: LiveRow[] = [];
+	const setup: string[] = [];
+	const open = (pair: Pair): ReceiverUnderTest[] => {
+		const receivers: ReceiverUnderTest[] = [];
+		try {
+			for (const name of opts.receivers) {
+				if (name === "trivial") receivers.push(trivialReceiver(pair));
+				else if (name === "floor") receivers.push(floorReceiver(pair, prefixes));
+				else if (name === "pp_xdp")
+					receivers.push(
+						timed(setup, name, () =>
+							ppXdpReceiver(pair, openPpXdp(prefixes), {
+								name,
+								label: `pp_xdp: ${prefixes.length.toLocaleString("en-US")} blocked /24, MEDIUM service, ${RULES} rules`,
+								countedBy: "pp_reason_ctrs[BLOCK]",
+								expected: "BLOCK",
+							}),
+						),
+					);
+				else if (name === "nftables") receivers.push(timed(setup, name, () => nftReceiver(pair, prefixes)));
+				else throw new Error(`unknown receiver ${name}`);
+			}
+			return receivers;
+		} catch (err) {
+			for (const r of receivers) r.close();
+			throw err;
+		}
+	};
+	await withPair(
+		() => {},
+		open,
+		async (pair, receivers) => {
+			for (const sources of opts.sources) {
+				const measured = await runRounds(pair, receivers, opts, { hosts: HOSTS[sources], syn: false });
+				for (const r of receivers) {
+					const { samples: xs, notes } = measured.get(r) as Measured;
+					const drops = xs.map((x) => x.counts.drops as number);
+					rows.push({
+						receiver: r.name as Receiver,
+						label: r.label,
+						sources,
+						drops: median(drops),
+						dropsMin: Math.min(...drops),
+						dropsMax: Math.max(...drops),
+						offered: median(xs.map((x) => x.offered)),
+						received: median(xs.map((x) => x.received)),
+						genNs: median(xs.map((x) => x.genNs)),
+						countedBy: r.countedBy,
+						note: [...new Set(notes)].join(", "),
+					});
+				}
+			}
+		},
+	);
+	return { rows, setupNote: setup.join("; "), options: opts };
+}
+
+/** One receiver of the SYN flood over all rounds (rates per second, medians). */
+export interface SynRow {
+	receiver: SynReceiver;
+	label: string;
+	/** Frames the receiving veth's NAPI took off the ring (rx_packets): what the receiver handled. */
+	handled: number;
+	handledMin: number;
+	handledMax: number;
+	/** Frames sent back with XDP_TX, by the receiver's own count (SYN_COOKIE for pp_xdp). */
+	answered: number;
+	answeredMin: number;
+	answeredMax: number;
+	/** Frames that arrived back at the generator's veth. */
+	returned: number;
+	offered: number;
+	genNs: number;
+	/** pp_xdp's verdicts by reason, per second (medians), the non-zero ones. */
+	reasons: [ReasonName, number][];
+	countedBy: string;
+}
+
+export interface SynResult {
+	rows: SynRow[];
+	setupNote: string;
+	options: LiveOptions;
+}
+
+/**
+ * Spoofed SYNs (random host in a random /24 of opts.prefixes, ~25M sources: each sends about one
+ * SYN, so per-source limits never bind) to the TCP service, against the SYN receivers. pp_xdp holds
+ * the same 100k-prefix block list, of other prefixes than the sources', and the same rules.
+ */
+export async function benchLiveSyn(opts: LiveOptions = LIVE_DEFAULTS): Promise<SynResult> {
+	// blockedPrefixes is deterministic: its first n are the sources, the next n are blocked.
+	const blocked = blockedPrefixes(2 * opts.prefixes).slice(opts.prefixes);
+	const n = blocked.length.toLocaleString("en-US");
+	const setup: string[] = [];
+	const open = (pair: Pair): ReceiverUnderTest[] => {
+		const receivers: ReceiverUnderTest[] = [];
+		try {
+			for (const name of opts.synReceivers) {
+				if (name === "trivial") receivers.push(trivialReceiver(pair));
+				else if (name === "answer") receivers.push(answerReceiver(pair));
+				else if (name === "pp_xdp_syn" || name === "pp_xdp_high") {
+					const lifted = name === "pp_xdp_syn";
+					receivers.push(
+						timed(setup, name, () =>
+							ppXdpReceiver(pair, openPpXdp(blocked, synService(lifted)), {
+								name,
+								label: `pp_xdp: HIGH TCP service, XDP SYN cookies, ${lifted ? "backend bucket lifted" : "HIGH's backend bucket (50k/s)"}; ${n} blocked /24 (not the sources), ${RULES} rules`,
+								countedBy: "pp_reason_ctrs[SYN_COOKIE]",
+								expected: "SYN_COOKIE",
+							}),
+						),
+					);
+				} else throw new Error(`unknown SYN receiver ${name}`);
+			}
+			return receivers;
+		} catch (err) {
+			for (const r of receivers) r.close();
+			throw err;
+		}
+	};
+	const rows = await withPair(
+		(pair) => pair.drainAnswers(),
+		open,
+		async (pair, receivers) => {
+			const measured = await runRounds(pair, receivers, opts, { hosts: HOSTS.spread, syn: true });
+			return receivers.map((r): SynRow => {
+				const xs = (measured.get(r) as Measured).samples;
+				const answeredOf = (x: Sample) => x.counts.answered ?? x.counts.SYN_COOKIE ?? 0;
+				const handled = xs.map((x) => x.received);
+				const answered = xs.map(answeredOf);
+				return {
+					receiver: r.name as SynReceiver,
+					label: r.label,
+					handled: median(handled),
+					handledMin: Math.min(...handled),
+					handledMax: Math.max(...handled),
+					answered: median(answered),
+					answeredMin: Math.min(...answered),
+					answeredMax: Math.max(...answered),
+					returned: median(xs.map((x) => x.returned)),
+					offered: median(xs.map((x) => x.offered)),
+					genNs: median(xs.map((x) => x.genNs)),
+					reasons: REASON_NAMES.map((n): [ReasonName, number] => [n, median(xs.map((x) => x.counts[n] ?? 0))]).filter(
+						([, v]) => v > 0,
+					),
+					countedBy: r.countedBy,
+				};
+			});
+		},
+	);
 	return { rows, setupNote: setup.join("; "), options: opts };
 }
 
@@ -677,11 +953,40 @@ export function liveTable(r: LiveResult): string {
 	return lines.join("\n");
 }
 
+/** Markdown: the SYN-flood table, rates against the trivial XDP_DROP program of the same run. */
+export function synTable(r: SynResult): string {
+	const o = r.options;
+	const trivial = r.rows.find((x) => x.receiver === "trivial")?.handled ?? Number.NaN;
+	const lines = [
+		`Generator: as above (live frames, CPU ${GEN_CPU}), sending ${LINUX_SYN_OPTIONS.length + 54}-byte TCP SYNs (${LINUX_SYN_OPTIONS.length + 58} on the wire) with Linux's options (MSS 1460, SACK permitted, timestamps, window scale 7) to port ${SYN_PORT}, each from a random host in a random /24 of ${o.prefixes.toLocaleString("en-US")} (~25M distinct sources, so each sends about one SYN and per-source limits never bind); the TCP checksum is left stale by the per-frame rewrite, which XDP SYN cookies do not check. Receiver: NAPI threaded on CPU ${RX_CPU}. Answers (XDP_TX) go back to the generator's veth, where the trivial XDP_DROP program takes them, its NAPI threaded on CPU ${GEN_CPU}. ${o.rounds} rounds × ${o.windowS} s per receiver (after ${o.warmupS} s warm-up), interleaved; median (min–max) in Mpps. handled: frames the receiver took off the ring (rx_packets); answered: frames it sent back by its own count; back at generator: the generator veth's rx_packets. ${r.setupNote}.`,
+		"",
+		"| receiver | handled/s (M) | × trivial XDP_DROP | answered/s (M) | answered / offered | back at generator/s (M) | offered/s (M) | generator ns/frame | verdicts/s (M) |",
+		"|---|---:|---:|---:|---:|---:|---:|---:|---|",
+	];
+	for (const row of r.rows) {
+		const verdicts =
+			row.receiver === "trivial"
+				? "XDP_DROP: all"
+				: row.receiver === "answer"
+					? "XDP_TX: all"
+					: row.reasons.map(([n, v]) => `${n} ${mpps(v)}`).join(", ");
+		const saturated = row.offered > row.handled * 1.05 ? "" : " (not saturated)";
+		const answered =
+			row.receiver === "trivial" ? "—" : `${mpps(row.answered)} (${mpps(row.answeredMin)}–${mpps(row.answeredMax)})`;
+		lines.push(
+			`| ${row.label} | ${mpps(row.handled)} (${mpps(row.handledMin)}–${mpps(row.handledMax)}) | ${(row.handled / trivial).toFixed(2)} | ${answered} | ${(row.answered / row.offered).toFixed(2)} | ${mpps(row.returned)} | ${mpps(row.offered)}${saturated} | ${row.genNs.toFixed(0)} | ${verdicts} |`,
+		);
+	}
+	return lines.join("\n");
+}
+
 if (import.meta.main) {
 	const skip = liveSkipReason();
 	if (skip) {
 		console.error(`live bench skipped: ${skip}`);
 		process.exit(0);
 	}
-	console.log(liveTable(await benchLive()));
+	// --syn: only the SYN flood (benchLiveSyn); otherwise the drop rate tables.
+	if (process.argv.includes("--syn")) console.log(synTable(await benchLiveSyn()));
+	else console.log(liveTable(await benchLive()));
 }
