@@ -133,15 +133,23 @@ function generate(opts: {
 			bases.map((_, i) => u32(i)),
 			values,
 		);
-		const cfg = new Uint8Array(12);
+		const frame = frameTemplate(sysfs(opts.ifname, "address"), opts.dstMac, opts.syn ? "syn" : "udp");
+		// SYNs are answered in place (XDP_TX) and their pages come back rewritten: restore the template.
+		const tmpl = obj.map("pp_gen_tmpl");
+		if (opts.syn) {
+			const t = new Uint8Array(tmpl.valueBytes);
+			t.set(frame);
+			tmpl.update(u32(0), t);
+		}
+		const cfg = new Uint8Array(16);
 		const dv = new DataView(cfg.buffer);
 		dv.setUint32(0, ifindex, true);
 		dv.setUint32(4, bases.length, true);
 		dv.setUint32(8, opts.hosts, true);
+		dv.setUint32(12, opts.syn ? frame.length : 0, true);
 		obj.map("pp_gen_cfg").update(u32(0), cfg);
 
 		const prog = obj.program("pp_livegen");
-		const frame = frameTemplate(sysfs(opts.ifname, "address"), opts.dstMac, opts.syn ? "syn" : "udp");
 		// Synchronously, before the first run blocks the thread: the bench opens its window after this.
 		writeSync(1, "ready\n");
 		const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.seconds * 1e9));

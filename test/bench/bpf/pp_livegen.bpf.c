@@ -11,7 +11,12 @@
  * rewritten on each run and the header checksum is computed from scratch,
  * never incrementally.
  *
- * The template is Ethernet + IPv4 (no options) + UDP with checksum 0.
+ * The template is Ethernet + IPv4 (no options) + UDP with checksum 0, or a
+ * TCP SYN (whose sequence number the UDP checksum write leaves alone when
+ * its low 16 bits are 0). A receiver that answers with XDP_TX rewrites the
+ * frame in place (a SYN-ACK: addresses, ports, flags, options) and the page
+ * comes back to this generator's pool that way: with tmpl_len set, the
+ * whole template is restored from pp_gen_tmpl first.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -21,11 +26,17 @@
 #include <bpf/bpf_endian.h>
 
 #define PP_GEN_MAX_SOURCES 262144
+#define PP_GEN_TMPL_MAX 128
 
 struct pp_gen_config {
 	__u32 ifindex;	   /* device the frames are redirected out of */
 	__u32 nr_sources;  /* used entries of pp_gen_sources, > 0 */
 	__u32 hosts;	   /* host bytes used per prefix: 1 (always .1) to 254 */
+	__u32 tmpl_len;	   /* 0: frames are not restored; else bytes of pp_gen_tmpl */
+};
+
+struct pp_gen_tmpl {
+	__u8 data[PP_GEN_TMPL_MAX];
 };
 
 /* key 0 -> struct pp_gen_config */
@@ -35,6 +46,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pp_gen_config);
 } pp_gen_cfg SEC(".maps");
+
+/* key 0 -> the frame template, restored into every frame when tmpl_len > 0 */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_gen_tmpl);
+} pp_gen_tmpl SEC(".maps");
 
 /* index -> IPv4 prefix base, network byte order, host byte zero */
 struct {
@@ -69,22 +88,35 @@ static __always_inline __u16 pp_ipv4_csum(const struct iphdr *iph)
 SEC("xdp")
 int pp_livegen(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *iph = data + sizeof(*eth);
-	struct udphdr *uh = data + sizeof(*eth) + sizeof(*iph);
 	struct pp_gen_config *cfg;
-	__u32 zero = 0, idx;
+	struct pp_gen_tmpl *tmpl;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	struct udphdr *uh;
+	void *data, *end;
+	__u32 zero = 0, idx, len;
 	__u64 *sent, h;
 	__u32 *base;
 	int action = XDP_DROP;
 
-	if ((void *)(uh + 1) > end)
-		goto out;
 	cfg = bpf_map_lookup_elem(&pp_gen_cfg, &zero);
 	sent = bpf_map_lookup_elem(&pp_gen_sent, &zero);
 	if (!cfg || !sent || !cfg->nr_sources || !cfg->hosts)
+		goto out;
+	len = cfg->tmpl_len;
+	if (len) {
+		tmpl = bpf_map_lookup_elem(&pp_gen_tmpl, &zero);
+		if (!tmpl || len > PP_GEN_TMPL_MAX ||
+		    bpf_xdp_store_bytes(ctx, 0, tmpl->data, len))
+			goto out;
+	}
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	iph = data + sizeof(*eth);
+	uh = data + sizeof(*eth) + sizeof(*iph);
+	if ((void *)(uh + 1) > end)
 		goto out;
 
 	/* Fibonacci hashing of the sequence number: consecutive frames land
