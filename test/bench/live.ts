@@ -469,7 +469,7 @@ function synService(lifted: boolean): (dp: Dataplane) => void {
 			ruleset: 0,
 			overrides: lifted ? { globalRateLimit: UNLIMITED } : undefined,
 		});
-		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 60_000_000_000n, ...(process.env.NOCONN ? {} : { conn: connectionLimit("HIGH") }) });
+		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 60_000_000_000n, conn: connectionLimit("HIGH") });
 		dp.setSyn(SYN_CFG);
 	};
 }
