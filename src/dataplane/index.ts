@@ -156,8 +156,10 @@ export class DataPlane {
 	}
 
 	/**
-	 * Stops our timers and handles; the program stays attached with the last maps, answering no
-	 * SYNs itself: the SYNPROXY that completes its cookies is the daemon's and goes with it.
+	 * Stops our timers and handles. Fail-static (DESIGN.md): the program stays attached with the
+	 * last maps, still answering SYNs with cookies where it did, and the SYNPROXY table that
+	 * completes them stays too — it is kernel state and needs no daemon, and removing it would cut
+	 * the connections it completed. The next daemon adopts both; `dataplane detach` removes both.
 	 */
 	stop(): void {
 		this.scheduler.stop();
@@ -167,11 +169,6 @@ export class DataPlane {
 		this.timers = [];
 		this.unsubscribe?.();
 		this.unsubscribe = null;
-		try {
-			this.reconciler?.stopSynProxy();
-		} catch (err) {
-			this.log.error("SYN proxy teardown failed", { error: err });
-		}
 		this.loader?.close();
 		this.loader = null;
 		this.reconciler = null;

@@ -105,14 +105,6 @@ export class Reconciler {
 		return this.synDefenseNow;
 	}
 
-	/** Shutdown: SYNs go back to the kernel first, then the SYNPROXY table goes. */
-	stopSynProxy(): void {
-		if (!this.synproxy) return;
-		this.writeSyn(false);
-		this.synproxy.remove();
-		this.synDefenseNow = this.synDefenseNow === "OFF" ? "OFF" : "KERNEL_SYNCOOKIE";
-	}
-
 	private writeSyn(xdp: boolean): void {
 		if (!this.synOpts) return;
 		const bytes = encodeSynConfig({ xdp, ...this.synOpts, ttl: SYNACK_TTL });

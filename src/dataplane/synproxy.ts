@@ -23,7 +23,8 @@
 //     (seqadj) and their timestamps by SYNPROXY's own hooks; both hooks go with the last
 //     expression that uses them, so the table keeps its synproxy rules, over empty target sets,
 //     and those flows keep working. They only break when the table goes: the last TCP listener
-//     removed, the daemon stopped, or `dataplane detach`.
+//     removed, or `dataplane detach`. A stopped or crashed daemon leaves it (fail-static, like
+//     the program and its maps), and the next daemon replaces it with the same contents.
 // Its sets: tcp_* every TCP listener (established flows leave the chains at once), cookie_* the
 // SYN-cookie targets, whose pure SYNs skip conntrack (XDP answers them; any it leaves to the
 // kernel get SYNPROXY's own cookie); their packets conntrack finds INVALID or untracked are
@@ -37,7 +38,7 @@
 // nf_conntrack_tcp_loose must be 0 while there are SYN-cookie targets: with it, conntrack would
 // adopt the cookie ACK as an established flow and SYNPROXY would never see it. The previous value
 // is kept in <data_dir>/synproxy-state.json, put back when the last target goes, and restored by
-// a later daemon or `dataplane detach` after a crash. A daemon started at HIGH still cuts the
+// a later daemon or `dataplane detach`. A daemon started at HIGH still cuts the
 // flows conntrack was not already tracking.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

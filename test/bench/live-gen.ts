@@ -146,7 +146,7 @@ function generate(opts: {
 		dv.setUint32(0, ifindex, true);
 		dv.setUint32(4, bases.length, true);
 		dv.setUint32(8, opts.hosts, true);
-		dv.setUint32(12, opts.syn && !process.env.NORESTORE ? frame.length : 0, true);
+		dv.setUint32(12, opts.syn ? frame.length : 0, true);
 		obj.map("pp_gen_cfg").update(u32(0), cfg);
 
 		const prog = obj.program("pp_livegen");

@@ -958,7 +958,7 @@ export function synTable(r: SynResult): string {
 	const o = r.options;
 	const trivial = r.rows.find((x) => x.receiver === "trivial")?.handled ?? Number.NaN;
 	const lines = [
-		`Generator: as above (live frames, CPU ${GEN_CPU}), sending ${LINUX_SYN_OPTIONS.length + 54}-byte TCP SYNs (${LINUX_SYN_OPTIONS.length + 58} on the wire) with Linux's options (MSS 1460, SACK permitted, timestamps, window scale 7) to port ${SYN_PORT}, each from a random host in a random /24 of ${o.prefixes.toLocaleString("en-US")} (~25M distinct sources, so each sends about one SYN and per-source limits never bind); the TCP checksum is left stale by the per-frame rewrite, which XDP SYN cookies do not check. Receiver: NAPI threaded on CPU ${RX_CPU}. Answers (XDP_TX) go back to the generator's veth, where the trivial XDP_DROP program takes them, its NAPI threaded on CPU ${GEN_CPU}. ${o.rounds} rounds × ${o.windowS} s per receiver (after ${o.warmupS} s warm-up), interleaved; median (min–max) in Mpps. handled: frames the receiver took off the ring (rx_packets); answered: frames it sent back by its own count; back at generator: the generator veth's rx_packets. ${r.setupNote}.`,
+		`Generator: the drop-rate bench's (live frames, batch 64, CPU ${GEN_CPU}; answered pages come back rewritten and are restored from the template), sending ${LINUX_SYN_OPTIONS.length + 54}-byte TCP SYNs (${LINUX_SYN_OPTIONS.length + 58} on the wire) with Linux's options (MSS 1460, SACK permitted, timestamps, window scale 7) to port ${SYN_PORT}, each from a random host in a random /24 of ${o.prefixes.toLocaleString("en-US")} (~25M distinct sources, so each sends about one SYN and per-source limits never bind); the TCP checksum is left stale by the per-frame rewrite, which XDP SYN cookies do not check. Receiver: NAPI threaded on CPU ${RX_CPU}. Answers (XDP_TX) go back to the generator's veth, where the trivial XDP_DROP program takes them, its NAPI threaded on CPU ${GEN_CPU}. ${o.rounds} rounds × ${o.windowS} s per receiver (after ${o.warmupS} s warm-up), interleaved; median (min–max) in Mpps. handled: frames the receiver took off the ring (rx_packets); answered: frames it sent back by its own count; back at generator: the generator veth's rx_packets. ${r.setupNote}.`,
 		"",
 		"| receiver | handled/s (M) | × trivial XDP_DROP | answered/s (M) | answered / offered | back at generator/s (M) | offered/s (M) | generator ns/frame | verdicts/s (M) |",
 		"|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -971,10 +971,10 @@ export function synTable(r: SynResult): string {
 					? "XDP_TX: all"
 					: row.reasons.map(([n, v]) => `${n} ${mpps(v)}`).join(", ");
 		const saturated = row.offered > row.handled * 1.05 ? "" : " (not saturated)";
-		const answered =
-			row.receiver === "trivial" ? "—" : `${mpps(row.answered)} (${mpps(row.answeredMin)}–${mpps(row.answeredMax)})`;
+		const drop = row.receiver === "trivial";
+		const answered = drop ? "—" : `${mpps(row.answered)} (${mpps(row.answeredMin)}–${mpps(row.answeredMax)})`;
 		lines.push(
-			`| ${row.label} | ${mpps(row.handled)} (${mpps(row.handledMin)}–${mpps(row.handledMax)}) | ${(row.handled / trivial).toFixed(2)} | ${answered} | ${(row.answered / row.offered).toFixed(2)} | ${mpps(row.returned)} | ${mpps(row.offered)}${saturated} | ${row.genNs.toFixed(0)} | ${verdicts} |`,
+			`| ${row.label} | ${mpps(row.handled)} (${mpps(row.handledMin)}–${mpps(row.handledMax)}) | ${(row.handled / trivial).toFixed(2)} | ${answered} | ${drop ? "—" : (row.answered / row.offered).toFixed(2)} | ${mpps(row.returned)} | ${mpps(row.offered)}${saturated} | ${row.genNs.toFixed(0)} | ${verdicts} |`,
 		);
 	}
 	return lines.join("\n");

@@ -358,19 +358,35 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect(await rig.tcp(rig.topo.peerV4[0] as string, rig.topo.hostV4, port)).toBe("ok");
 	}, 15_000);
 
-	test("stopping the daemon removes the table and restores the sysctl; so does detach after a killed daemon", async () => {
+	test("a stopped daemon leaves the SYN defence in place (fail-static) and the next one adopts it; detach removes it, also after a killed daemon", async () => {
 		await setLevel("HIGH");
 		expect(loose()).toBe("0");
-		await rig.daemon?.stop();
-		rig.daemon = null;
-		expect(table()).toBeNull();
-		expect(loose()).toBe(looseBefore);
+		const held = await hold(rig.topo.peerV4[1] as string, rig.topo.hostV4);
+		let adopter: Awaited<ReturnType<typeof rig.start>> | null = null;
+		try {
+			expect(await roundTrips(held, "up")).toEqual(echoed("up"));
+			await rig.daemon?.stop();
+			rig.daemon = null;
+			// Program, maps, table and sysctl stay: XDP still answers SYNs and SYNPROXY completes them.
+			expect(elements("cookie_v4")).toHaveLength(1);
+			expect(loose()).toBe("0");
+			const before = rig.reasons();
+			expect(await roundTrips(held, "stopped")).toEqual(echoed("stopped"));
+			expect(await rig.tcp(rig.topo.peerV4[0] as string, rig.topo.hostV4, port)).toBe("ok");
+			const seen = delta(before, rig.reasons());
+			expect(seen.SYN_COOKIE ?? 0).toBeGreaterThanOrEqual(1);
+			expect(seen.COOKIE_ACK ?? 0).toBeGreaterThanOrEqual(1);
 
-		const daemon = await rig.start();
-		await rig.settle();
-		expect(elements("cookie_v4")).toHaveLength(1);
-		expect(loose()).toBe("0");
-		await daemon.stop("SIGKILL");
+			adopter = await rig.start();
+			await rig.settle();
+			expect(elements("cookie_v4")).toHaveLength(1);
+			expect((await readyz()).synDefense).toBe("XDP_SYNCOOKIE");
+			expect(await roundTrips(held, "adopted")).toEqual(echoed("adopted"));
+		} finally {
+			held.close();
+		}
+
+		await adopter?.stop("SIGKILL");
 		rig.daemon = null;
 		expect(table()).not.toBeNull();
 		const detach = rig.cli(["dataplane", "detach"]);

@@ -15,8 +15,10 @@
  * TCP SYN (whose sequence number the UDP checksum write leaves alone when
  * its low 16 bits are 0). A receiver that answers with XDP_TX rewrites the
  * frame in place (a SYN-ACK: addresses, ports, flags, options) and the page
- * comes back to this generator's pool that way: with tmpl_len set, the
- * whole template is restored from pp_gen_tmpl first.
+ * comes back to this generator's pool that way: with tmpl_len set, a frame
+ * whose destination (MAC, IPv4 address or L4 port) is no longer the
+ * template's is restored from pp_gen_tmpl first. Only answered pages pay for
+ * the copy; every answer changes where the frame goes.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -90,6 +92,9 @@ int pp_livegen(struct xdp_md *ctx)
 {
 	struct pp_gen_config *cfg;
 	struct pp_gen_tmpl *tmpl;
+	const struct ethhdr *t_eth;
+	const struct iphdr *t_iph;
+	const struct udphdr *t_uh;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct udphdr *uh;
@@ -104,13 +109,6 @@ int pp_livegen(struct xdp_md *ctx)
 	if (!cfg || !sent || !cfg->nr_sources || !cfg->hosts)
 		goto out;
 	len = cfg->tmpl_len;
-	if (len) {
-		tmpl = bpf_map_lookup_elem(&pp_gen_tmpl, &zero);
-		if (!tmpl || len > PP_GEN_TMPL_MAX ||
-		    bpf_xdp_store_bytes(ctx, 0, tmpl->data, len))
-			goto out;
-	}
-
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
@@ -118,6 +116,29 @@ int pp_livegen(struct xdp_md *ctx)
 	uh = data + sizeof(*eth) + sizeof(*iph);
 	if ((void *)(uh + 1) > end)
 		goto out;
+	if (len) {
+		tmpl = bpf_map_lookup_elem(&pp_gen_tmpl, &zero);
+		if (!tmpl || len > PP_GEN_TMPL_MAX)
+			goto out;
+		t_eth = (const struct ethhdr *)tmpl->data;
+		t_iph = (const struct iphdr *)(tmpl->data + sizeof(*eth));
+		t_uh = (const struct udphdr *)(tmpl->data + sizeof(*eth) +
+					       sizeof(*iph));
+		if (*(__u32 *)eth->h_dest != *(const __u32 *)t_eth->h_dest ||
+		    *(__u16 *)&eth->h_dest[4] !=
+			    *(const __u16 *)&t_eth->h_dest[4] ||
+		    iph->daddr != t_iph->daddr || uh->dest != t_uh->dest) {
+			if (bpf_xdp_store_bytes(ctx, 0, tmpl->data, len))
+				goto out;
+			data = (void *)(long)ctx->data;
+			end = (void *)(long)ctx->data_end;
+			eth = data;
+			iph = data + sizeof(*eth);
+			uh = data + sizeof(*eth) + sizeof(*iph);
+			if ((void *)(uh + 1) > end)
+				goto out;
+		}
+	}
 
 	/* Fibonacci hashing of the sequence number: consecutive frames land
 	 * on unrelated prefixes and host bytes. */
