@@ -23,6 +23,7 @@ import { BpfObject, type BpfProgram, XDP_DROP, XDP_PASS, XDP_TX } from "../../sr
 import { Dataplane, skipReason, TRIVIAL_PATH } from "../bpf/harness.ts";
 import { buildPacket, TCP_ACK, TCP_PSH, TCP_SYN } from "../helpers/packets.ts";
 import { buildBenchObjects, GAME_TABLE_MARK, openFloor } from "./live.ts";
+import { LINUX_SYN_OPTIONS } from "./live-gen.ts";
 
 const { values: args } = parseArgs({
 	options: {
@@ -338,8 +339,6 @@ const GAME_PATHS: Path[] = [
 	},
 ];
 
-/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
-const LINUX_SYN_OPTIONS = Uint8Array.from([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
 const SYN_SINGLE_RUNS = 20_000;
 
 /**

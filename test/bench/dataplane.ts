@@ -1,13 +1,22 @@
-// bun run bench:dataplane — the data plane's three tables from one run, as markdown:
+// bun run bench:dataplane — the data plane's tables from one run, as markdown:
 //   1. ns per packet by verdict path (dataplane-prog.ts, BPF_PROG_TEST_RUN, in its own process);
 //   2. live drop rate on a veth pair: pp_xdp vs trivial XDP_DROP vs nftables (live.ts);
 //   3. time to apply 100k blocked prefixes from the database to the maps (apply.ts);
-//   4. ns per packet of the game-protocol checks (dataplane-prog.ts --game).
-// Needs root and `bun run build:bpf`; skips with a reason otherwise. Bounded to about two minutes.
+//   4. ns per packet of the game-protocol checks (dataplane-prog.ts --game);
+//   5. live answer rate of spoofed SYNs: pp_xdp's XDP SYN cookies vs trivial XDP_DROP/XDP_TX (live.ts --syn).
+// Needs root and `bun run build:bpf`; skips with a reason otherwise. Bounded to about three minutes.
 import { join } from "node:path";
 import { skipReason } from "../bpf/harness.ts";
 import { benchApply } from "./apply.ts";
-import { benchLive, GAME_TABLE_MARK, LIVE_DEFAULTS, liveSkipReason, liveTable } from "./live.ts";
+import {
+	benchLive,
+	benchLiveSyn,
+	GAME_TABLE_MARK,
+	LIVE_DEFAULTS,
+	liveSkipReason,
+	liveTable,
+	synTable,
+} from "./live.ts";
 
 const PROG_BUDGET_S = 60;
 
@@ -51,6 +60,7 @@ export async function benchDataplane(): Promise<void> {
 	section("Live drop rate (veth pair, 100k blocked prefixes)", liveTable(await benchLive(LIVE_DEFAULTS)));
 	section("Time to apply 100k blocked prefixes", await applyTable());
 	section("Game protocols: cost per packet (BPF_PROG_TEST_RUN)", game);
+	section("SYN flood: live answer rate (veth pair)", synTable(await benchLiveSyn(LIVE_DEFAULTS)));
 	console.error(`bench:dataplane: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 

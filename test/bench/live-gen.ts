@@ -21,7 +21,7 @@ export const GEN_OBJ = join(import.meta.dir, "..", "..", "build", "bench", "pp_l
 export const GAME_PORT = 19132;
 /** The TCP service port of the SYN frames (--syn). */
 export const SYN_PORT = 25565;
-/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7 (as dataplane-prog.ts). */
+/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
 export const LINUX_SYN_OPTIONS = Uint8Array.from([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
 /** The service address; it exists only in the frames (nothing in the root namespace routes it). */
 export const SERVICE_ADDR = "198.19.255.1";
