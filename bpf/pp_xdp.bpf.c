@@ -1373,17 +1373,12 @@ int pp_xdp(struct xdp_md *ctx)
 		v.reason = PP_REASON_GLOBAL_RATELIMIT;
 		goto out;
 	}
-	if ((flags & PP_SVC_CONN_LIMIT) && p.proto == IPPROTO_TCP &&
-	    (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN &&
-	    !pp_conn_admit(svc, &p, &now)) {
-		v.action = XDP_DROP;
-		v.reason = PP_REASON_CONN_RATELIMIT;
-		goto out;
-	}
 	if ((flags & PP_SVC_SYN_COOKIES) && p.proto == IPPROTO_TCP &&
 	    p.has_ports && !p.frag) {
 		switch (pp_syncookie(ctx, p.len, p.is_v6, p.tcp_flags)) {
 		case PP_SYN_ANSWERED:
+			/* Stateless: a spoofed SYN costs no connection bucket;
+			 * new connections are counted at their cookie ACK. */
 			v.action = XDP_TX;
 			v.reason = PP_REASON_SYN_COOKIE;
 			goto out;
@@ -1393,13 +1388,24 @@ int pp_xdp(struct xdp_md *ctx)
 			goto out;
 		case PP_SYN_COOKIE_OK:
 			cookie_ok = 1;
-			/* The SYN never reached pp_mc_check: the cookie opens
-			 * the connection for the handshake checks instead. */
-			if (svc->l7 == PP_L7_MINECRAFT_JAVA)
-				pp_mc_open(svc, &p, &now);
 			break;
 		}
 	}
+	/* New connections per source: at the SYN, or where XDP answered the
+	 * SYN, at the ACK that returns a valid cookie (a source that really
+	 * holds the address). */
+	if ((flags & PP_SVC_CONN_LIMIT) && p.proto == IPPROTO_TCP &&
+	    (cookie_ok ||
+	     (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN) &&
+	    !pp_conn_admit(svc, &p, &now)) {
+		v.action = XDP_DROP;
+		v.reason = PP_REASON_CONN_RATELIMIT;
+		goto out;
+	}
+	/* The SYN never reached pp_mc_check: the cookie opens the connection
+	 * for the handshake checks instead. */
+	if (cookie_ok && svc->l7 == PP_L7_MINECRAFT_JAVA)
+		pp_mc_open(svc, &p, &now);
 	if ((flags & PP_SVC_L7_VALIDATE) && p.l7_off && !p.frag) {
 		reason = 0;
 		if (p.proto == IPPROTO_UDP &&

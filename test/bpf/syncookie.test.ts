@@ -301,6 +301,21 @@ suite("pp_xdp SYN cookies", () => {
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 1, COOKIE_ACK: 2 });
 	});
 
+	test("at HIGH spoofed SYNs cost no connection bucket: every SYN is answered, new connections are counted at their cookie ACK", () => {
+		serve("HIGH");
+		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 0n, conn: { rate: 1, burst: 2 } });
+		const answers = Array.from({ length: 5 }, (_, i) =>
+			decode(run(segment(4, { flags: TCP_SYN, port: sport + i })).out, 4),
+		);
+		expect(answers.every((a) => a.flags === (TCP_SYN | TCP_ACK))).toBe(true);
+		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 5 });
+		const verdicts = answers.map(
+			(a, i) => run(segment(4, { flags: TCP_ACK, port: sport + i, seq: ISN + 1, ack: a.seq + 1 })).verdict,
+		);
+		expect(verdicts).toEqual([XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP, XDP_DROP]);
+		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 5, COOKIE_ACK: 2, CONN_RATELIMIT: 3 });
+	});
+
 	test("Minecraft Java at HIGH: maxConnectionsPerIp counts connections at their cookie ACK, since XDP answers the SYN", () => {
 		serve("HIGH", { l7: L7.MINECRAFT_JAVA });
 		dp.setL7(1, { flags: L7Flag.MC_JAVA, quicVersions: [], sessionNs: 60_000_000_000n, maxConns: 2 });
