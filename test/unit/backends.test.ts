@@ -224,6 +224,14 @@ describe("backends", () => {
 				protection: { challenge: { enabled: true, type: "PROOF_OF_WORK", difficulty: 4 } },
 			})
 		).json();
+		const captcha = await core.json(
+			`/v1/backends/${web.id}`,
+			"PUT",
+			{ protection: { challenge: { enabled: true, type: "CAPTCHA" } } },
+			key,
+		);
+		expect(captcha.status).toBe(400);
+		expect((await captcha.json()).errors[0]).toMatchObject({ field: "protection.challenge.type", code: "unsupported" });
 		const toTls = await core.json(`/v1/backends/${web.id}`, "PUT", { type: "HTTPS" }, key);
 		expect(toTls.status).toBe(400);
 		expect((await toTls.json()).errors[0]).toMatchObject({ field: "protection.challenge.enabled" });

@@ -209,7 +209,6 @@ export function BackendFormPage(props: {
 							options={[
 								["", "Default"],
 								["JAVASCRIPT", "JavaScript"],
-								["CAPTCHA", "CAPTCHA"],
 								["PROOF_OF_WORK", "Proof of work"],
 								["MINECRAFT_LOGIN", "Minecraft login"],
 							]}

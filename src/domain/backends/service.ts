@@ -87,6 +87,14 @@ const MAX_ORIGINS = 64;
 export const CHALLENGE_TYPES: readonly BackendType[] = ["HTTP", "MINECRAFT_JAVA"];
 
 function checkChallenge(type: BackendType, protection: Protection | undefined): void {
+	// A CAPTCHA needs a third-party service the appliance cannot reach offline; the others name the
+	// one challenge each backend type has (proof of work in the browser, reconnect for Minecraft).
+	if (protection?.challenge?.type === "CAPTCHA")
+		throw ValidationError.field(
+			"protection.challenge.type",
+			"unsupported",
+			"no CAPTCHA provider is built in; use PROOF_OF_WORK (HTTP) or MINECRAFT_LOGIN (Minecraft Java)",
+		);
 	if (protection?.challenge?.enabled && !CHALLENGE_TYPES.includes(type))
 		throw ValidationError.field(
 			"protection.challenge.enabled",
