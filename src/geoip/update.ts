@@ -4,7 +4,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { ROLE_PERMISSIONS } from "../domain/actor.ts";
+import { systemActor } from "../domain/actor.ts";
 import type { AuditSubject } from "../domain/audit/service.ts";
 import { bumpRevision } from "../domain/revisions.ts";
 import type { Services } from "../services.ts";
@@ -20,14 +20,8 @@ export interface UpdateResult {
 
 /** The databases are appliance-wide: a scheduled update belongs to no organization. */
 const SCHEDULE: AuditSubject = {
-	kind: "system",
+	...systemActor(""),
 	organizationId: null,
-	userId: null,
-	email: null,
-	role: "OWNER",
-	permissions: ROLE_PERMISSIONS.OWNER,
-	sandbox: false,
-	ipAddress: null,
 	userAgent: "pistonprotection-scheduler",
 };
 

@@ -11,7 +11,16 @@
 // answers leaves the pair. The rule and its table go away with the topology.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { createRig, delta, type EchoServers, echoServers, type Rig } from "../helpers/dataplane.ts";
+import {
+	createRig,
+	delta,
+	type EchoServers,
+	echoServers,
+	HPING3,
+	type Rig,
+	synFlood,
+	tcpExt,
+} from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 
 const INDEX = 63;
@@ -19,7 +28,6 @@ const TABLE = String(4000 + INDEX);
 const FLOOD_S = 5;
 const FLOOD_PACKETS = 2_000_000;
 
-const hping3 = Bun.which("hping3") ?? (Bun.which("/usr/sbin/hping3") ? "/usr/sbin/hping3" : null);
 const syncookies = (() => {
 	try {
 		return readFileSync("/proc/sys/net/ipv4/tcp_syncookies", "utf8").trim();
@@ -29,7 +37,7 @@ const syncookies = (() => {
 })();
 const skip =
 	canUseNetns() ??
-	(hping3 === null
+	(HPING3 === null
 		? "hping3 not installed (apt-get install hping3)"
 		: syncookies === "0"
 			? "net.ipv4.tcp_syncookies is 0"
@@ -42,15 +50,6 @@ let svc: ReturnType<Rig["services"]>;
 function sh(args: string[]): void {
 	const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
 	if (p.exitCode !== 0) throw new Error(`${args.join(" ")}: ${p.stderr.toString().trim()}`);
-}
-
-/** TcpExt counters from /proc/net/netstat. */
-function tcpExt(): Record<string, number> {
-	const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
-	const i = lines.findIndex((l) => l.startsWith("TcpExt:"));
-	const names = (lines[i] ?? "").split(" ").slice(1);
-	const values = (lines[i + 1] ?? "").split(" ").slice(1).map(Number);
-	return Object.fromEntries(names.map((n, j) => [n, values[j] ?? 0]));
 }
 
 describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}` : ""}`, () => {
@@ -91,23 +90,7 @@ describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}
 		expect(await rig.tcp(client, rig.topo.hostV4, echo.tcpPort)).toBe("ok");
 		const before = rig.reasons();
 		const ext = tcpExt();
-		const flood = rig.topo.run(
-			[
-				"timeout",
-				String(FLOOD_S),
-				hping3 as string,
-				"-q",
-				"-S",
-				"--flood",
-				"--rand-source",
-				"-c",
-				String(FLOOD_PACKETS),
-				"-p",
-				String(echo.tcpPort),
-				rig.topo.hostV4,
-			],
-			(FLOOD_S + 5) * 1000,
-		);
+		const flood = synFlood(rig.topo, rig.topo.hostV4, echo.tcpPort, FLOOD_S, FLOOD_PACKETS);
 		await Bun.sleep(1500);
 		const during = await rig.tcp(client, rig.topo.hostV4, echo.tcpPort, 4000);
 		await flood;
@@ -133,7 +116,7 @@ describe.skipIf(skip !== null)(`SYN flood defence${skip ? ` — skipped: ${skip}
 			[
 				"timeout",
 				"4",
-				hping3 as string,
+				HPING3 as string,
 				"-q",
 				"-S",
 				"-i",

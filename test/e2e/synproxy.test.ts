@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { Subprocess, TCPSocketListener } from "bun";
 import { SYNPROXY_TABLE } from "../../src/dataplane/synproxy.ts";
 import { ROOT } from "../helpers/daemon.ts";
-import { createRig, delta, type Rig } from "../helpers/dataplane.ts";
+import { createRig, delta, HPING3, type Rig, synFlood, tcpExt } from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 
 const INDEX = 120;
@@ -27,11 +27,10 @@ const FLOOD_PACKETS = 2_000_000;
 const BULK_BYTES = 8 * 1024 * 1024;
 const TCP_LOOSE = "/proc/sys/net/netfilter/nf_conntrack_tcp_loose";
 
-const hping3 = Bun.which("hping3") ?? (Bun.which("/usr/sbin/hping3") ? "/usr/sbin/hping3" : null);
 const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
 const skip =
 	canUseNetns() ??
-	(hping3 === null
+	(HPING3 === null
 		? "hping3 not installed (apt-get install hping3)"
 		: nft === null
 			? "nft not installed"
@@ -54,15 +53,6 @@ let backendId: string;
 let looseBefore: string;
 let server: TCPSocketListener<{ got: number }>;
 let port: number;
-
-/** TcpExt counters of the root namespace, where the listener is. */
-function tcpExt(): Record<string, number> {
-	const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
-	const i = lines.findIndex((l) => l.startsWith("TcpExt:"));
-	const names = (lines[i] ?? "").split(" ").slice(1);
-	const values = (lines[i + 1] ?? "").split(" ").slice(1).map(Number);
-	return Object.fromEntries(names.map((n, j) => [n, values[j] ?? 0]));
-}
 
 function table(): string | null {
 	const p = Bun.spawnSync([nft as string, "list", "table", "inet", SYNPROXY_TABLE], { stdout: "pipe", stderr: "pipe" });
@@ -274,23 +264,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 	test("a spoofed SYN flood is answered from XDP while a real client connects; the accept queue never overflows", async () => {
 		const before = rig.reasons();
 		const ext = tcpExt();
-		const flood = rig.topo.run(
-			[
-				"timeout",
-				String(FLOOD_S),
-				hping3 as string,
-				"-q",
-				"-S",
-				"--flood",
-				"--rand-source",
-				"-c",
-				String(FLOOD_PACKETS),
-				"-p",
-				String(port),
-				rig.topo.hostV4,
-			],
-			(FLOOD_S + 5) * 1000,
-		);
+		const flood = synFlood(rig.topo, rig.topo.hostV4, port, FLOOD_S, FLOOD_PACKETS);
 		await Bun.sleep(1500);
 		const during = await rig.tcp(rig.topo.peerV4[2] as string, rig.topo.hostV4, port, 4000);
 		const duringBulk = await bulk(rig.topo.peerV4[3] as string, rig.topo.hostV4);
@@ -314,7 +288,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 	test("ACKs of no flow without a valid cookie are dropped and counted", async () => {
 		const before = rig.reasons();
 		await rig.topo.run(
-			["timeout", "4", hping3 as string, "-q", "-A", "-i", "u1000", "-c", "200", "-p", String(port), rig.topo.hostV4],
+			["timeout", "4", HPING3 as string, "-q", "-A", "-i", "u1000", "-c", "200", "-p", String(port), rig.topo.hostV4],
 			8000,
 		);
 		const d = delta(before, rig.reasons());

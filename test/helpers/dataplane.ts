@@ -2,7 +2,7 @@
 // veth with its own pin path, echo servers on the root side, and a client in the namespace.
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { operatorActor } from "../../src/cli/context.ts";
 import { DEFAULTS } from "../../src/config.ts";
@@ -169,6 +169,43 @@ export async function createRig(
 		},
 	};
 	return rig;
+}
+
+/** Debian's hping3, or null when it is not installed. */
+export const HPING3 = Bun.which("hping3") ?? (Bun.which("/usr/sbin/hping3") ? "/usr/sbin/hping3" : null);
+
+/**
+ * A spoofed SYN flood (`hping3 --flood --rand-source`) from the topology's namespace to dst:port,
+ * bounded by `timeout` and a packet count.
+ */
+export function synFlood(topo: Topology, dst: string, port: number, seconds: number, packets: number) {
+	if (!HPING3) throw new Error("hping3 is not installed");
+	return topo.run(
+		[
+			"timeout",
+			String(seconds),
+			HPING3,
+			"-q",
+			"-S",
+			"--flood",
+			"--rand-source",
+			"-c",
+			String(packets),
+			"-p",
+			String(port),
+			dst,
+		],
+		(seconds + 5) * 1000,
+	);
+}
+
+/** TcpExt counters of the root namespace (ListenOverflows, ListenDrops, SyncookiesSent, …). */
+export function tcpExt(): Record<string, number> {
+	const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+	const i = lines.findIndex((l) => l.startsWith("TcpExt:"));
+	const names = (lines[i] ?? "").split(" ").slice(1);
+	const values = (lines[i + 1] ?? "").split(" ").slice(1).map(Number);
+	return Object.fromEntries(names.map((n, j) => [n, values[j] ?? 0]));
 }
 
 /** Counter deltas between two reads. */
