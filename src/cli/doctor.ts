@@ -4,6 +4,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { release } from "node:os";
 import { basename } from "node:path";
+import { ipLinks, VETH_XDP_TX_NOTE } from "../net/links.ts";
 
 export interface Check {
 	name: string;
@@ -127,23 +128,12 @@ function capabilityChecks(): Check[] {
 	});
 }
 
-interface IpLink {
-	ifname: string;
-	operstate?: string;
-	linkinfo?: { info_kind?: string };
-	xdp?: { mode?: number; prog?: { id?: number; name?: string } };
-}
-
 /** XDP attach modes as `ip -j link` reports them (linux/if_link.h XDP_ATTACHED_*). */
 const XDP_ATTACHED = ["none", "native", "generic", "offload", "multi"];
 
 function interfaceChecks(): Check[] {
-	const proc = Bun.spawnSync(["ip", "-d", "-j", "link", "show"], {
-		stdout: "pipe",
-		stderr: "pipe",
-	});
-	if (proc.exitCode !== 0) return [{ name: "interfaces", status: "warn", detail: "ip -j link show failed" }];
-	const links = JSON.parse(proc.stdout.toString()) as IpLink[];
+	const links = ipLinks();
+	if (!links) return [{ name: "interfaces", status: "warn", detail: "ip -j link show failed" }];
 	return links
 		.filter((l) => l.ifname !== "lo")
 		.map((link) => {
@@ -157,7 +147,7 @@ function interfaceChecks(): Check[] {
 				status: "ok" as const,
 				detail: `driver ${driver}, ${(link.operstate ?? "unknown").toLowerCase()}; XDP ${
 					native ? "native (driver mode) supported" : "generic mode only"
-				}${attached}`,
+				}${attached}${driver === "veth" ? `; ${VETH_XDP_TX_NOTE}` : ""}`,
 			};
 		});
 }

@@ -2,11 +2,13 @@
 // dataplane.pin_path, and attaches it to the configured interfaces (and only those).
 // Fail-static: the attachment and the pinned maps outlive the daemon; a new daemon re-opens the
 // pinned maps and swaps its freshly loaded program in atomically, keeping the maps' contents.
+
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import objectPath from "../../build/bpf/pp_xdp.o" with { type: "file" };
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { ipLinks, VETH_XDP_TX_NOTE } from "../net/links.ts";
 import { PROGRAM_NAME } from "./abi.ts";
 import {
 	BpfObject,
@@ -175,6 +177,8 @@ export class Loader {
 			try {
 				xdpAttach(ifindex, fd, { mode: "native" });
 				this.log.info("attached XDP", { interface: name, mode: "native" });
+				if (this.config.syn_proxy && ipLinks(name)?.[0]?.linkinfo?.info_kind === "veth")
+					this.log.warn("native XDP on a veth", { interface: name, note: VETH_XDP_TX_NOTE });
 				return "native";
 			} catch (err) {
 				if (this.config.xdp_mode === "native") throw err;

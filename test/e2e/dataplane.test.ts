@@ -26,6 +26,9 @@ describe.skipIf(skip !== null)(`the data plane on a veth (native XDP)${skip ? ` 
 			ready: true,
 			dataplane: { state: "attached", interfaces: [{ name: rig.topo.hostIf, mode: "native" }] },
 		});
+		// A veth answers XDP_TX only while its peer runs XDP: the admin is told at attach.
+		const warning = (rig.daemon?.logs() ?? "").split("\n").find((l) => l.includes("native XDP on a veth"));
+		expect(JSON.parse(warning ?? "{}")).toMatchObject({ level: "warn", interface: rig.topo.hostIf });
 	});
 
 	test("traffic for no configured service passes untouched, and is counted", async () => {
