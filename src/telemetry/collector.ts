@@ -23,7 +23,7 @@ import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
 import { type BackendRates, type CounterView, PROXY_COUNTER_NAMES, type ProxyCounters } from "../services.ts";
 import { AttackDetector, type BackendInfo } from "./attacks.ts";
-import { type ClassDelta, emptyClasses, Rollups } from "./rollups.ts";
+import { type ClassDelta, Rollups } from "./rollups.ts";
 import { monotonicToIso, RuleSampler } from "./rules.ts";
 import type { CounterSource } from "./source.ts";
 
@@ -268,18 +268,9 @@ export class Collector implements CounterView {
 	/** One second of the proxy alone (the data plane is not loaded): its figures, no kernel ones. */
 	private sampleProxy(now: number): void {
 		const rows = this.backendRows();
-		const zero = {
-			rxPackets: 0,
-			rxBytes: 0,
-			passPackets: 0,
-			passBytes: 0,
-			dropPackets: 0,
-			dropBytes: 0,
-			...emptyClasses(),
-		};
 		for (const r of rows) {
 			const proxy = this.proxyDelta(r.id);
-			if (proxy) this.rollups.addTraffic(r.id, r.organization_id, now, zero, this.deps.activeConnections(r.id), proxy);
+			if (proxy) this.rollups.addTraffic(r.id, r.organization_id, now, null, this.deps.activeConnections(r.id), proxy);
 		}
 		this.forgetProxy(rows);
 	}

@@ -54,6 +54,7 @@ type TrafficBucket = ClassColumns & {
 	peak_pps: number;
 	peak_bps: number;
 	connections_max: number | null;
+	kernel_seconds: number;
 	proxy_seconds: number;
 	bytes_from_clients: number;
 	bytes_to_clients: number;
@@ -103,18 +104,20 @@ interface AttackRow {
 const rate = (total: number, seconds: number) => (seconds > 0 ? Math.round((total / seconds) * 1000) / 1000 : 0);
 /** A proxy figure's rate over a bucket, or null when no proxy served the backend in it. */
 const proxyRate = (b: TrafficBucket, total: number) => (b.proxy_seconds > 0 ? rate(total, b.seconds) : null);
+/** A kernel figure's rate over the seconds the data plane was read, or null when it never was. */
+const kernelRate = (b: TrafficBucket, total: number) => (b.kernel_seconds > 0 ? rate(total, b.kernel_seconds) : null);
 
 /** Per-backend series: name → value of one bucket. */
 const TRAFFIC_SERIES: Record<string, (b: TrafficBucket) => number | null> = {
-	requests_per_second: (b) => rate(b.pass_packets, b.seconds),
-	passed_packets_per_second: (b) => rate(b.pass_packets, b.seconds),
-	packets_per_second: (b) => rate(b.rx_packets, b.seconds),
-	bytes_per_second: (b) => rate(b.rx_bytes, b.seconds),
-	passed_bytes_per_second: (b) => rate(b.pass_bytes, b.seconds),
-	dropped_packets_per_second: (b) => rate(b.drop_packets, b.seconds),
-	dropped_bytes_per_second: (b) => rate(b.drop_bytes, b.seconds),
-	peak_packets_per_second: (b) => b.peak_pps,
-	peak_bytes_per_second: (b) => b.peak_bps,
+	requests_per_second: (b) => kernelRate(b, b.pass_packets),
+	passed_packets_per_second: (b) => kernelRate(b, b.pass_packets),
+	packets_per_second: (b) => kernelRate(b, b.rx_packets),
+	bytes_per_second: (b) => kernelRate(b, b.rx_bytes),
+	passed_bytes_per_second: (b) => kernelRate(b, b.pass_bytes),
+	dropped_packets_per_second: (b) => kernelRate(b, b.drop_packets),
+	dropped_bytes_per_second: (b) => kernelRate(b, b.drop_bytes),
+	peak_packets_per_second: (b) => (b.kernel_seconds > 0 ? b.peak_pps : null),
+	peak_bytes_per_second: (b) => (b.kernel_seconds > 0 ? b.peak_bps : null),
 	active_connections: (b) => b.connections_max,
 	bytes_out_per_second: (b) => proxyRate(b, b.bytes_to_clients),
 	proxied_bytes_in_per_second: (b) => proxyRate(b, b.bytes_from_clients),
@@ -132,8 +135,8 @@ export const CLASS_METRIC_NAMES: Record<TrafficClass, string> = {
 };
 for (const c of TRAFFIC_CLASSES) {
 	const name = CLASS_METRIC_NAMES[c];
-	TRAFFIC_SERIES[`${name}_packets_per_second`] = (b) => rate(b[`${c}_packets`], b.seconds);
-	TRAFFIC_SERIES[`dropped_${name}_packets_per_second`] = (b) => rate(b[`${c}_drops`], b.seconds);
+	TRAFFIC_SERIES[`${name}_packets_per_second`] = (b) => kernelRate(b, b[`${c}_packets`]);
+	TRAFFIC_SERIES[`dropped_${name}_packets_per_second`] = (b) => kernelRate(b, b[`${c}_drops`]);
 }
 /** Host-wide drops per verdict reason (the kernel does not count reasons per backend). */
 const reasonSeries = (r: ReasonName) => `drops_${r.toLowerCase()}_per_second`;
@@ -168,20 +171,24 @@ export class MetricsService {
 		const sum = (k: keyof TrafficBucket) => buckets.reduce((n, b) => n + ((b[k] as number | null) ?? 0), 0);
 		const seconds = sum("seconds");
 		const last = buckets.at(-1);
+		// The kernel's figures, or null (not measured) when the data plane was never read in the range.
+		const kernelSeconds = sum("kernel_seconds");
+		const kernel = (k: keyof TrafficBucket) => (kernelSeconds > 0 ? sum(k) : null);
+		const kernelPerSecond = (k: keyof TrafficBucket) => (kernelSeconds > 0 ? rate(sum(k), kernelSeconds) : null);
 		// The proxy's figures, or null (not measured) when no proxy served the scope in the range.
 		const proxied = sum("proxy_seconds") > 0;
 		const proxy = (k: keyof TrafficBucket) => (proxied ? sum(k) : null);
 		return {
 			metrics: {
-				requestsTotal: sum("pass_packets"),
-				requestsPerSecond: rate(sum("pass_packets"), seconds),
-				bytesIn: sum("rx_bytes"),
+				requestsTotal: kernel("pass_packets"),
+				requestsPerSecond: kernelPerSecond("pass_packets"),
+				bytesIn: kernel("rx_bytes"),
 				bytesOut: proxy("bytes_to_clients"),
-				bytesPerSecondIn: rate(sum("rx_bytes"), seconds),
+				bytesPerSecondIn: kernelPerSecond("rx_bytes"),
 				bytesPerSecondOut: proxied ? rate(sum("bytes_to_clients"), seconds) : null,
-				packetsIn: sum("rx_packets"),
+				packetsIn: kernel("rx_packets"),
 				packetsOut: null,
-				packetsPerSecond: rate(sum("rx_packets"), seconds),
+				packetsPerSecond: kernelPerSecond("rx_packets"),
 				activeConnections: last ? last.connections_max : null,
 				newConnections: proxy("connections_opened"),
 				closedConnections: proxy("connections_closed"),
@@ -189,11 +196,11 @@ export class MetricsService {
 				connectionsRefusedLimit: proxy("refused_limit"),
 				connectionsRefusedChallenge: proxy("refused_challenge"),
 				connectionsRefusedRouting: proxy("refused_routing"),
-				packetsPassed: sum("pass_packets"),
-				bytesPassed: sum("pass_bytes"),
-				packetsDropped: sum("drop_packets"),
-				bytesDropped: sum("drop_bytes"),
-				peakPacketsPerSecond: buckets.reduce((m, b) => Math.max(m, b.peak_pps), 0),
+				packetsPassed: kernel("pass_packets"),
+				bytesPassed: kernel("pass_bytes"),
+				packetsDropped: kernel("drop_packets"),
+				bytesDropped: kernel("drop_bytes"),
+				peakPacketsPerSecond: kernelSeconds > 0 ? buckets.reduce((m, b) => Math.max(m, b.peak_pps), 0) : null,
 				secondsMeasured: seconds,
 			},
 			from: new Date(range.from).toISOString(),
@@ -478,7 +485,7 @@ export class MetricsService {
 			SUM(bytes_from_clients) AS bytes_from_clients, SUM(bytes_to_clients) AS bytes_to_clients,
 			SUM(connections_opened) AS connections_opened, SUM(connections_closed) AS connections_closed,
 			SUM(refused_limit) AS refused_limit, SUM(refused_challenge) AS refused_challenge,
-			SUM(refused_routing) AS refused_routing,
+			SUM(refused_routing) AS refused_routing, MAX(kernel_seconds) AS kernel_seconds,
 			${CLASS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", ")}`;
 		const start = bucketOf(range.granularity, range.from);
 		// The backend's primary-key range, or the organization's index range.

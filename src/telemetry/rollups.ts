@@ -29,6 +29,8 @@ export const CLASS_COLUMNS = TRAFFIC_CLASSES.flatMap((c) => [`${c}_packets`, `${
 
 export interface TrafficDelta extends ClassDelta {
 	seconds: number;
+	/** Seconds in which the data plane's counters were read (the kernel figures cover these). */
+	kernelSeconds: number;
 	rxPackets: number;
 	rxBytes: number;
 	passPackets: number;
@@ -58,6 +60,7 @@ export const emptyClasses = (): ClassDelta =>
 const emptyTraffic = (): TrafficDelta => ({
 	...emptyClasses(),
 	seconds: 0,
+	kernelSeconds: 0,
 	rxPackets: 0,
 	rxBytes: 0,
 	passPackets: 0,
@@ -92,9 +95,11 @@ export class Rollups {
 		backendId: string,
 		organizationId: string,
 		at: number,
+		/** The kernel's deltas for this second; null when the data plane was not read (disabled). */
 		s: Omit<
 			TrafficDelta,
 			| "seconds"
+			| "kernelSeconds"
 			| "peakPps"
 			| "peakBps"
 			| "connectionsMax"
@@ -102,7 +107,7 @@ export class Rollups {
 			| "connectionsSeconds"
 			| "proxySeconds"
 			| "proxy"
-		>,
+		> | null,
 		connections: number | null,
 		/** The proxy's counter deltas for this second; null when no proxy serves the backend. */
 		proxy: ProxyCounters | null = null,
@@ -116,18 +121,21 @@ export class Rollups {
 		}
 		const d = entry.d;
 		d.seconds += 1;
-		d.rxPackets += s.rxPackets;
-		d.rxBytes += s.rxBytes;
-		d.passPackets += s.passPackets;
-		d.passBytes += s.passBytes;
-		d.dropPackets += s.dropPackets;
-		d.dropBytes += s.dropBytes;
-		for (const c of TRAFFIC_CLASSES) {
-			d[`${c}Packets`] += s[`${c}Packets`];
-			d[`${c}Drops`] += s[`${c}Drops`];
+		if (s) {
+			d.kernelSeconds += 1;
+			d.rxPackets += s.rxPackets;
+			d.rxBytes += s.rxBytes;
+			d.passPackets += s.passPackets;
+			d.passBytes += s.passBytes;
+			d.dropPackets += s.dropPackets;
+			d.dropBytes += s.dropBytes;
+			for (const c of TRAFFIC_CLASSES) {
+				d[`${c}Packets`] += s[`${c}Packets`];
+				d[`${c}Drops`] += s[`${c}Drops`];
+			}
+			d.peakPps = Math.max(d.peakPps, s.rxPackets);
+			d.peakBps = Math.max(d.peakBps, s.rxBytes);
 		}
-		d.peakPps = Math.max(d.peakPps, s.rxPackets);
-		d.peakBps = Math.max(d.peakBps, s.rxBytes);
 		if (connections !== null) {
 			d.connectionsMax = Math.max(d.connectionsMax ?? 0, connections);
 			d.connectionsSum += connections;
@@ -185,9 +193,10 @@ export class Rollups {
 			`INSERT INTO traffic_rollups (granularity, backend_id, organization_id, bucket, seconds, rx_packets, rx_bytes,
 				pass_packets, pass_bytes, drop_packets, drop_bytes, peak_pps, peak_bps, connections_max, connections_sum,
 				connections_seconds, proxy_seconds, bytes_from_clients, bytes_to_clients, connections_opened,
-				connections_closed, refused_limit, refused_challenge, refused_routing, ${CLASS_COLUMNS.join(", ")})
+				connections_closed, refused_limit, refused_challenge, refused_routing, ${CLASS_COLUMNS.join(", ")},
+				kernel_seconds)
 			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-				?23, ?24, ${CLASS_COLUMNS.map((_, i) => `?${25 + i}`).join(", ")}
+				?23, ?24, ${CLASS_COLUMNS.map((_, i) => `?${25 + i}`).join(", ")}, ?${25 + CLASS_COLUMNS.length}
 			 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?2)
 			 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET
 				seconds = seconds + excluded.seconds, rx_packets = rx_packets + excluded.rx_packets,
@@ -207,7 +216,8 @@ export class Rollups {
 				refused_limit = refused_limit + excluded.refused_limit,
 				refused_challenge = refused_challenge + excluded.refused_challenge,
 				refused_routing = refused_routing + excluded.refused_routing,
-				${CLASS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
+				${CLASS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")},
+				kernel_seconds = kernel_seconds + excluded.kernel_seconds`,
 		);
 		const reason = this.db.prepare(
 			`INSERT INTO reason_rollups (granularity, bucket, reason, seconds, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
@@ -245,6 +255,7 @@ export class Rollups {
 						d.proxySeconds,
 						...PROXY_COUNTER_NAMES.map((k) => d.proxy[k]),
 						...TRAFFIC_CLASSES.flatMap((c) => [d[`${c}Packets`], d[`${c}Drops`]]),
+						d.kernelSeconds,
 					);
 					rows++;
 				}

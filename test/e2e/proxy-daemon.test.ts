@@ -137,18 +137,26 @@ describe("the proxy in the daemon", () => {
 			connectionsRefusedChallenge: 0,
 			connectionsRefusedRouting: 0,
 			packetsOut: null,
+			// The data plane is disabled here: its figures are not measured, not zero.
+			packetsIn: null,
+			packetsPerSecond: null,
+			requestsTotal: null,
+			packetsDropped: null,
+			peakPacketsPerSecond: null,
 		});
 		expect(traffic.body.metrics.bytesPerSecondOut).toBeGreaterThan(0);
+		expect(traffic.body.metrics.secondsMeasured).toBeGreaterThan(0);
 
 		const series = await call(
 			"GET",
-			`/v1/metrics/timeseries?backendId=${backendId}&granularity=MINUTE&metrics=bytes_out_per_second,new_connections_per_second`,
+			`/v1/metrics/timeseries?backendId=${backendId}&granularity=MINUTE&metrics=bytes_out_per_second,new_connections_per_second,packets_per_second`,
 		);
 		expect(series.status).toBe(200);
-		const [bytesOut, opened] = series.body.series as Array<{ points: Array<{ value: number }> }>;
+		const [bytesOut, opened, packets] = series.body.series as Array<{ points: Array<{ value: number }> }>;
 		const total = (points: Array<{ value: number }> | undefined) => (points ?? []).reduce((n, p) => n + p.value, 0);
 		expect(total(bytesOut?.points)).toBeGreaterThan(0);
 		expect(total(opened?.points)).toBeGreaterThan(0);
+		expect(packets?.points).toEqual([]);
 
 		const text = await (await fetch(`${daemon.url}/metrics`)).text();
 		const sample = (name: string, label = "") =>

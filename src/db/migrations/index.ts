@@ -9,6 +9,7 @@ import telemetry from "./012_telemetry.sql" with { type: "text" };
 import challengeVerified from "./013_challenge_verified.sql" with { type: "text" };
 import proxyTelemetry from "./014_proxy_telemetry.sql" with { type: "text" };
 import trafficClasses from "./016_traffic_classes.sql" with { type: "text" };
+import kernelSeconds from "./017_kernel_seconds.sql" with { type: "text" };
 
 export interface Migration {
 	version: number;
@@ -27,4 +28,5 @@ export const MIGRATIONS: Migration[] = [
 	{ version: 13, name: "challenge_verified", sql: challengeVerified },
 	{ version: 14, name: "proxy_telemetry", sql: proxyTelemetry },
 	{ version: 16, name: "traffic_classes", sql: trafficClasses },
+	{ version: 17, name: "kernel_seconds", sql: kernelSeconds },
 ];
