@@ -658,15 +658,24 @@ describe("listener", () => {
 		const R = pkg.grpc.reflection.v1.ServerReflection;
 		const c = new R(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
 		const call = c.ServerReflectionInfo();
-		const res = await new Promise<Msg>((resolve) => {
-			call.on("data", resolve);
-			call.write({ list_services: "" });
-		});
-		call.end();
+		const ask = (request: Msg) =>
+			new Promise<Msg>((resolve) => {
+				call.once("data", resolve);
+				call.write(request);
+			});
+		const res = await ask({ list_services: "" });
 		const names = res.list_services_response.service.map((s: Msg) => s.name);
 		expect(names).toEqual(
 			expect.arrayContaining(["pistonprotection.v1.BackendService", "pistonprotection.v1.WebhookService"]),
 		);
+		// all_extension_numbers_of_type is served, not UNIMPLEMENTED (12): the API declares no extensions,
+		// so the answer is NOT_FOUND (5).
+		const ext = await ask({ all_extension_numbers_of_type: "pistonprotection.v1.Backend" });
+		expect(ext.error_response).toMatchObject({
+			error_code: 5,
+			error_message: expect.stringContaining("Extensions not found"),
+		});
+		call.end();
 		c.close();
 	});
 
