@@ -80,6 +80,17 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 
 	const servers: Server<undefined>[] = [];
 	let grpc: GrpcListener | null = null;
+	// Stopping, or giving up half-way through starting: whatever was started stops, the database last.
+	const shutdown = async () => {
+		for (const s of servers) s.stop(true);
+		await grpc?.stop();
+		proxy.stop();
+		await deliverer.stop();
+		await alerts.stop();
+		services.telemetry.stop();
+		dataplane.stop();
+		db.close();
+	};
 	try {
 		const http = Bun.serve({
 			...parseListen(config.server.http_listen),
@@ -119,7 +130,6 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 		const ports = { http: http.port ?? 0, https: httpsPort, grpc: grpc.port };
 		log.info("listening", { ...ports, configPath: loaded.path });
 
-		const grpcListener = grpc;
 		return {
 			services,
 			dataplane,
@@ -142,26 +152,12 @@ export async function startAppliance(loaded: LoadedConfig, log: Logger): Promise
 					log.warn("some changes take effect only after a restart", { sections: restartNeeded });
 			},
 			async stop() {
-				for (const s of servers) s.stop(true);
-				await grpcListener.stop();
-				proxy.stop();
-				await deliverer.stop();
-				await alerts.stop();
-				services.telemetry.stop();
-				dataplane.stop();
-				db.close();
+				await shutdown();
 				log.info("stopped");
 			},
 		};
 	} catch (err) {
-		for (const s of servers) s.stop(true);
-		await grpc?.stop();
-		proxy.stop();
-		await deliverer.stop();
-		await alerts.stop();
-		services.telemetry.stop();
-		dataplane.stop();
-		db.close();
+		await shutdown();
 		throw err;
 	}
 }

@@ -7,6 +7,7 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
 import { systemActor } from "../domain/actor.ts";
 import { type Backend, isHoneypot } from "../domain/backends/model.ts";
+import type { OriginRow as BackendOriginRow } from "../domain/backends/service.ts";
 import { readRevisions } from "../domain/revisions.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
 import type { Logger } from "../log.ts";
@@ -36,17 +37,8 @@ interface BackendRow {
 	domains: string;
 }
 
-interface OriginRow {
-	id: string;
-	backend_id: string;
-	name: string;
-	address: string;
-	port: number;
-	weight: number;
-	priority: number;
-	enabled: number;
-	settings: string;
-}
+/** Origins are read for every backend at once, so each row carries its backend. */
+type OriginRow = BackendOriginRow & { backend_id: string };
 
 export interface ProxyStatus {
 	enabled: boolean;

@@ -26,6 +26,7 @@ import { newId } from "../domain/ids.ts";
 import type { EventBus } from "../events.ts";
 import type { GeoIpService } from "../geoip/service.ts";
 import type { Logger } from "../log.ts";
+import type { AttackSource } from "./metrics.ts";
 
 export const ATTACK_TYPES = [
 	"SYN_FLOOD",
@@ -520,15 +521,7 @@ export class AttackDetector {
 		return { ...systemActor(organizationId), userAgent: "pistonprotection-telemetry" };
 	}
 
-	topSources(a: Active): Array<{
-		ip: string;
-		country: string | null;
-		asn: string | null;
-		requests: number;
-		bytes: number;
-		drops: number;
-		actionTaken: string;
-	}> {
+	topSources(a: Active): AttackSource[] {
 		return [...a.sources.entries()]
 			.sort((x, y) => y[1].packets - x[1].packets)
 			.slice(0, TOP_SOURCES)

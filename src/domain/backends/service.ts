@@ -47,7 +47,8 @@ interface BackendRow {
 	updated_at: string;
 }
 
-interface OriginRow {
+/** An `origins` row as stored. */
+export interface OriginRow {
 	id: string;
 	name: string;
 	address: string;

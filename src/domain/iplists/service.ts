@@ -80,40 +80,10 @@ export class IpListService {
 	add(actor: Actor, list: ListKind, input: AddInput, source = "manual"): IpEntry {
 		require(actor, "write");
 		const { prefix, expiresAt, backendId, reason } = this.validate(actor, list, input);
-		const sandbox = actor.sandbox ? 1 : 0;
 		const entry = this.db.transaction(() => {
-			const existing = this.db
-				.query<IpEntryRow, [string, number, string, string, string]>(
-					`SELECT * FROM ip_entries WHERE organization_id = ? AND sandbox = ? AND list = ? AND cidr = ?
-					 AND IFNULL(backend_id, '') = ?`,
-				)
-				.get(actor.organizationId, sandbox, list, prefix.text, backendId ?? "");
-			const id = existing?.id ?? newId("ip");
-			if (existing) {
-				this.db
-					.prepare("UPDATE ip_entries SET reason = ?, expires_at = ?, source = ? WHERE id = ?")
-					.run(reason, expiresAt, source, id);
-			} else {
-				this.ensureCapacity(list, prefix.family, prefix.prefixLength);
-				this.db
-					.prepare(
-						`INSERT INTO ip_entries (id, organization_id, sandbox, list, cidr, family, backend_id, reason, source,
-							created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					)
-					.run(
-						id,
-						actor.organizationId,
-						sandbox,
-						list,
-						prefix.text,
-						prefix.family,
-						backendId,
-						reason,
-						source,
-						nowIso(),
-						expiresAt,
-					);
-			}
+			const { id } = this.upsert(actor, list, { prefix, expiresAt, backendId, reason }, source, nowIso(), () =>
+				this.ensureCapacity(list, prefix.family, prefix.prefixLength),
+			);
 			if (!actor.sandbox) bumpRevision(this.db, "lists");
 			this.audit.record(actor, {
 				action: `ip.${list === "allow" ? "allowed" : list === "ban" ? "banned" : "blocked"}`,
@@ -149,47 +119,25 @@ export class IpListService {
 		});
 		const sandbox = actor.sandbox ? 1 : 0;
 		const result = this.db.transaction(() => {
-			const find = this.db.query<{ id: string }, [string, number, string, string, string]>(
-				`SELECT id FROM ip_entries WHERE organization_id = ? AND sandbox = ? AND list = ? AND cidr = ?
-				 AND IFNULL(backend_id, '') = ?`,
-			);
-			const refresh = this.db.prepare("UPDATE ip_entries SET reason = ?, expires_at = ?, source = ? WHERE id = ?");
-			const insert = this.db.prepare(
-				`INSERT INTO ip_entries (id, organization_id, sandbox, list, cidr, family, backend_id, reason, source,
-					created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			);
 			const used = { 4: this.used(list, 4), 6: this.used(list, 6) };
 			const capacity = this.capacity(list);
 			const now = nowIso();
 			let added = 0;
 			let updated = 0;
-			checked.forEach(({ prefix, expiresAt, backendId, reason }, i) => {
-				const existing = find.get(actor.organizationId, sandbox, list, prefix.text, backendId ?? "");
-				if (existing) {
-					refresh.run(reason, expiresAt, source, existing.id);
+			checked.forEach((entry, i) => {
+				const family = list === "ban" ? 4 : entry.prefix.family;
+				const { inserted } = this.upsert(actor, list, entry, source, now, () => {
+					if (!sandbox && used[family] >= capacity)
+						throw ValidationError.field(
+							`entries[${i}].ip`,
+							"limit_exceeded",
+							`the ${list} list holds ${capacity} ${list === "ban" ? "" : `IPv${entry.prefix.family} `}entries (dataplane.map_sizes)`,
+						);
+				});
+				if (!inserted) {
 					updated++;
 					return;
 				}
-				const family = list === "ban" ? 4 : prefix.family;
-				if (!sandbox && used[family] >= capacity)
-					throw ValidationError.field(
-						`entries[${i}].ip`,
-						"limit_exceeded",
-						`the ${list} list holds ${capacity} ${list === "ban" ? "" : `IPv${prefix.family} `}entries (dataplane.map_sizes)`,
-					);
-				insert.run(
-					newId("ip"),
-					actor.organizationId,
-					sandbox,
-					list,
-					prefix.text,
-					prefix.family,
-					backendId,
-					reason,
-					source,
-					now,
-					expiresAt,
-				);
 				if (!sandbox) used[family]++;
 				added++;
 			});
@@ -283,6 +231,54 @@ export class IpListService {
 			if (err instanceof AddressError) throw ValidationError.field("ip", err.code, err.message);
 			throw err;
 		}
+	}
+
+	/**
+	 * Inside the caller's transaction: refreshes the entry with this (list, prefix, backend) or,
+	 * once `admit` (the capacity check, which throws) lets it, inserts it.
+	 */
+	private upsert(
+		actor: Actor,
+		list: ListKind,
+		e: ReturnType<IpListService["validate"]>,
+		source: string,
+		now: string,
+		admit: () => void,
+	): { id: string; inserted: boolean } {
+		const sandbox = actor.sandbox ? 1 : 0;
+		const existing = this.db
+			.query<{ id: string }, [string, number, string, string, string]>(
+				`SELECT id FROM ip_entries WHERE organization_id = ? AND sandbox = ? AND list = ? AND cidr = ?
+				 AND IFNULL(backend_id, '') = ?`,
+			)
+			.get(actor.organizationId, sandbox, list, e.prefix.text, e.backendId ?? "");
+		if (existing) {
+			this.db
+				.query("UPDATE ip_entries SET reason = ?, expires_at = ?, source = ? WHERE id = ?")
+				.run(e.reason, e.expiresAt, source, existing.id);
+			return { id: existing.id, inserted: false };
+		}
+		admit();
+		const id = newId("ip");
+		this.db
+			.query(
+				`INSERT INTO ip_entries (id, organization_id, sandbox, list, cidr, family, backend_id, reason, source,
+					created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			)
+			.run(
+				id,
+				actor.organizationId,
+				sandbox,
+				list,
+				e.prefix.text,
+				e.prefix.family,
+				e.backendId,
+				e.reason,
+				source,
+				now,
+				e.expiresAt,
+			);
+		return { id, inserted: true };
 	}
 
 	private validate(actor: Actor, list: ListKind, input: AddInput) {

@@ -10,6 +10,7 @@ import type { Services } from "../../services.ts";
 import { actorOf, optionalActorOf, requestContext, sessionCookie } from "../context.ts";
 import { doc } from "../openapi.ts";
 import { pageQuery } from "../pagination.ts";
+import { page } from "./session.ts";
 
 const AUTHORIZE_PARAMS = [
 	"response_type",
@@ -23,19 +24,6 @@ const AUTHORIZE_PARAMS = [
 
 function redirect(location: string, status = 302): Response {
 	return new Response(null, { status, headers: { location, "cache-control": "no-store" } });
-}
-
-function html(body: string, status = 200): Response {
-	return new Response(body, {
-		status,
-		headers: {
-			"content-type": "text/html; charset=utf-8",
-			"cache-control": "no-store",
-			"x-frame-options": "DENY",
-			"content-security-policy":
-				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-		},
-	});
 }
 
 /** `Authorization: Basic base64(client_id:client_secret)` (RFC 6749 §2.3.1, form-encoded parts). */
@@ -77,7 +65,7 @@ export function oauthRoutes(services: Services) {
 					const v = url.searchParams.get(k);
 					return v === null ? [] : [[k, v] as [string, string]];
 				});
-				return html(
+				return page(
 					ConsentPage({
 						clientName: authorize.client.name,
 						email: actor.email ?? "",

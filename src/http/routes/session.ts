@@ -11,7 +11,8 @@ function safeNext(next: unknown): string {
 	return typeof next === "string" && /^\/(?![/\\])/.test(next) ? next : "/";
 }
 
-function page(body: string, status = 200, headers: Record<string, string> = {}): Response {
+/** A server-rendered auth page: never cached, never framed, no scripts. */
+export function page(body: string, status = 200, headers: Record<string, string> = {}): Response {
 	return new Response(body, {
 		status,
 		headers: {
