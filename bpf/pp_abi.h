@@ -21,6 +21,19 @@
  * lengths. Likewise PP_CFG_BANS in pp_config.flags: pp_bans is probed only
  * while it is set.
  *
+ * IPv4 summaries: pp_allow_v4_sum and pp_block_v4_sum hold two bits per
+ * /24 of the address space (PP_SUM_PER_WORD to a __u64, /24 n in word
+ * n / PP_SUM_PER_WORD at bit 2 * (n % PP_SUM_PER_WORD)), saying what the
+ * list's global (scope 0) entries say about every source in that /24:
+ * PP_SUM_NONE, no entry matches; PP_SUM_MATCH, the longest match is a
+ * permanent entry of length 24 or less; PP_SUM_PROBE, look in the hash
+ * maps (an entry longer than /24 lies in it, or the longest match
+ * expires). Zero is PP_SUM_PROBE, so a summary not yet written is never
+ * wrong, only slower. User space writes a /24's entries before its
+ * summary turns NONE or MATCH, and the summary before removing entries.
+ * A flood of blocked sources costs one array read per packet, whatever
+ * the size of the list.
+ *
  * List generation: the program caches, per (backend, source), what the
  * allow-list, bans, block-list and source sets said about a source it
  * passed, for at most PP_CACHE_TTL_NS; a source the lists drop gets no
@@ -53,6 +66,11 @@
 #define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
 #define PP_CACHE_TTL_NS 250000000ull	/* longest life of a cached list verdict */
 #define PP_LENS_V6_WORDS 3		/* u64 words for prefix lengths 0..128 */
+#define PP_SUM_WORDS (1u << 19)	/* entries of pp_{allow,block}_v4_sum */
+#define PP_SUM_PER_WORD 32	/* /24s per summary word, two bits each */
+#define PP_SUM_PROBE 0		/* IPv4 summary states, see above */
+#define PP_SUM_NONE 1
+#define PP_SUM_MATCH 2
 
 /* Default max_entries; the loader overrides them from configuration. */
 #define PP_DEF_BACKENDS 1024

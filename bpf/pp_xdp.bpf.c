@@ -334,8 +334,21 @@ __noinline int pp_prefix_lookup(const struct pp_pkt *p,
 	return 1;
 }
 
+/* What a list's IPv4 summary says about the source's /24 (pp_abi.h, "IPv4
+ * summaries"): PP_SUM_NONE or PP_SUM_MATCH decide, anything else probes. */
+static __always_inline __u32 pp_sum_v4(__u32 list, __be32 src)
+{
+	__u32 net = bpf_ntohl(src) >> 8;
+	__u32 idx = net / PP_SUM_PER_WORD;
+	__u64 *w = bpf_map_lookup_elem(list == PP_LIST_ALLOW ? (void *)&pp_allow_v4_sum
+							    : (void *)&pp_block_v4_sum,
+				       &idx);
+
+	return w ? (*w >> (2 * (net % PP_SUM_PER_WORD))) & 3 : PP_SUM_PROBE;
+}
+
 /* Whether the longest list entry matching the source applies. Empty
- * lists cost no call. */
+ * lists cost no call, nor do /24s the summary decides. */
 static __always_inline int pp_list_hit(const struct pp_config *cfg,
 				       __u32 list, const struct pp_pkt *p,
 				       __u32 scope, __u64 *now, __u64 *until)
@@ -343,9 +356,17 @@ static __always_inline int pp_list_hit(const struct pp_config *cfg,
 	const struct pp_prefix_lens *lens =
 		list == PP_LIST_ALLOW ? &cfg->allow_lens : &cfg->block_lens;
 	__u64 expires_ns = 0;
+	__u32 sum;
 
 	if (p->is_v6 ? !(lens->v6[0] | lens->v6[1] | lens->v6[2]) : !lens->v4)
 		return 0;
+	if (!p->is_v6 && scope == PP_SCOPE_GLOBAL) {
+		sum = pp_sum_v4(list, p->src.words[3]);
+		if (sum == PP_SUM_NONE)
+			return 0;
+		if (sum == PP_SUM_MATCH)
+			return 1;
+	}
 	return pp_prefix_lookup(p, cfg, list, scope, &expires_ns) &&
 	       pp_applies(expires_ns, now, until);
 }
@@ -433,6 +454,45 @@ static __always_inline __u64 pp_cache_until(__u64 until_ns, __u64 *now)
 	return until_ns && until_ns < ttl ? until_ns : ttl;
 }
 
+/* The list verdict when the IPv4 summaries decide both lists for the source
+ * and the service has no lists of its own, as pp_lists_inline would give
+ * it; -1 when the hash maps must be probed. Cheaper than the per-source
+ * cache, so a decided source needs no cache, and a dropped one no state. */
+static __always_inline int pp_lists_fast(const struct pp_config *cfg,
+					 const struct pp_service *svc,
+					 const struct pp_pkt *p, __u64 *now)
+{
+	__u32 allow = PP_SUM_NONE, block = PP_SUM_NONE, key0 = 0;
+	struct pp_state *state;
+	__u64 *ban, until = 0;
+
+	if (p->is_v6 ||
+	    (svc->flags & (PP_SVC_SCOPED_ALLOW | PP_SVC_SCOPED_BLOCK)))
+		return -1;
+	if (cfg->allow_lens.v4)
+		allow = pp_sum_v4(PP_LIST_ALLOW, p->src.words[3]);
+	if (allow == PP_SUM_MATCH)
+		return PP_CACHE_ALLOW;
+	if (allow != PP_SUM_NONE)
+		return -1;
+	if (cfg->block_lens.v4)
+		block = pp_sum_v4(PP_LIST_BLOCK, p->src.words[3]);
+	if (block != PP_SUM_NONE && block != PP_SUM_MATCH)
+		return -1;
+	if (cfg->flags & PP_CFG_BANS) {
+		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
+		if (ban && pp_applies(*ban, now, &until))
+			return PP_CACHE_BAN;
+	}
+	state = bpf_map_lookup_elem(&pp_state, &key0);
+	if (state && state->dyn_bans) {
+		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
+		if (ban && pp_applies(*ban, now, &until))
+			return PP_CACHE_BAN;
+	}
+	return block == PP_SUM_MATCH ? PP_CACHE_BLOCK : 0;
+}
+
 /* The list verdict for service traffic, and the source's state. One LRU
  * lookup replaces the list lookups for every packet of a source after its
  * first, until the lists change (list_gen), a deciding entry expires or the
@@ -447,16 +507,22 @@ static __always_inline int pp_src_lists(const struct pp_config *cfg,
 	struct pp_src_key key = { .scope = svc->backend, .addr = p->src };
 	struct pp_src_state init = {};
 	struct pp_src_state *st;
-	__u64 until;
+	__u64 until = 0;
 	int lists;
 
+	lists = pp_lists_fast(cfg, svc, p, now);
+	if (lists > 0 && (lists & PP_LIST_DROP)) {
+		*stp = NULL;
+		return lists;
+	}
 	st = bpf_map_lookup_elem(&pp_src_limits, &key);
 	*stp = st;
 	if (st && (st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
 	    st->cache_until_ns > pp_now(now))
-		return st->cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
+		return lists >= 0 ? lists : st->cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
 
-	lists = pp_lists(p, cfg, svc, now, &until);
+	if (lists < 0)
+		lists = pp_lists(p, cfg, svc, now, &until);
 	if (st) {
 		st->cache = PP_CACHE_VALID | lists;
 		st->cache_until_ns = pp_cache_until(until, now);

@@ -19,6 +19,11 @@ export const CACHE_TTL_NS = 250_000_000n;
 /** u64 words of the IPv6 prefix-length bitmap (PP_LENS_V6_WORDS). */
 export const LENS_V6_WORDS = 3;
 
+/** Entries of pp_{allow,block}_v4_sum (PP_SUM_WORDS): two bits for each /24, 32 to a u64. */
+export const SUM_WORDS = 1 << 19;
+/** The states of a /24 in an IPv4 summary (PP_SUM_*); zero probes, so an unwritten map is safe. */
+export const SumState = { PROBE: 0, NONE: 1, MATCH: 2 } as const;
+
 /** max_entries compiled into the object; the loader overrides them from configuration. */
 export const DEFAULT_MAX_ENTRIES = {
 	backends: 1024,
@@ -52,6 +57,8 @@ export const MAP_NAMES = [
 	"pp_allow_v6",
 	"pp_block_v4",
 	"pp_block_v6",
+	"pp_allow_v4_sum",
+	"pp_block_v4_sum",
 	"pp_bans",
 	"pp_srcset_v4",
 	"pp_srcset_v6",
@@ -99,6 +106,8 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_allow_v6: { key: "pp_lpm_v6_key", value: "pp_list_entry" },
 	pp_block_v4: { key: "pp_lpm_v4_key", value: "pp_list_entry" },
 	pp_block_v6: { key: "pp_lpm_v6_key", value: "pp_list_entry" },
+	pp_allow_v4_sum: { key: "__u32", value: "__u64" },
+	pp_block_v4_sum: { key: "__u32", value: "__u64" },
 	pp_bans: { key: "pp_addr", value: "__u64" },
 	pp_srcset_v4: { key: "pp_lpm_v4_key", value: "__u64" },
 	pp_srcset_v6: { key: "pp_lpm_v6_key", value: "__u64" },

@@ -3,7 +3,7 @@
 // Option structs are laid out exactly as /usr/include/bpf/{libbpf,bpf}.h define them for
 // libbpf 1.1 (x86_64), including the `sz` field libbpf uses for compatibility checks.
 
-import { dlopen, type Pointer, ptr, read } from "bun:ffi";
+import { dlopen, type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 import { constants as osConstants } from "node:os";
 
 const P = "ptr";
@@ -58,11 +58,16 @@ const libbpf = dlopen("libbpf.so.1", {
 
 const libc = dlopen("libc.so.6", {
 	close: { args: [i32], returns: i32 },
+	mmap: { args: [P, "u64", i32, i32, i32, "i64"], returns: "i64" },
+	munmap: { args: [P, "u64"], returns: i32 },
 	clock_gettime: { args: [i32, P], returns: i32 },
 	__errno_location: { args: [], returns: P },
 });
 
 const CLOCK_MONOTONIC = 1;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
 
 // sizeof() of the libbpf 1.1 option structs; libbpf rejects unknown non-zero tails.
 const OPEN_OPTS_SIZE = 80;
@@ -402,12 +407,22 @@ export class BpfMap {
 			throw new LibbpfError(this.op("updateMany: keys/values length"), osConstants.errno.EINVAL);
 		}
 		if (keys.length === 0) return;
-		const kbuf = concat(keys, this.info.keySize);
-		const vbuf = concat(values, this.valueBytes);
-		const count = new Uint32Array([keys.length]);
+		this.updateBatch(concat(keys, this.info.keySize), concat(values, this.valueBytes), keys.length, flags);
+	}
+
+	/** updateMany for keys and values already laid out back to back (count of each). */
+	updateBatch(kbuf: Uint8Array, vbuf: Uint8Array, n: number, flags = BPF_ANY): void {
+		if (kbuf.length !== n * this.info.keySize || vbuf.length !== n * this.valueBytes) {
+			throw new LibbpfError(this.op("updateBatch: buffer sizes"), osConstants.errno.EINVAL);
+		}
+		if (n === 0) return;
+		const count = new Uint32Array([n]);
 		const ret = libbpf.symbols.bpf_map_update_batch(this.fd, ptr(kbuf), ptr(vbuf), ptr(count), ptr(batchOpts(flags)));
 		if (ret === -osConstants.errno.EINVAL || ret === -osConstants.errno.ENOTSUP || ret === -524) {
-			for (let i = 0; i < keys.length; i++) this.update(keys[i] as Uint8Array, values[i] as Uint8Array, flags);
+			const k = this.info.keySize;
+			const v = this.valueBytes;
+			for (let i = 0; i < n; i++)
+				this.update(kbuf.subarray(i * k, (i + 1) * k), vbuf.subarray(i * v, (i + 1) * v), flags);
 			return;
 		}
 		check(this.op("bpf_map_update_batch"), ret);
@@ -434,6 +449,22 @@ export class BpfMap {
 		}
 		check(this.op("bpf_map_delete_batch"), ret);
 		return keys.length;
+	}
+
+	/**
+	 * Runs fn over the values of an array map created with BPF_F_MMAPABLE, mapped shared: what
+	 * fn writes, the program reads at once. The mapping ends when fn returns; fn must not keep it.
+	 */
+	withMapped<T>(fn: (values: ArrayBuffer) => T): T {
+		const length = Math.ceil((this.info.maxEntries * this.info.valueSize) / 4096) * 4096;
+		const ret = BigInt(libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0));
+		if (ret === -1n) throw new LibbpfError(this.op("mmap"), errnoNow());
+		const addr = Number(ret);
+		try {
+			return fn(toArrayBuffer(addr as Pointer, 0, this.info.maxEntries * this.info.valueSize));
+		} finally {
+			libc.symbols.munmap(addr as Pointer, length);
+		}
 	}
 
 	pin(path: string): void {

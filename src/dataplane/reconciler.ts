@@ -36,6 +36,7 @@ import {
 	type MapContents,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
+import { type SummaryChange, summaryChange, V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
 	type SynOptions,
@@ -72,6 +73,11 @@ export class Reconciler {
 	private summary: ListSummary = EMPTY_LISTS;
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
+	/** The IPv4 summaries of the allow and block lists' global entries. */
+	private readonly summaries = new Map<MapName, { list: MapName; summary: V4Summary }>([
+		["pp_allow_v4_sum", { list: "pp_allow_v4", summary: new V4Summary() }],
+		["pp_block_v4_sum", { list: "pp_block_v4", summary: new V4Summary() }],
+	]);
 	private synproxy: SynProxy | null = null;
 	private synOpts: SynOptions | null = null;
 	/** What pp_syn_cfg holds, as last written (null: not written by this reconciler). */
@@ -159,6 +165,7 @@ export class Reconciler {
 			? this.lists.update(this.db, now)
 			: { contents: this.lists.contents, touched: new Map() };
 		if (force) update.touched = null;
+		this.summarise(update);
 		const { services, rulesets, srcsets } = compileServices(this.db, now);
 		this.summary = {
 			prefixLengths: { ...this.lists.lengths(), srcset: prefixLengthsOf(this.keysOf(srcsets)) },
@@ -174,6 +181,27 @@ export class Reconciler {
 		const stats = this.apply(compiled, update.touched, compileL7(this.db));
 		this.revisions = revisions;
 		return { ...stats, ms: Math.round(performance.now() - started) };
+	}
+
+	/** Brings the IPv4 summaries up to the lists (all of a list when touched is null). */
+	private summarise(update: ListUpdate): void {
+		for (const { list, summary } of this.summaries.values()) {
+			const contents = update.contents.get(list) ?? new Map();
+			const changes: SummaryChange[] = [];
+			if (update.touched === null) {
+				for (const e of contents.values()) {
+					const c = summaryChange(e.key, e.value);
+					if (c) changes.push(c);
+				}
+				summary.reset(changes);
+				continue;
+			}
+			for (const k of update.touched.get(list) ?? []) {
+				const c = summaryChange(Buffer.from(k, "hex"), contents.get(k)?.value);
+				if (c) changes.push(c);
+			}
+			if (changes.length) summary.apply(changes);
+		}
 	}
 
 	private keysOf(contents: MapContents): Uint8Array[] {
@@ -301,6 +329,12 @@ export class Reconciler {
 		for (const [k, s] of c.services) services.set(k, this.serviceEntry(s, slotOf));
 		upsert("pp_services", services);
 		for (const [name, desired] of c.lists) upsert(name, desired);
+		// Between the entries a summary's /24 needs and the removal of those it no longer does.
+		for (const [name, { summary }] of this.summaries) {
+			const words = summary.write(this.maps(name));
+			updated += words;
+			listChanges += words;
+		}
 
 		prune("pp_services", services);
 		if (this.synproxy && this.synOpts) {

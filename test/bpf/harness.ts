@@ -37,6 +37,7 @@ import {
 	Reason,
 	type ReasonName,
 	type SrcState,
+	SUM_WORDS,
 	type SynConfig,
 	sumPerCpu,
 	u32,
@@ -44,6 +45,7 @@ import {
 } from "../../src/dataplane/abi.ts";
 import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
 import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
+import { summaryChange, V4Summary } from "../../src/dataplane/summary.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 /** PP_XDP_OBJ runs the suite against another build of the program. */
@@ -94,6 +96,9 @@ export class Dataplane {
 	private lengths = { allow: new Set<string>(), block: new Set<string>(), srcset: new Set<string>() };
 	/** Whether a ban was written (pp_config's PP_CFG_BANS), as the reconciler publishes it. */
 	private hasBans = false;
+	/** The IPv4 summaries, kept as the reconciler keeps them once a list is written through here. */
+	private summaries = { allow: new V4Summary(), block: new V4Summary() };
+	private summariesWritten = false;
 
 	private constructor(obj: BpfObject) {
 		this.obj = obj;
@@ -181,15 +186,34 @@ export class Dataplane {
 	}
 
 	allow(cidr: string, scope = 0, expiresNs = 0n): void {
-		this.lpm("pp_allow", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 0, entryId: 1 }));
+		const [key, value] = [encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 0, entryId: 1 })];
+		this.lpm("pp_allow", cidr).update(key, value);
+		this.summarise("allow", [[key, value]]);
 		this.addLength("allow", cidr);
 		this.listsChanged();
 	}
 
 	block(cidr: string, scope = 0, expiresNs = 0n): void {
-		this.lpm("pp_block", cidr).update(encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 7, entryId: 2 }));
+		const [key, value] = [encodeLpmKey(cidr, scope), encodeListEntry({ expiresNs, reason: 7, entryId: 2 })];
+		this.lpm("pp_block", cidr).update(key, value);
+		this.summarise("block", [[key, value]]);
 		this.addLength("block", cidr);
 		this.listsChanged();
+	}
+
+	/** Follows global IPv4 entries written (value) or removed (undefined) in the list's summary. */
+	private summarise(list: "allow" | "block", entries: [Uint8Array, Uint8Array | undefined][]): void {
+		const changes = entries.flatMap(([k, v]) => summaryChange(k, v) ?? []);
+		if (!changes.length) return;
+		this.summaries[list].apply(changes);
+		this.summaries[list].write(this.map(`pp_${list}_v4_sum`));
+		this.summariesWritten = true;
+	}
+
+	/** The summary state the harness wrote for an address's /24 (SumState). */
+	summaryState(list: "allow" | "block", ip: string): number {
+		const a = parseCidr(`${ip}/32`).addr;
+		return this.summaries[list].stateAt(new DataView(a.buffer, a.byteOffset).getUint32(0));
 	}
 
 	/** Many blocked prefixes at once (benchmarks), through the batch API. */
@@ -198,9 +222,14 @@ export class Dataplane {
 		for (const fam of [4, 6] as const) {
 			const mine = cidrs.filter((c) => parseCidr(c).family === fam);
 			if (!mine.length) continue;
+			const keys = mine.map((c) => encodeLpmKey(c, scope));
 			this.map(`pp_block_v${fam}`).updateMany(
-				mine.map((c) => encodeLpmKey(c, scope)),
+				keys,
 				mine.map(() => entry),
+			);
+			this.summarise(
+				"block",
+				keys.map((k) => [k, entry]),
 			);
 			for (const c of mine) this.lengths.block.add(`${fam}/${parseCidr(c).prefix}`);
 		}
@@ -320,6 +349,13 @@ export class Dataplane {
 		this.autoBumpGen = true;
 		this.lengths = { allow: new Set(), block: new Set(), srcset: new Set() };
 		this.hasBans = false;
+		if (this.summariesWritten) {
+			// Back to all PROBE (zero), what a map nobody summarised holds.
+			for (const name of ["pp_allow_v4_sum", "pp_block_v4_sum"] as const)
+				this.map(name).withMapped((b) => new Uint8Array(b).fill(0));
+			this.summaries = { allow: new V4Summary(), block: new V4Summary() };
+			this.summariesWritten = false;
+		}
 		this.setConfig(config);
 	}
 

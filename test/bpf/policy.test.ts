@@ -12,6 +12,7 @@ import {
 	type PrefixLengths,
 	ProtoBit,
 	Scope,
+	SumState,
 	SvcFlag,
 } from "../../src/dataplane/abi.ts";
 import { connectionLimit } from "../../src/dataplane/levels.ts";
@@ -475,6 +476,89 @@ suite("pp_xdp policy", () => {
 		});
 	});
 
+	describe("IPv4 summaries: one read decides a /24", () => {
+		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+		const from = (src: string) => dp.run(buildPacket({ src, dst: SERVER, l4: tcp(JAVA, TCP_ACK), payload: 8 }));
+		/** Writes one /24's state straight into a summary, as no list write would. */
+		const setState = (list: "allow" | "block", ip: string, state: number) => {
+			const n = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0) >>> 8;
+			dp.map(`pp_${list}_v4_sum`).withMapped((b) => {
+				const halves = new Uint32Array(b);
+				const i = n >>> 4;
+				const shift = (n & 15) * 2;
+				halves[i] = (((halves[i] as number) & ~(3 << shift)) | (state << shift)) >>> 0;
+			});
+		};
+
+		test("the program reads the summary: MATCH drops with no entry to find, NONE passes one there is", () => {
+			svc();
+			dp.block("203.0.113.0/24");
+			setState("block", CLIENT, SumState.MATCH);
+			expect(from(CLIENT)).toBe(XDP_DROP);
+			setState("block", "203.0.113.9", SumState.NONE);
+			expect(from("203.0.113.9")).toBe(XDP_PASS);
+			// The source now has a cached verdict, as after any pass: a change needs the bump.
+			setState("block", "203.0.113.9", SumState.PROBE);
+			dp.bumpListGen();
+			expect(from("203.0.113.9")).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ BLOCK: 2, PASS: 1 });
+		});
+
+		test("an allow-list MATCH beats a block, and a blocked /24 costs its sources no state", () => {
+			svc();
+			dp.block("198.51.0.0/16");
+			dp.allow("198.51.100.0/24");
+			expect(dp.summaryState("allow", CLIENT)).toBe(SumState.MATCH);
+			expect(dp.summaryState("block", "198.51.7.1")).toBe(SumState.MATCH);
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			expect(from("198.51.7.1")).toBe(XDP_DROP);
+			expect(dp.srcState(1, "198.51.7.1")).toBeNull();
+			expect(dp.reasonPackets()).toEqual({ ALLOW: 1, BLOCK: 1 });
+		});
+
+		// Random lists against a longest-prefix-match reference: the longest allow entry that
+		// covers the source decides if it has not expired, then the longest block entry.
+		test("random lists of every length, permanent, expiring and expired, match a reference", () => {
+			let x = 0x2545f491;
+			const rand = () => {
+				x ^= x << 13;
+				x ^= x >>> 17;
+				x ^= x << 5;
+				return x >>> 0;
+			};
+			const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+			const future = monotonicNowNs() + 3_600_000_000_000n;
+			for (let round = 0; round < 4; round++) {
+				dp.reset();
+				svc();
+				// Everything inside 100.64.0.0/10 so that sources hit entries often.
+				const entries: { list: "allow" | "block"; net: number; len: number; live: boolean }[] = [];
+				for (let i = 0; i < 80; i++) {
+					const len = 10 + (rand() % 23);
+					const net = ((0x64400000 | (rand() & 0x003fffff)) & (len === 0 ? 0 : 0xffffffff << (32 - len))) >>> 0;
+					const list = rand() % 4 === 0 ? "allow" : "block";
+					const kind = rand() % 3; // permanent, expiring later, expired
+					if (entries.some((e) => e.list === list && e.net === net && e.len === len)) continue;
+					entries.push({ list, net, len, live: kind !== 2 });
+					const expires = kind === 0 ? 0n : kind === 1 ? future : 1n;
+					list === "allow" ? dp.allow(`${ip(net)}/${len}`, 0, expires) : dp.block(`${ip(net)}/${len}`, 0, expires);
+				}
+				const longest = (list: "allow" | "block", src: number) =>
+					entries
+						.filter((e) => e.list === list && (e.len === 0 || src >>> (32 - e.len) === e.net >>> (32 - e.len)))
+						.sort((a, b) => b.len - a.len)[0];
+				for (let i = 0; i < 300; i++) {
+					const near = entries[rand() % entries.length] as (typeof entries)[number];
+					const src = i % 2 ? (near.net + (rand() % 512)) >>> 0 : (0x64400000 | (rand() & 0x003fffff)) >>> 0;
+					const allow = longest("allow", src);
+					const block = longest("block", src);
+					const want = allow?.live ? XDP_PASS : block?.live ? XDP_DROP : XDP_PASS;
+					expect(`${ip(src)} ${from(ip(src))}`).toBe(`${ip(src)} ${want}`);
+				}
+			}
+		});
+	});
+
 	describe("per-source list verdict cache", () => {
 		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
 		const send = () => dp.run(pkt(tcp(JAVA, TCP_ACK)));
@@ -489,14 +573,28 @@ suite("pp_xdp policy", () => {
 			expect(dp.reasonPackets()).toEqual({ PASS: 2, BAN: 1 });
 		});
 
-		test("without a list_gen bump the cached verdict stands until the bump", () => {
+		test("without a list_gen bump the cached verdict stands until the bump (a /24 the summary cannot decide)", () => {
+			svc();
+			expect(send()).toBe(XDP_PASS);
+			dp.autoBumpGen = false;
+			dp.block(`${CLIENT}/32`);
+			expect(dp.summaryState("block", CLIENT)).toBe(SumState.PROBE);
+			expect(send()).toBe(XDP_PASS);
+			dp.bumpListGen();
+			expect(send()).toBe(XDP_DROP);
+		});
+
+		test("bans and /24s the summaries decide need no bump: they are read for every packet", () => {
 			svc();
 			expect(send()).toBe(XDP_PASS);
 			dp.autoBumpGen = false;
 			dp.ban(CLIENT);
-			expect(send()).toBe(XDP_PASS);
-			dp.bumpListGen();
 			expect(send()).toBe(XDP_DROP);
+			dp.unban(CLIENT);
+			dp.block("198.51.100.0/24");
+			expect(dp.summaryState("block", CLIENT)).toBe(SumState.MATCH);
+			expect(send()).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ PASS: 1, BAN: 1, BLOCK: 1 });
 		});
 
 		test("without a list_gen bump a change still applies once the cache TTL runs out", async () => {
@@ -538,13 +636,14 @@ suite("pp_xdp policy", () => {
 			expect(dp.srcState(1, CLIENT)?.srcSets).toBe(1n << 2n);
 		});
 
-		test("the source entry counts every packet of the source to the backend", () => {
+		test("the source entry counts the packets the lists let through, not those they drop", () => {
 			svc();
-			expect(send()).toBe(XDP_PASS);
+			for (let i = 0; i < 4; i++) expect(send()).toBe(XDP_PASS);
 			dp.ban(CLIENT);
-			for (let i = 0; i < 3; i++) send();
+			for (let i = 0; i < 3; i++) expect(send()).toBe(XDP_DROP);
 			expect(dp.srcState(1, CLIENT)?.packets).toBe(4n);
 			expect(dp.srcState(1, CLIENT)?.drops).toBe(0n);
+			expect(dp.reasonPackets()).toEqual({ PASS: 4, BAN: 3 });
 		});
 
 		test("a source the lists drop gets no per-source entry: a spoofed flood evicts nobody", () => {

@@ -12,6 +12,7 @@ import {
 	KEYED_CONTENT_MAPS,
 	type MapName,
 	NO_RULESET,
+	SumState,
 	u32,
 } from "../../src/dataplane/abi.ts";
 import { compileLists, hex, ListCompiler } from "../../src/dataplane/compile.ts";
@@ -49,6 +50,9 @@ function snapshot(obj: BpfObject): Record<string, string[]> {
 			})
 			.sort();
 	}
+	// The IPv4 summaries, whole (every word is written at the first sync).
+	for (const name of ["pp_allow_v4_sum", "pp_block_v4_sum"] as const)
+		out[name] = [String(obj.map(name).withMapped((b) => Bun.hash(new Uint8Array(b))))];
 	return out;
 }
 
@@ -103,6 +107,9 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 				});
 			},
 			() => services.ipLists.remove(owner, "block", "203.0.113.0/24"),
+			// 4096 /24s of the summary at once, then a hole in them.
+			() => services.ipLists.add(owner, "block", { ip: "172.16.0.0/12" }),
+			() => services.ipLists.add(owner, "allow", { ip: "172.20.1.0/24" }),
 			() => services.ipLists.add(owner, "block", { ip: "198.51.100.0/25", durationSeconds: 60 }),
 			() => services.ipLists.add(owner, "block", { ip: "198.51.100.0/25", durationSeconds: 900 }),
 			() => {
@@ -124,9 +131,22 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 		expect(a).toEqual(b);
 		const lengths = (obj: BpfObject) => decodeConfig(obj.map("pp_config").lookup(u32(0)) as Uint8Array).prefixLengths;
 		expect(lengths(incremental)).toEqual(lengths(full));
-		expect(lengths(full).block).toEqual({ v4: [25, 24], v6: [32] });
+		expect(lengths(full).block).toEqual({ v4: [25, 24, 12], v6: [32] });
+		// What the summaries say, read as the program reads them.
+		const state = (obj: BpfObject, name: MapName, ip: string) => {
+			const n = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0) >>> 8;
+			const w = obj.map(name).lookup(u32(n >>> 5)) as Uint8Array;
+			return Number((new DataView(w.buffer).getBigUint64(0, true) >> BigInt((n & 31) * 2)) & 3n);
+		};
+		for (const obj of [incremental, full]) {
+			expect(state(obj, "pp_block_v4_sum", "172.31.255.1")).toBe(SumState.MATCH);
+			expect(state(obj, "pp_block_v4_sum", "198.51.100.1")).toBe(SumState.PROBE);
+			expect(state(obj, "pp_block_v4_sum", "203.0.113.1")).toBe(SumState.NONE);
+			expect(state(obj, "pp_allow_v4_sum", "172.20.1.9")).toBe(SumState.MATCH);
+			expect(state(obj, "pp_allow_v4_sum", "203.0.113.7")).toBe(SumState.PROBE);
+		}
 		expect(decodeConfig(full.map("pp_config").lookup(u32(0)) as Uint8Array).bans).toBe(true);
-		expect(a.pp_block_v4?.length).toBe(2);
+		expect(a.pp_block_v4?.length).toBe(3);
 		expect(a.pp_services?.length).toBeGreaterThan(0);
 	});
 
