@@ -34,6 +34,15 @@
  * A flood of blocked sources costs one array read per packet, whatever
  * the size of the list.
  *
+ * Service index: pp_svc_ports has one __u32 per (TCP or UDP, destination
+ * port), TCP ports first (key = port, or PP_PORT_UDP + port): PP_PORT_NONE,
+ * no service on that port for any address; n > 0, the port's only service
+ * (for one address, or any) is in pp_svc_slots[n - 1]; 0, look in
+ * pp_services (several addresses share the port, or nobody wrote the
+ * index: zero is never wrong, only slower). A slot is written before an
+ * index entry points at it and never rewritten while one does: a changed
+ * service moves to a free slot. Other protocols always use pp_services.
+ *
  * List generation: the program caches, per (backend, source), what the
  * allow-list, bans, block-list and source sets said about a source it
  * passed, for at most PP_CACHE_TTL_NS; a source the lists drop gets no
@@ -66,6 +75,9 @@
 #define PP_TOKEN_SCALE 1000000000ull	/* bucket tokens are nano-tokens */
 #define PP_CACHE_TTL_NS 250000000ull	/* longest life of a cached list verdict */
 #define PP_LENS_V6_WORDS 3		/* u64 words for prefix lengths 0..128 */
+#define PP_PORT_KEYS (2u << 16)	/* entries of pp_svc_ports */
+#define PP_PORT_UDP (1u << 16)	/* first UDP key of pp_svc_ports */
+#define PP_PORT_NONE 0xffffffffu	/* no service on the port (pp_svc_ports) */
 #define PP_SUM_WORDS (1u << 19)	/* entries of pp_{allow,block}_v4_sum */
 #define PP_SUM_PER_WORD 32	/* /24s per summary word, two bits each */
 #define PP_SUM_PROBE 0		/* IPv4 summary states, see above */
@@ -291,6 +303,12 @@ struct pp_service {
 	struct pp_limit glob_byte;	/* bytes/s for the backend */
 };
 
+/* One service in pp_svc_slots: its pp_services key and value. */
+struct pp_svc_slot {
+	struct pp_service_key key;
+	struct pp_service svc;
+};
+
 struct pp_port_range {
 	__u16 lo;
 	__u16 hi;
@@ -489,6 +507,7 @@ _Static_assert(sizeof(struct pp_list_entry) == 16, "pp_list_entry");
 _Static_assert(sizeof(struct pp_limit) == 8, "pp_limit");
 _Static_assert(sizeof(struct pp_service_key) == 20, "pp_service_key");
 _Static_assert(sizeof(struct pp_service) == 48, "pp_service");
+_Static_assert(sizeof(struct pp_svc_slot) == 68, "pp_svc_slot");
 _Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
 _Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
 _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");

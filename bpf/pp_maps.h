@@ -148,6 +148,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_services SEC(".maps");
 
+/* key: (TCP or UDP, destination port), value: __u32 pp_svc_slots index + 1,
+ * PP_PORT_NONE or 0 (pp_abi.h, "Service index"); user space writes it
+ * through mmap */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PP_PORT_KEYS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_svc_ports SEC(".maps");
+
+/* key: slot, value: struct pp_svc_slot (twice the services: a changed
+ * service moves to a free slot) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PP_DEF_SERVICES + 2);
+	__type(key, __u32);
+	__type(value, struct pp_svc_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_svc_slots SEC(".maps");
+
 /* key: ruleset index, value: struct pp_ruleset */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1194,6 +1194,45 @@ pp_class_of(struct pp_backend_ctr *bc, const struct pp_pkt *p)
 	}
 }
 
+/* The service a packet is for: by the port index when it knows (pp_abi.h,
+ * "Service index"), else by pp_services, the exact address before any. */
+static __always_inline const struct pp_service *
+pp_service_of(const struct pp_pkt *p, struct pp_service_key *sk)
+{
+	const struct pp_service *svc;
+	const struct pp_svc_slot *slot;
+	const __be32 *a;
+	__u32 key, *idx;
+
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		key = (p->proto == IPPROTO_UDP ? PP_PORT_UDP : 0) + p->dport;
+		idx = bpf_map_lookup_elem(&pp_svc_ports, &key);
+		if (idx && *idx == PP_PORT_NONE)
+			return NULL;
+		if (idx && *idx) {
+			key = *idx - 1;
+			slot = bpf_map_lookup_elem(&pp_svc_slots, &key);
+			if (!slot)
+				return NULL;
+			a = slot->key.addr.words;
+			if (!(a[0] | a[1] | a[2] | a[3]) ||
+			    (a[0] == p->dst.words[0] && a[1] == p->dst.words[1] &&
+			     a[2] == p->dst.words[2] && a[3] == p->dst.words[3]))
+				return &slot->svc;
+			return NULL;
+		}
+	}
+	sk->addr = p->dst;
+	sk->port = p->dport;
+	sk->proto = p->proto;
+	svc = bpf_map_lookup_elem(&pp_services, sk);
+	if (!svc) {
+		__builtin_memset(&sk->addr, 0, sizeof(sk->addr));
+		svc = bpf_map_lookup_elem(&pp_services, sk);
+	}
+	return svc;
+}
+
 SEC("xdp")
 int pp_xdp(struct xdp_md *ctx)
 {
@@ -1333,14 +1372,7 @@ int pp_xdp(struct xdp_md *ctx)
 	/* Looked up before the lists because backend-scoped entries and the
 	 * per-source cache need the backend; verdicts keep the order allow,
 	 * ban, block, service. */
-	sk.addr = p.dst;
-	sk.port = p.dport;
-	sk.proto = p.proto;
-	svc = bpf_map_lookup_elem(&pp_services, &sk);
-	if (!svc) {
-		__builtin_memset(&sk.addr, 0, sizeof(sk.addr));
-		svc = bpf_map_lookup_elem(&pp_services, &sk);
-	}
+	svc = pp_service_of(&p, &sk);
 
 	if (svc) {
 		v.backend = svc->backend;

@@ -19,6 +19,12 @@ export const CACHE_TTL_NS = 250_000_000n;
 /** u64 words of the IPv6 prefix-length bitmap (PP_LENS_V6_WORDS). */
 export const LENS_V6_WORDS = 3;
 
+/** pp_svc_ports (pp_abi.h, "Service index"): TCP ports, then UDP ports (PP_PORT_*). */
+export const PORT_KEYS = 2 << 16;
+export const PORT_UDP = 1 << 16;
+/** pp_svc_ports value: no service on the port. 0 looks in pp_services, n > 0 is slot n - 1. */
+export const PORT_NONE = 0xffffffff;
+
 /** Entries of pp_{allow,block}_v4_sum (PP_SUM_WORDS): two bits for each /24, 32 to a u64. */
 export const SUM_WORDS = 1 << 19;
 /** The states of a /24 in an IPv4 summary (PP_SUM_*); zero probes, so an unwritten map is safe. */
@@ -63,6 +69,8 @@ export const MAP_NAMES = [
 	"pp_srcset_v4",
 	"pp_srcset_v6",
 	"pp_services",
+	"pp_svc_ports",
+	"pp_svc_slots",
 	"pp_rulesets",
 	"pp_src_limits",
 	"pp_global_bkt",
@@ -112,6 +120,8 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_srcset_v4: { key: "pp_lpm_v4_key", value: "__u64" },
 	pp_srcset_v6: { key: "pp_lpm_v6_key", value: "__u64" },
 	pp_services: { key: "pp_service_key", value: "pp_service" },
+	pp_svc_ports: { key: "__u32", value: "__u32" },
+	pp_svc_slots: { key: "__u32", value: "pp_svc_slot" },
 	pp_rulesets: { key: "__u32", value: "pp_ruleset" },
 	pp_src_limits: { key: "pp_src_key", value: "pp_src_state" },
 	pp_global_bkt: { key: "__u32", value: "pp_bucket" },
@@ -249,6 +259,7 @@ export const LAYOUT = {
 	pp_list_entry: { size: 16, members: { expires_ns: [0, 8], reason: [8, 4], entry_id: [12, 4] } },
 	pp_limit: { size: 8, members: { rate: [0, 4], burst: [4, 4] } },
 	pp_service_key: { size: 20, members: { addr: [0, 16], port: [16, 2], proto: [18, 1], pad: [19, 1] } },
+	pp_svc_slot: { size: 68, members: { key: [0, 20], svc: [20, 48] } },
 	pp_service: {
 		size: 48,
 		members: {

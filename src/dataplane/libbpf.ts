@@ -453,15 +453,17 @@ export class BpfMap {
 
 	/**
 	 * Runs fn over the values of an array map created with BPF_F_MMAPABLE, mapped shared: what
-	 * fn writes, the program reads at once. The mapping ends when fn returns; fn must not keep it.
+	 * fn writes, the program reads at once. Values are 8-byte aligned, as in the kernel (a __u32
+	 * value is every other u32). The mapping ends when fn returns; fn must not keep it.
 	 */
 	withMapped<T>(fn: (values: ArrayBuffer) => T): T {
-		const length = Math.ceil((this.info.maxEntries * this.info.valueSize) / 4096) * 4096;
+		const bytes = this.info.maxEntries * roundUp8(this.info.valueSize);
+		const length = Math.ceil(bytes / 4096) * 4096;
 		const ret = BigInt(libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0));
 		if (ret === -1n) throw new LibbpfError(this.op("mmap"), errnoNow());
 		const addr = Number(ret);
 		try {
-			return fn(toArrayBuffer(addr as Pointer, 0, this.info.maxEntries * this.info.valueSize));
+			return fn(toArrayBuffer(addr as Pointer, 0, bytes));
 		} finally {
 			libc.symbols.munmap(addr as Pointer, length);
 		}

@@ -43,6 +43,7 @@ function mapSizes(sizes: Config["dataplane"]["map_sizes"]): Record<string, numbe
 		pp_srcset_v4: sizes.source_sets,
 		pp_srcset_v6: sizes.source_sets,
 		pp_services: sizes.services,
+		pp_svc_slots: sizes.services * 2 + 2,
 		// Backend indexes start at 1; each backend has two rule-set slots (double buffering).
 		pp_rulesets: sizes.backends * 2 + 2,
 		pp_global_bkt: sizes.backends + 1,

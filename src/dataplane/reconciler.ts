@@ -36,6 +36,7 @@ import {
 	type MapContents,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
+import { ServiceIndex } from "./service-index.ts";
 import { type SummaryChange, summaryChange, V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
@@ -73,6 +74,8 @@ export class Reconciler {
 	private summary: ListSummary = EMPTY_LISTS;
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
+	/** pp_svc_ports and pp_svc_slots: the services by port. */
+	private serviceIndex = new ServiceIndex();
 	/** The IPv4 summaries of the allow and block lists' global entries. */
 	private readonly summaries = new Map<MapName, { list: MapName; summary: V4Summary }>([
 		["pp_allow_v4_sum", { list: "pp_allow_v4", summary: new V4Summary() }],
@@ -142,6 +145,8 @@ export class Reconciler {
 			if (bytes) this.slots.set(svc.backend, { slot: svc.ruleset, bytes });
 		}
 		this.lists = new ListCompiler(this.bootMs);
+		this.serviceIndex = new ServiceIndex();
+		this.serviceIndex.adopt(this.maps("pp_svc_slots"), this.maps("pp_svc_ports"));
 		this.revisions = null;
 		this.synCfg = null;
 	}
@@ -328,6 +333,8 @@ export class Reconciler {
 		const services: Contents = new Map();
 		for (const [k, s] of c.services) services.set(k, this.serviceEntry(s, slotOf));
 		upsert("pp_services", services);
+		// After the services the index may point at, before those it no longer does go.
+		updated += this.serviceIndex.apply(services, this.maps("pp_svc_slots"), this.maps("pp_svc_ports"));
 		for (const [name, desired] of c.lists) upsert(name, desired);
 		// Between the entries a summary's /24 needs and the removal of those it no longer does.
 		for (const [name, { summary }] of this.summaries) {

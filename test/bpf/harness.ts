@@ -37,14 +37,15 @@ import {
 	Reason,
 	type ReasonName,
 	type SrcState,
-	SUM_WORDS,
 	type SynConfig,
 	sumPerCpu,
 	u32,
 	u64,
 } from "../../src/dataplane/abi.ts";
+import { type Contents, hex } from "../../src/dataplane/compile.ts";
 import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
 import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
+import { ServiceIndex } from "../../src/dataplane/service-index.ts";
 import { summaryChange, V4Summary } from "../../src/dataplane/summary.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -99,6 +100,9 @@ export class Dataplane {
 	/** The IPv4 summaries, kept as the reconciler keeps them once a list is written through here. */
 	private summaries = { allow: new V4Summary(), block: new V4Summary() };
 	private summariesWritten = false;
+	/** The services written, as the reconciler's pp_services contents, and their port index. */
+	private services: Contents = new Map();
+	private serviceIndex = new ServiceIndex();
 
 	private constructor(obj: BpfObject) {
 		this.obj = obj;
@@ -176,8 +180,14 @@ export class Dataplane {
 			globPkt: lim.globPkt,
 			globByte: lim.globByte,
 		});
-		this.map("pp_services").update(encodeServiceKey({ addr: s.addr, port: s.port, proto: s.proto }), value);
-		this.map("pp_services").update(encodeServiceKey({ addr: s.addr, port: 0, proto: s.proto }), value);
+		for (const key of [
+			encodeServiceKey({ addr: s.addr, port: s.port, proto: s.proto }),
+			encodeServiceKey({ addr: s.addr, port: 0, proto: s.proto }),
+		]) {
+			this.map("pp_services").update(key, value);
+			this.services.set(hex(key), { key, value });
+		}
+		this.serviceIndex.apply(this.services, this.map("pp_svc_slots"), this.map("pp_svc_ports"));
 		this.touchedBackends.add(s.backend);
 	}
 
@@ -349,6 +359,10 @@ export class Dataplane {
 		this.autoBumpGen = true;
 		this.lengths = { allow: new Set(), block: new Set(), srcset: new Set() };
 		this.hasBans = false;
+		// The port index back to zero (look in pp_services), what a map nobody wrote holds.
+		this.map("pp_svc_ports").withMapped((b) => new Uint8Array(b).fill(0));
+		this.services = new Map();
+		this.serviceIndex = new ServiceIndex();
 		if (this.summariesWritten) {
 			// Back to all PROBE (zero), what a map nobody summarised holds.
 			for (const name of ["pp_allow_v4_sum", "pp_block_v4_sum"] as const)

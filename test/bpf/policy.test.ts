@@ -7,13 +7,17 @@ import {
 	type CompiledRule,
 	encodeListEntry,
 	encodeLpmKey,
+	encodeServiceKey,
 	IPPROTO,
 	type LevelName,
+	PORT_NONE,
+	PORT_UDP,
 	type PrefixLengths,
 	ProtoBit,
 	Scope,
 	SumState,
 	SvcFlag,
+	u32,
 } from "../../src/dataplane/abi.ts";
 import { connectionLimit } from "../../src/dataplane/levels.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
@@ -473,6 +477,71 @@ suite("pp_xdp policy", () => {
 			dp.block("198.51.0.0/16", 2);
 			expect(from(CLIENT, SERVER)).toBe(XDP_DROP);
 			expect(from("198.51.7.1", SERVER)).toBe(XDP_PASS);
+		});
+	});
+
+	describe("service index: two array reads find a port's service", () => {
+		const to = (dst: string, dport = JAVA, proto: "tcp" | "udp" = "tcp") =>
+			dp.run(
+				buildPacket({
+					src: CLIENT,
+					dst,
+					l4: proto === "tcp" ? tcp(dport, TCP_ACK) : { proto: "udp", sport: 40000, dport },
+					payload: 8,
+				}),
+			);
+		const ports = () => dp.map("pp_svc_ports");
+		const index = (key: number) => new DataView((ports().lookup(u32(key)) as Uint8Array).buffer).getUint32(0, true);
+
+		test("a port's only service is found by its slot; other addresses and ports have none", () => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+			expect(index(JAVA)).toBeGreaterThan(0);
+			expect(index(JAVA + 1)).toBe(PORT_NONE);
+			expect(index(PORT_UDP + JAVA)).toBe(PORT_NONE);
+			expect(to(SERVER)).toBe(XDP_PASS);
+			expect(to("192.0.2.11")).toBe(XDP_PASS);
+			expect(to(SERVER, JAVA, "udp")).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ PASS: 1, NO_SERVICE: 2 });
+			expect(dp.backendCtr(1).rxPackets).toBe(1n);
+		});
+
+		test("the index is read: a port it says is unused has no service, whatever pp_services holds", () => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+			dp.map("pp_services").update(
+				encodeServiceKey({ addr: SERVER, port: JAVA + 1, proto: IPPROTO.TCP }),
+				dp.map("pp_services").lookup(encodeServiceKey({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP })) as Uint8Array,
+			);
+			expect(to(SERVER, JAVA + 1)).toBe(XDP_PASS);
+			ports().update(u32(JAVA + 1), u32(0));
+			expect(to(SERVER, JAVA + 1)).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ NO_SERVICE: 1, PASS: 1 });
+		});
+
+		test("addresses sharing a port go through pp_services: the exact address before any", () => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+			dp.addService({ addr: null, port: JAVA, proto: IPPROTO.TCP, backend: 2, level: "OFF" });
+			expect(index(JAVA)).toBe(0);
+			expect(to(SERVER)).toBe(XDP_PASS);
+			expect(to("192.0.2.11")).toBe(XDP_PASS);
+			expect(dp.backendCtr(1).rxPackets).toBe(1n);
+			expect(dp.backendCtr(2).rxPackets).toBe(1n);
+		});
+
+		test("a service for any address takes every address on its port", () => {
+			dp.addService({ addr: null, port: JAVA, proto: IPPROTO.TCP, backend: 2, level: "OFF" });
+			expect(index(JAVA)).toBeGreaterThan(0);
+			expect(to(SERVER)).toBe(XDP_PASS);
+			expect(to("192.0.2.11")).toBe(XDP_PASS);
+			expect(dp.backendCtr(2).rxPackets).toBe(2n);
+		});
+
+		test("a changed service moves to a new slot; the old slot keeps what it held", () => {
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "OFF" });
+			const first = index(JAVA);
+			const held = dp.map("pp_svc_slots").lookup(u32(first - 1));
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "UNDER_ATTACK" });
+			expect(index(JAVA)).not.toBe(first);
+			expect(dp.map("pp_svc_slots").lookup(u32(first - 1))).toEqual(held as Uint8Array);
 		});
 	});
 

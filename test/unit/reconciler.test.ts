@@ -12,6 +12,7 @@ import {
 	KEYED_CONTENT_MAPS,
 	type MapName,
 	NO_RULESET,
+	PORT_NONE,
 	SumState,
 	u32,
 } from "../../src/dataplane/abi.ts";
@@ -50,6 +51,19 @@ function snapshot(obj: BpfObject): Record<string, string[]> {
 			})
 			.sort();
 	}
+	// The port index, each port resolved to the service in its slot (slot numbers differ by history).
+	const slots = obj.map("pp_svc_slots");
+	out.pp_svc_ports = obj.map("pp_svc_ports").withMapped((b) =>
+		[...new Uint32Array(b)].flatMap((v, i) => {
+			if (i % 2 || v === PORT_NONE) return [];
+			if (v === 0) return [`${i / 2}=pp_services`];
+			const bytes = slots.lookup(u32(v - 1)) as Uint8Array;
+			const svc = decodeService(bytes.subarray(20));
+			const rules =
+				svc.ruleset === NO_RULESET ? "none" : hex(obj.map("pp_rulesets").lookup(u32(svc.ruleset)) as Uint8Array);
+			return [`${i / 2}=${hex(bytes.subarray(0, 20))}/${JSON.stringify({ ...svc, ruleset: 0 })}/${rules}`];
+		}),
+	);
 	// The IPv4 summaries, whole (every word is written at the first sync).
 	for (const name of ["pp_allow_v4_sum", "pp_block_v4_sum"] as const)
 		out[name] = [String(obj.map(name).withMapped((b) => Bun.hash(new Uint8Array(b))))];
@@ -70,6 +84,27 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 	});
 	const reconcilerFor = (obj: BpfObject) =>
 		new Reconciler(core.services.db, core.services.config.dataplane, (name) => obj.map(name), log);
+
+	test("a daemon that re-adopts the maps keeps the port index's slots: the program never reads a slot being rewritten", () => {
+		const obj = load();
+		objects.push(obj);
+		const { services, owner } = core;
+		services.backends.create(owner, { name: "mc", type: "MINECRAFT_JAVA", protection: { level: "HIGH" } });
+		reconcilerFor(obj).fullResync();
+		const index = () => obj.map("pp_svc_ports").withMapped((b) => [...new Uint32Array(b)]);
+		const before = index();
+		expect(before.some((v) => v !== 0 && v !== PORT_NONE)).toBe(true);
+		const again = reconcilerFor(obj);
+		again.fullResync();
+		expect(index()).toEqual(before);
+		const [b] = services.backends.list(owner).data;
+		services.backends.setProtectionLevel(owner, b?.id as string, "LOW");
+		again.sync();
+		const after = index();
+		const moved = after.filter((v, i) => v !== before[i] && v !== 0 && v !== PORT_NONE);
+		expect(moved.length).toBeGreaterThan(0);
+		expect(moved.every((v) => !before.includes(v))).toBe(true);
+	});
 
 	test("a sequence of incremental updates and one full resync produce identical maps", () => {
 		const incremental = load();
@@ -138,6 +173,7 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 			const w = obj.map(name).lookup(u32(n >>> 5)) as Uint8Array;
 			return Number((new DataView(w.buffer).getBigUint64(0, true) >> BigInt((n & 31) * 2)) & 3n);
 		};
+		expect(a.pp_svc_ports?.length).toBeGreaterThan(0);
 		for (const obj of [incremental, full]) {
 			expect(state(obj, "pp_block_v4_sum", "172.31.255.1")).toBe(SumState.MATCH);
 			expect(state(obj, "pp_block_v4_sum", "198.51.100.1")).toBe(SumState.PROBE);
