@@ -49,6 +49,8 @@ const CLIENT = "198.51.100.7";
 const BANNED = "198.51.100.66";
 const ALLOWED = "198.51.100.77";
 const BLOCKED = "100.64.1.1";
+/** A /24 with no longer entry in it: its summary state is MATCH. */
+const BLOCKED_NET = "100.65.2";
 const RULE_HIT = "198.51.100.88";
 const JAVA = 25565;
 const PREFIXES = 100_000;
@@ -174,13 +176,25 @@ const PATHS: Path[] = [
 		reason: "BAN",
 	},
 	{
-		name: "block hit (100k prefixes)",
+		name: "block hit, a /32 (100k prefixes)",
 		setup: (dp) => {
 			baseline(dp);
 			fillBlocks(dp);
 			service(dp);
 		},
 		packet: pkt(BLOCKED),
+		verdict: XDP_DROP,
+		reason: "BLOCK",
+	},
+	{
+		name: "block hit, a /24 the summary decides (100k prefixes)",
+		setup: (dp) => {
+			baseline(dp);
+			fillBlocks(dp);
+			dp.block(`${BLOCKED_NET}.0/24`);
+			service(dp);
+		},
+		packet: pkt(`${BLOCKED_NET}.9`),
 		verdict: XDP_DROP,
 		reason: "BLOCK",
 	},
