@@ -373,6 +373,30 @@ static __always_inline int pp_list_hit(const struct pp_config *cfg,
 
 #define PP_LIST_DROP (PP_CACHE_BAN | PP_CACHE_BLOCK)
 
+/* Whether a ban of the source applies: pp_bans while it holds entries,
+ * then the program's own pp_dyn_bans while it does. */
+static __always_inline int pp_banned(const struct pp_pkt *p,
+				     const struct pp_config *cfg, __u64 *now,
+				     __u64 *until)
+{
+	struct pp_state *state;
+	__u32 key0 = 0;
+	__u64 *ban;
+
+	if (cfg->flags & PP_CFG_BANS) {
+		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
+		if (ban && pp_applies(*ban, now, until))
+			return 1;
+	}
+	state = bpf_map_lookup_elem(&pp_state, &key0);
+	if (state && state->dyn_bans) {
+		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
+		if (ban && pp_applies(*ban, now, until))
+			return 1;
+	}
+	return 0;
+}
+
 /* What the allow-list, bans and block-list say about the source, as one
  * PP_CACHE_* verdict bit (0 = nothing), in pipeline order: allow, ban,
  * block. backend 0 means traffic for no service: global entries only.
@@ -382,27 +406,14 @@ static __always_inline int pp_lists_inline(const struct pp_pkt *p,
 					   __u32 backend, __u32 svc_flags,
 					   __u64 *now, __u64 *until)
 {
-	struct pp_state *state;
-	__u32 key0 = 0;
-	__u64 *ban;
-
 	*until = 0;
 	if (pp_list_hit(cfg, PP_LIST_ALLOW, p, PP_SCOPE_GLOBAL, now, until))
 		return PP_CACHE_ALLOW;
 	if (backend && (svc_flags & PP_SVC_SCOPED_ALLOW) &&
 	    pp_list_hit(cfg, PP_LIST_ALLOW, p, backend, now, until))
 		return PP_CACHE_ALLOW;
-	if (cfg->flags & PP_CFG_BANS) {
-		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
-		if (ban && pp_applies(*ban, now, until))
-			return PP_CACHE_BAN;
-	}
-	state = bpf_map_lookup_elem(&pp_state, &key0);
-	if (state && state->dyn_bans) {
-		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
-		if (ban && pp_applies(*ban, now, until))
-			return PP_CACHE_BAN;
-	}
+	if (pp_banned(p, cfg, now, until))
+		return PP_CACHE_BAN;
 	if (pp_list_hit(cfg, PP_LIST_BLOCK, p, PP_SCOPE_GLOBAL, now, until))
 		return PP_CACHE_BLOCK;
 	if (backend && (svc_flags & PP_SVC_SCOPED_BLOCK) &&
@@ -462,9 +473,8 @@ static __always_inline int pp_lists_fast(const struct pp_config *cfg,
 					 const struct pp_service *svc,
 					 const struct pp_pkt *p, __u64 *now)
 {
-	__u32 allow = PP_SUM_NONE, block = PP_SUM_NONE, key0 = 0;
-	struct pp_state *state;
-	__u64 *ban, until = 0;
+	__u32 allow = PP_SUM_NONE, block = PP_SUM_NONE;
+	__u64 until = 0;
 
 	if (p->is_v6 ||
 	    (svc->flags & (PP_SVC_SCOPED_ALLOW | PP_SVC_SCOPED_BLOCK)))
@@ -479,17 +489,8 @@ static __always_inline int pp_lists_fast(const struct pp_config *cfg,
 		block = pp_sum_v4(PP_LIST_BLOCK, p->src.words[3]);
 	if (block != PP_SUM_NONE && block != PP_SUM_MATCH)
 		return -1;
-	if (cfg->flags & PP_CFG_BANS) {
-		ban = bpf_map_lookup_elem(&pp_bans, &p->src);
-		if (ban && pp_applies(*ban, now, &until))
-			return PP_CACHE_BAN;
-	}
-	state = bpf_map_lookup_elem(&pp_state, &key0);
-	if (state && state->dyn_bans) {
-		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
-		if (ban && pp_applies(*ban, now, &until))
-			return PP_CACHE_BAN;
-	}
+	if (pp_banned(p, cfg, now, &until))
+		return PP_CACHE_BAN;
 	return block == PP_SUM_MATCH ? PP_CACHE_BLOCK : 0;
 }
 

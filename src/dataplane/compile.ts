@@ -70,6 +70,7 @@ export interface Compiled {
 export class CompileError extends Error {}
 
 export const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+export const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function put(contents: MapContents, map: MapName, key: Uint8Array, value: Uint8Array): void {
 	let m = contents.get(map);

@@ -407,22 +407,12 @@ export class BpfMap {
 			throw new LibbpfError(this.op("updateMany: keys/values length"), osConstants.errno.EINVAL);
 		}
 		if (keys.length === 0) return;
-		this.updateBatch(concat(keys, this.info.keySize), concat(values, this.valueBytes), keys.length, flags);
-	}
-
-	/** updateMany for keys and values already laid out back to back (count of each). */
-	updateBatch(kbuf: Uint8Array, vbuf: Uint8Array, n: number, flags = BPF_ANY): void {
-		if (kbuf.length !== n * this.info.keySize || vbuf.length !== n * this.valueBytes) {
-			throw new LibbpfError(this.op("updateBatch: buffer sizes"), osConstants.errno.EINVAL);
-		}
-		if (n === 0) return;
-		const count = new Uint32Array([n]);
+		const kbuf = concat(keys, this.info.keySize);
+		const vbuf = concat(values, this.valueBytes);
+		const count = new Uint32Array([keys.length]);
 		const ret = libbpf.symbols.bpf_map_update_batch(this.fd, ptr(kbuf), ptr(vbuf), ptr(count), ptr(batchOpts(flags)));
 		if (ret === -osConstants.errno.EINVAL || ret === -osConstants.errno.ENOTSUP || ret === -524) {
-			const k = this.info.keySize;
-			const v = this.valueBytes;
-			for (let i = 0; i < n; i++)
-				this.update(kbuf.subarray(i * k, (i + 1) * k), vbuf.subarray(i * v, (i + 1) * v), flags);
+			for (let i = 0; i < keys.length; i++) this.update(keys[i] as Uint8Array, values[i] as Uint8Array, flags);
 			return;
 		}
 		check(this.op("bpf_map_update_batch"), ret);

@@ -34,10 +34,11 @@ import {
 	type ListSummary,
 	type ListUpdate,
 	type MapContents,
+	sameBytes,
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { ServiceIndex } from "./service-index.ts";
-import { type SummaryChange, summaryChange, V4Summary } from "./summary.ts";
+import { V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
 	type SynOptions,
@@ -54,8 +55,6 @@ const SYNACK_TTL = 64;
 export class CapacityError extends Error {}
 
 export type MapSource = (name: MapName) => BpfMap;
-
-const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export interface ApplyStats {
 	updated: number;
@@ -75,7 +74,7 @@ export class Reconciler {
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
 	/** pp_svc_ports and pp_svc_slots: the services by port. */
-	private serviceIndex = new ServiceIndex();
+	private readonly serviceIndex = new ServiceIndex();
 	/** The IPv4 summaries of the allow and block lists' global entries. */
 	private readonly summaries = new Map<MapName, { list: MapName; summary: V4Summary }>([
 		["pp_allow_v4_sum", { list: "pp_allow_v4", summary: new V4Summary() }],
@@ -117,7 +116,7 @@ export class Reconciler {
 	private writeSyn(xdp: boolean): void {
 		if (!this.synOpts) return;
 		const bytes = encodeSynConfig({ xdp, ...this.synOpts, ttl: SYNACK_TTL });
-		if (this.synCfg && equal(this.synCfg, bytes)) return;
+		if (this.synCfg && sameBytes(this.synCfg, bytes)) return;
 		this.maps("pp_syn_cfg").update(u32(0), bytes);
 		this.synCfg = bytes;
 	}
@@ -145,7 +144,6 @@ export class Reconciler {
 			if (bytes) this.slots.set(svc.backend, { slot: svc.ruleset, bytes });
 		}
 		this.lists = new ListCompiler(this.bootMs);
-		this.serviceIndex = new ServiceIndex();
 		this.serviceIndex.adopt(this.maps("pp_svc_slots"), this.maps("pp_svc_ports"));
 		this.revisions = null;
 		this.synCfg = null;
@@ -192,20 +190,14 @@ export class Reconciler {
 	private summarise(update: ListUpdate): void {
 		for (const { list, summary } of this.summaries.values()) {
 			const contents = update.contents.get(list) ?? new Map();
-			const changes: SummaryChange[] = [];
 			if (update.touched === null) {
-				for (const e of contents.values()) {
-					const c = summaryChange(e.key, e.value);
-					if (c) changes.push(c);
-				}
-				summary.reset(changes);
+				summary.follow(
+					[...contents.values()].map((e) => [e.key, e.value]),
+					true,
+				);
 				continue;
 			}
-			for (const k of update.touched.get(list) ?? []) {
-				const c = summaryChange(Buffer.from(k, "hex"), contents.get(k)?.value);
-				if (c) changes.push(c);
-			}
-			if (changes.length) summary.apply(changes);
+			summary.follow([...(update.touched.get(list) ?? [])].map((k) => [Buffer.from(k, "hex"), contents.get(k)?.value]));
 		}
 	}
 
@@ -255,7 +247,7 @@ export class Reconciler {
 			const current = this.shadow.get(name) ?? new Map();
 			const changed = [...candidates(name, desired)].filter(([k, e]) => {
 				const have = current.get(k);
-				return !have || !equal(have.value, e.value);
+				return !have || !sameBytes(have.value, e.value);
 			});
 			if (changed.length) {
 				map.updateMany(
@@ -295,7 +287,7 @@ export class Reconciler {
 		const slotOf = new Map<number, number>();
 		for (const [backend, bytes] of c.rulesets) {
 			const current = this.slots.get(backend);
-			if (current && equal(current.bytes, bytes)) {
+			if (current && sameBytes(current.bytes, bytes)) {
 				slotOf.set(backend, current.slot);
 				continue;
 			}

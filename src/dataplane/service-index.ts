@@ -8,15 +8,13 @@
 // mapping), and only then are the slots nobody points at any more freed, to the back of the
 // queue, so a program still reading one finishes long before it is reused.
 import { decodeServiceKey, IPPROTO, LAYOUT, PORT_KEYS, PORT_NONE, PORT_UDP, u32 } from "./abi.ts";
-import { type Contents, hex } from "./compile.ts";
+import { type Contents, hex, sameBytes } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
 
 interface Slot {
 	slot: number;
 	bytes: Uint8Array;
 }
-
-const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function portKey(serviceKey: Uint8Array): number | null {
 	const { port, proto } = decodeServiceKey(serviceKey);
@@ -75,7 +73,7 @@ export class ServiceIndex {
 			bytes.set(e.key);
 			bytes.set(e.value, e.key.length);
 			let s = keep.get(k) ?? this.slots.get(k);
-			if (!s || !equal(s.bytes, bytes)) {
+			if (!s || !sameBytes(s.bytes, bytes)) {
 				const slot = this.free.shift();
 				if (slot === undefined) throw new Error(`pp_svc_slots has no free slot (${slotMap.info.maxEntries})`);
 				slotMap.update(u32(slot), bytes);

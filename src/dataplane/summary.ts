@@ -33,6 +33,20 @@ export class V4Summary {
 	/** The u32 halves changed since the last write; null: any of them. */
 	private dirty: Set<number> | null = null;
 
+	/**
+	 * Follows a list's keys as they are now: each with its entry, or without one where it is gone
+	 * (scoped and IPv6 keys are not summarised). whole: these are all of the list's entries.
+	 */
+	follow(entries: Iterable<[Uint8Array, Uint8Array | undefined]>, whole = false): void {
+		const changes: SummaryChange[] = [];
+		for (const [key, value] of entries) {
+			const c = summaryChange(key, value);
+			if (c) changes.push(c);
+		}
+		if (whole) this.reset(changes);
+		else if (changes.length) this.apply(changes);
+	}
+
 	/** Records entry changes and recomputes the /24s they cover. */
 	apply(changes: SummaryChange[]): void {
 		let nets = 0;
@@ -74,6 +88,7 @@ export class V4Summary {
 	write(map: BpfMap): number {
 		const want = this.words;
 		const dirty = this.dirty;
+		if (dirty?.size === 0) return 0;
 		this.dirty = new Set();
 		return map.withMapped((buf) => {
 			const have = new Uint32Array(buf);
@@ -147,7 +162,7 @@ export class V4Summary {
 }
 
 /** The summary change an IPv4 list key and its entry (or its absence) make; null for scoped keys. */
-export function summaryChange(key: Uint8Array, value: Uint8Array | undefined): SummaryChange | null {
+function summaryChange(key: Uint8Array, value: Uint8Array | undefined): SummaryChange | null {
 	const { cidr, scope } = decodeLpmKey(key);
 	if (scope !== 0 || cidr.family !== 4) return null;
 	const a = cidr.addr;

@@ -39,3 +39,28 @@ export function check<S extends TSchema>(
 	}
 	if (errors.length) throw new ValidationError(errors);
 }
+
+/**
+ * The from/to of a query in ms since the epoch: ISO 8601 times, `to` defaulting to now and
+ * `from` to defaultMs before `to`. A bad time, or from not before to, is added to errors.
+ */
+export function timeRange(
+	query: { from?: string; to?: string },
+	defaultMs: number,
+	errors: FieldError[],
+): { from: number; to: number } {
+	const time = (field: "from" | "to", fallback: number) => {
+		const raw = query[field];
+		if (raw === undefined) return fallback;
+		const t = Date.parse(raw);
+		if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t)) {
+			errors.push({ field, code: "invalid_value", message: "must be an ISO 8601 timestamp" });
+			return fallback;
+		}
+		return t;
+	};
+	const to = time("to", Date.now());
+	const from = time("from", to - defaultMs);
+	if (!errors.length && from >= to) errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
+	return { from, to };
+}

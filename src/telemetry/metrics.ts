@@ -11,6 +11,7 @@ import type { Database } from "bun:sqlite";
 import { REASON_NAMES, type ReasonName, TRAFFIC_CLASSES, type TrafficClass } from "../dataplane/abi.ts";
 import type { Actor } from "../domain/actor.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../domain/errors.ts";
+import { timeRange } from "../domain/validate.ts";
 import { type AttackAction, DROP_REASONS } from "./attacks.ts";
 import type { Collector } from "./collector.ts";
 import { bucketOf, CLASS_COLUMNS, GRANULARITIES, GRANULARITY_MS, type Granularity } from "./rollups.ts";
@@ -565,20 +566,8 @@ export class MetricsService {
 	private range(actor: Actor, query: MetricsQuery, defaultMs = DEFAULT_RANGE_MS): Range {
 		require(actor);
 		const errors: FieldError[] = [];
-		const time = (field: "from" | "to", fallback: number) => {
-			const raw = query[field];
-			if (raw === undefined || raw === "") return fallback;
-			const t = Date.parse(raw);
-			if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t)) {
-				errors.push({ field, code: "invalid_value", message: "must be an ISO 8601 timestamp" });
-				return fallback;
-			}
-			return t;
-		};
-		const to = time("to", Date.now());
-		const from = time("from", to - defaultMs);
-		if (!errors.length && from >= to)
-			errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
+		// An empty from or to (a submitted form field) means unset here.
+		const { from, to } = timeRange({ from: query.from || undefined, to: query.to || undefined }, defaultMs, errors);
 		let granularity: Granularity;
 		if (query.granularity) {
 			const g = query.granularity.toUpperCase() as Granularity;

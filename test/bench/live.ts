@@ -16,11 +16,13 @@
 //
 // Everything created here is named pp-…, removed on return, on error and by exit/signal hooks;
 // XDP is attached only to the veth created here and traffic never leaves the pair.
+
 import { dlopen, ptr, read } from "bun:ffi";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileBpf } from "../../scripts/build-bpf.ts";
 import {
 	Action,
 	type CompiledRule,
@@ -139,29 +141,8 @@ export function buildBenchObjects(): void {
 		[GEN_SOURCE, GEN_OBJ],
 		[join(import.meta.dir, "bpf", "pp_floor.bpf.c"), FLOOR_OBJ],
 		[join(import.meta.dir, "bpf", "pp_answer.bpf.c"), ANSWER_OBJ],
-	] as const) {
-		const p = Bun.spawnSync(
-			[
-				"clang",
-				"-O2",
-				"-g",
-				"-Wall",
-				"-Werror",
-				"-target",
-				"bpf",
-				"-mcpu=v3",
-				"-D__TARGET_ARCH_x86",
-				"-I/usr/include/x86_64-linux-gnu",
-				`-I${join(ROOT, "bpf")}`,
-				"-c",
-				source,
-				"-o",
-				out,
-			],
-			{ stdout: "inherit", stderr: "inherit" },
-		);
-		if (p.exitCode !== 0) throw new Error(`clang failed for ${source}`);
-	}
+	] as const)
+		compileBpf(source, out);
 }
 
 /** The floor program loaded privately, its table filled with the blocked /24 prefixes. */

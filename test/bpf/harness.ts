@@ -46,7 +46,7 @@ import { type Contents, hex } from "../../src/dataplane/compile.ts";
 import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
 import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
 import { ServiceIndex } from "../../src/dataplane/service-index.ts";
-import { summaryChange, V4Summary } from "../../src/dataplane/summary.ts";
+import { V4Summary } from "../../src/dataplane/summary.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 /** PP_XDP_OBJ runs the suite against another build of the program. */
@@ -211,13 +211,10 @@ export class Dataplane {
 		this.listsChanged();
 	}
 
-	/** Follows global IPv4 entries written (value) or removed (undefined) in the list's summary. */
-	private summarise(list: "allow" | "block", entries: [Uint8Array, Uint8Array | undefined][]): void {
-		const changes = entries.flatMap(([k, v]) => summaryChange(k, v) ?? []);
-		if (!changes.length) return;
-		this.summaries[list].apply(changes);
-		this.summaries[list].write(this.map(`pp_${list}_v4_sum`));
-		this.summariesWritten = true;
+	/** Follows the entries written in the list's summary, as the reconciler does. */
+	private summarise(list: "allow" | "block", entries: [Uint8Array, Uint8Array][]): void {
+		this.summaries[list].follow(entries);
+		if (this.summaries[list].write(this.map(`pp_${list}_v4_sum`))) this.summariesWritten = true;
 	}
 
 	/** The summary state the harness wrote for an address's /24 (SumState). */

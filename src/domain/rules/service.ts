@@ -15,7 +15,7 @@ import { hasHoneypot } from "../backends/service.ts";
 import { type FieldError, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { bumpRevision } from "../revisions.ts";
-import { check } from "../validate.ts";
+import { check, timeRange } from "../validate.ts";
 import {
 	type FilterRule,
 	GRANULARITIES,
@@ -397,20 +397,7 @@ export class FilterRuleService {
 				code: "invalid_enum",
 				message: `must be one of ${GRANULARITIES.join(", ")}`,
 			});
-		const time = (field: "from" | "to", fallback: number) => {
-			const raw = query[field];
-			if (raw === undefined) return fallback;
-			const t = Date.parse(raw);
-			if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t)) {
-				errors.push({ field, code: "invalid_value", message: "must be an ISO 8601 timestamp" });
-				return fallback;
-			}
-			return t;
-		};
-		const to = time("to", Date.now());
-		const from = time("from", to - 86_400_000);
-		if (!errors.length && from >= to)
-			errors.push({ field: "from", code: "invalid_value", message: "must be before to" });
+		const { from, to } = timeRange(query, 86_400_000, errors);
 		const step = GRANULARITY_MS[granularity] ?? GRANULARITY_MS.HOUR;
 		if (!errors.length && (to - from) / step > MAX_BUCKETS)
 			errors.push({
