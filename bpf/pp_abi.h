@@ -43,6 +43,18 @@
  * index entry points at it and never rewritten while one does: a changed
  * service moves to a free slot. Other protocols always use pp_services.
  *
+ * Source table: pp_src_table holds the per-(backend, source) state, one
+ * array element per set of PP_SRC_WAYS ways. A key's set and tag come from
+ * a keyed hash, h = seed[0] + scope * seed[1] + sum of addr.words[i] *
+ * seed[2 + i] (64-bit, words as loaded), with the seeds from
+ * pp_config.src_seed: set (h >> 32) & pp_config.src_set_mask, tag
+ * (__u32)h | 1. A way with tag 0 is free. A new source takes a free way,
+ * else the way whose cached verdict ends first (least recently refreshed).
+ * The array is shared by CPUs without locks: a way's check ties its cached
+ * verdict to the tag of the source that computed it (pp_src_check), so a
+ * way torn by two CPUs claiming it at once never lends one source's
+ * verdict to another; counters and buckets are only approximate then.
+ *
  * List generation: the program caches, per (backend, source), what the
  * allow-list, bans, block-list and source sets said about a source it
  * passed, for at most PP_CACHE_TTL_NS; a source the lists drop gets no
@@ -83,6 +95,8 @@
 #define PP_SUM_PROBE 0		/* IPv4 summary states, see above */
 #define PP_SUM_NONE 1
 #define PP_SUM_MATCH 2
+#define PP_SRC_WAYS 4		/* ways per set of pp_src_table */
+#define PP_SRC_SEEDS 6		/* __u64 hash seeds in pp_config */
 
 /* Default max_entries; the loader overrides them from configuration. */
 #define PP_DEF_BACKENDS 1024
@@ -93,6 +107,7 @@
 #define PP_DEF_SRCSET_ENTRIES 262144
 #define PP_DEF_SERVICES 4096
 #define PP_DEF_SRC_LIMITS 131072
+#define PP_DEF_SRC_SETS 32768
 #define PP_DEF_MGMT_ENTRIES 256
 #define PP_DEF_EVENTS_BYTES (256 * 1024)
 #define PP_DEF_L7_SESSIONS 65536
@@ -299,8 +314,8 @@ struct pp_service {
 	__u16 pad;
 	struct pp_limit src_pkt;	/* packets/s per source */
 	struct pp_limit src_byte;	/* bytes/s per source */
-	struct pp_limit glob_pkt;	/* packets/s for the backend */
-	struct pp_limit glob_byte;	/* bytes/s for the backend */
+	struct pp_limit glob_pkt;	/* packets/s for the backend, per CPU */
+	struct pp_limit glob_byte;	/* bytes/s for the backend, per CPU */
 };
 
 /* One service in pp_svc_slots: its pp_services key and value. */
@@ -349,7 +364,7 @@ struct pp_prefix_lens {
 
 struct pp_config {
 	__u32 sample_rate;	/* 1 in N drops become events; 0 = none */
-	__u32 nr_cpus;		/* global buckets are per CPU: rate / nr_cpus */
+	__u32 src_set_mask;	/* sets in pp_src_table - 1 (a power of two) */
 	__u32 list_gen;		/* bumped by user space after list changes */
 	__u32 nr_mgmt_ports;
 	__u16 mgmt_ports[PP_MGMT_PORTS];	/* TCP destination ports */
@@ -358,6 +373,7 @@ struct pp_config {
 	struct pp_prefix_lens srcset_lens;	/* lengths in pp_srcset_v4/v6 */
 	enum pp_cfg_flag flags;
 	__u32 pad;
+	__u64 src_seed[PP_SRC_SEEDS];	/* pp_src_table hash keys, random */
 };
 
 /* A backend's L7 options (pp_l7_cfgs, keyed by backend index). */
@@ -399,6 +415,13 @@ struct pp_conn_slots {
 	__u16 ports[PP_CONN_SLOTS];	/* client port, host order */
 };
 
+/* Each CPU's last reading of the coarse clock (pp_clock[0], per CPU) and
+ * the jiffies it was read at; kernel-owned. */
+struct pp_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
 /* Kernel-owned state (pp_state[0]); user space only reads it. */
 struct pp_state {
 	__u32 dyn_bans;		/* non-zero once pp_dyn_bans got an entry */
@@ -423,7 +446,9 @@ struct pp_bucket {
 };
 
 struct pp_src_key {
-	enum pp_scope scope;	/* backend index, or PP_SCOPE_RULE | slot */
+	enum pp_scope scope;	/* backend index (pp_src_table), or
+				 * PP_SCOPE_RULE | slot, PP_SCOPE_CONN |
+				 * backend (pp_src_limits) */
 	struct pp_addr addr;
 };
 
@@ -440,6 +465,20 @@ struct pp_src_state {
 	__u64 cache_until_ns;	/* when the cached verdict must be recomputed */
 	__u32 list_gen;		/* pp_config.list_gen the cache belongs to */
 	enum pp_cache_flag cache;
+};
+
+/* A way of pp_src_table: a (backend, source) and its state. */
+struct pp_src_way {
+	__u32 tag;		/* 0 = free; else the key's tag */
+	__u32 check;		/* pp_src_check() of the cached verdict */
+	struct pp_src_key key;	/* scope is the backend index */
+	__u32 pad;
+	struct pp_src_state st;
+};
+
+/* An element of pp_src_table. */
+struct pp_src_set {
+	struct pp_src_way way[PP_SRC_WAYS];
 };
 
 struct pp_ctr {
@@ -512,16 +551,19 @@ _Static_assert(sizeof(struct pp_port_range) == 4, "pp_port_range");
 _Static_assert(sizeof(struct pp_rule) == 56, "pp_rule");
 _Static_assert(sizeof(struct pp_ruleset) == 4144, "pp_ruleset");
 _Static_assert(sizeof(struct pp_prefix_lens) == 32, "pp_prefix_lens");
-_Static_assert(sizeof(struct pp_config) == 136, "pp_config");
+_Static_assert(sizeof(struct pp_config) == 184, "pp_config");
 _Static_assert(sizeof(struct pp_bucket) == 24, "pp_bucket");
 _Static_assert(sizeof(struct pp_l7_cfg) == 64, "pp_l7_cfg");
 _Static_assert(sizeof(struct pp_conn_slots) == 160, "pp_conn_slots");
 _Static_assert(sizeof(struct pp_flow_key) == 24, "pp_flow_key");
 _Static_assert(sizeof(struct pp_mc_flow) == 16, "pp_mc_flow");
 _Static_assert(sizeof(struct pp_state) == 8, "pp_state");
+_Static_assert(sizeof(struct pp_clock) == 16, "pp_clock");
 _Static_assert(sizeof(struct pp_syn_cfg) == 12, "pp_syn_cfg");
 _Static_assert(sizeof(struct pp_src_key) == 20, "pp_src_key");
 _Static_assert(sizeof(struct pp_src_state) == 72, "pp_src_state");
+_Static_assert(sizeof(struct pp_src_way) == 104, "pp_src_way");
+_Static_assert(sizeof(struct pp_src_set) == 416, "pp_src_set");
 _Static_assert(sizeof(struct pp_ctr) == 16, "pp_ctr");
 _Static_assert(sizeof(struct pp_rule_ctr) == 24, "pp_rule_ctr");
 _Static_assert(sizeof(struct pp_class_ctr) == 16, "pp_class_ctr");

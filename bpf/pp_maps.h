@@ -179,8 +179,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_rulesets SEC(".maps");
 
-/* key: struct pp_src_key, value: struct pp_src_state. Per-CPU LRU lists:
- * a flood of new spoofed sources must not serialise CPUs on one lock. */
+/* key: set index, value: struct pp_src_set; the per-(backend, source)
+ * state (pp_abi.h, "Source table"). Mmapable so user space reads it in
+ * one pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PP_DEF_SRC_SETS);
+	__type(key, __u32);
+	__type(value, struct pp_src_set);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_src_table SEC(".maps");
+
+/* key: struct pp_src_key with a rule or connection scope, value: struct
+ * pp_src_state (its bucket and counters). Per-CPU LRU lists: a flood of
+ * new spoofed sources must not serialise CPUs on one lock. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
@@ -304,6 +317,19 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_dyn_bans SEC(".maps");
+
+/* The key of the one-entry maps, read from .rodata: a lookup needs no
+ * stack slot for it (the stack of pp_xdp and its calls is at the limit). */
+static const __u32 pp_key0 = 0;
+
+/* key: 0, value: struct pp_clock (per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_clock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_clock SEC(".maps");
 
 /* key: 0, value: struct pp_state */
 struct {

@@ -428,13 +428,13 @@ __noinline int pp_syncookie(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6,
 	struct pp_cursor c;
 	struct pp_syn_cfg *cfg;
 	struct ethhdr *eth;
-	__u32 key0 = 0, l3_off;
+	__u32 l3_off;
 	__u16 vlan;
 	int eth_type;
 
 	if (!ctx)
 		return PP_SYN_NEXT;
-	cfg = bpf_map_lookup_elem(&pp_syn_cfg, &key0);
+	cfg = bpf_map_lookup_elem(&pp_syn_cfg, &pp_key0);
 	if (!cfg || !(cfg->flags & PP_SYN_XDP))
 		return PP_SYN_NEXT;
 	c.pos = (void *)(long)ctx->data;

@@ -16,8 +16,8 @@
  * flows in their own LRU maps) with the concurrent connections per source
  * (pp_conns).
  * For service traffic the list answers (and source sets) come from the
- * source's pp_src_limits entry, refreshed per list generation (pp_abi.h);
- * sources the lists drop are decided without creating one.
+ * source's way in pp_src_table, refreshed per list generation (pp_abi.h);
+ * sources the lists drop are decided without taking one.
  */
 #include "pp_parse.h"
 #include "pp_abi.h"
@@ -103,13 +103,32 @@ static __always_inline void pp_event(const struct pp_pkt *p,
 	pp_emit_event(&ev);
 }
 
-/* The coarse clock (one tick of resolution) is a fraction of the cost of
- * bpf_ktime_get_ns and is CLOCK_MONOTONIC too; buckets refilled per tick and
- * expiries late by a tick are fine. Read at most once per packet. */
+/* CLOCK_MONOTONIC at the resolution of a tick: the coarse clock, which
+ * changes only at ticks, read once per tick per CPU (pp_clock) and kept
+ * while jiffies (one load) stay the same. A reading taken between a tick's
+ * jiffies and its clock update lasts one more tick, so the value lags the
+ * real time by up to two ticks: buckets refilled per tick and expiries a
+ * tick or two late are fine. Not inlined: its own frame keeps it off the
+ * stacks of its many callers. */
+static __noinline __u64 pp_clock_ns(void)
+{
+	struct pp_clock *c = bpf_map_lookup_elem(&pp_clock, &pp_key0);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
+}
+
+/* The packet's time: read at most once per packet. */
 static __always_inline __u64 pp_now(__u64 *now)
 {
 	if (!*now)
-		*now = bpf_ktime_get_coarse_ns();
+		*now = pp_clock_ns();
 	return *now;
 }
 
@@ -171,6 +190,12 @@ static __always_inline __u32 pp_fls64(__u64 x)
 	x |= x >> 16;
 	x |= x >> 32;
 	return pp_debruijn_index[((x ^ (x >> 1)) * PP_DEBRUIJN64) >> 58];
+}
+
+/* Index of the lowest set bit of x, which is not 0. */
+static __always_inline __u32 pp_ctz64(__u64 x)
+{
+	return pp_debruijn_index[((x & -x) * PP_DEBRUIJN64) >> 58];
 }
 
 /* Network-order mask of the first len bits of a 32-bit word, len 0..32. */
@@ -380,7 +405,6 @@ static __always_inline int pp_banned(const struct pp_pkt *p,
 				     __u64 *until)
 {
 	struct pp_state *state;
-	__u32 key0 = 0;
 	__u64 *ban;
 
 	if (cfg->flags & PP_CFG_BANS) {
@@ -388,7 +412,7 @@ static __always_inline int pp_banned(const struct pp_pkt *p,
 		if (ban && pp_applies(*ban, now, until))
 			return 1;
 	}
-	state = bpf_map_lookup_elem(&pp_state, &key0);
+	state = bpf_map_lookup_elem(&pp_state, &pp_key0);
 	if (state && state->dyn_bans) {
 		ban = bpf_map_lookup_elem(&pp_dyn_bans, &p->src);
 		if (ban && pp_applies(*ban, now, until))
@@ -494,49 +518,113 @@ static __always_inline int pp_lists_fast(const struct pp_config *cfg,
 	return block == PP_SUM_MATCH ? PP_CACHE_BLOCK : 0;
 }
 
-/* The list verdict for service traffic, and the source's state. One LRU
- * lookup replaces the list lookups for every packet of a source after its
- * first, until the lists change (list_gen), a deciding entry expires or the
- * TTL runs out. A source the lists drop gets no state of its own: a flood
- * of spoofed blocked sources must not evict the sources being served.
- * *stp is NULL when the source has no state. */
+/* The keyed hash of a pp_src_table key (pp_abi.h, "Source table"). */
+static __always_inline __u64 pp_src_hash(const struct pp_config *cfg,
+					 __u32 scope, const struct pp_addr *a)
+{
+	return cfg->src_seed[0] + scope * cfg->src_seed[1] +
+	       a->words[0] * cfg->src_seed[2] + a->words[1] * cfg->src_seed[3] +
+	       a->words[2] * cfg->src_seed[4] + a->words[3] * cfg->src_seed[5];
+}
+
+/* What a way's check must be for its cached verdict to count: the tag of
+ * the source that computed it, folded with every cached field. */
+static __always_inline __u32 pp_src_check(__u32 tag,
+					  const struct pp_src_state *st)
+{
+	return tag ^ st->list_gen ^ st->cache ^ (__u32)st->cache_until_ns ^
+	       (__u32)(st->cache_until_ns >> 32) ^ (__u32)st->src_sets ^
+	       (__u32)(st->src_sets >> 32);
+}
+
+/* The way of the set that holds (scope, source): its index, or -1 minus
+ * the index of the way a new source takes (a free one, else the one whose
+ * cached verdict ends first). */
+__noinline int pp_src_way_of(const struct pp_src_set *set, __u32 tag,
+			     __u32 scope, const struct pp_addr *a)
+{
+	const struct pp_src_way *way;
+	__u64 oldest = ~0ull;
+	int w, victim = 0;
+
+	if (!set || !a)
+		return -1;
+#pragma unroll
+	for (w = 0; w < PP_SRC_WAYS; w++) {
+		way = &set->way[w];
+		if (way->tag == tag && way->key.scope == scope &&
+		    way->key.addr.words[3] == a->words[3] &&
+		    way->key.addr.words[2] == a->words[2] &&
+		    way->key.addr.words[1] == a->words[1] &&
+		    way->key.addr.words[0] == a->words[0])
+			return w;
+		if (!way->tag) {
+			oldest = 0;
+			victim = w;
+		} else if (way->st.cache_until_ns < oldest) {
+			oldest = way->st.cache_until_ns;
+			victim = w;
+		}
+	}
+	return -1 - victim;
+}
+
+/* The list verdict for service traffic, and the source's way in
+ * pp_src_table. One array read and a key compare replace the list lookups
+ * for every packet of a source after its first, until the lists change
+ * (list_gen), a deciding entry expires or the TTL runs out. A source the
+ * lists drop gets no way of its own: a flood of spoofed blocked sources
+ * must not evict the sources being served. *wayp is NULL without a way. */
 static __always_inline int pp_src_lists(const struct pp_config *cfg,
 					const struct pp_service *svc,
 					const struct pp_pkt *p, __u32 gen,
-					__u64 *now, struct pp_src_state **stp)
+					__u64 *now, struct pp_src_way **wayp,
+					__u32 *tagp)
 {
-	struct pp_src_key key = { .scope = svc->backend, .addr = p->src };
-	struct pp_src_state init = {};
-	struct pp_src_state *st;
+	__u64 h = pp_src_hash(cfg, svc->backend, &p->src);
+	__u32 idx = (h >> 32) & cfg->src_set_mask, tag = (__u32)h | 1;
+	struct pp_src_set *set;
+	struct pp_src_way *way;
 	__u64 until = 0;
-	int lists;
+	int lists, w;
 
+	*wayp = NULL;
+	*tagp = tag;
 	lists = pp_lists_fast(cfg, svc, p, now);
-	if (lists > 0 && (lists & PP_LIST_DROP)) {
-		*stp = NULL;
+	if (lists > 0 && (lists & PP_LIST_DROP))
 		return lists;
+	set = bpf_map_lookup_elem(&pp_src_table, &idx);
+	if (!set)
+		return lists >= 0 ? lists : pp_lists(p, cfg, svc, now, &until);
+	w = pp_src_way_of(set, tag, svc->backend, &p->src);
+	way = &set->way[(w >= 0 ? w : -1 - w) & (PP_SRC_WAYS - 1)];
+	if (w >= 0) {
+		*wayp = way;
+		if ((way->st.cache & PP_CACHE_VALID) &&
+		    way->st.list_gen == gen &&
+		    way->st.cache_until_ns > pp_now(now) &&
+		    way->check == pp_src_check(tag, &way->st))
+			return lists >= 0 ? lists :
+			       way->st.cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
 	}
-	st = bpf_map_lookup_elem(&pp_src_limits, &key);
-	*stp = st;
-	if (st && (st->cache & PP_CACHE_VALID) && st->list_gen == gen &&
-	    st->cache_until_ns > pp_now(now))
-		return lists >= 0 ? lists : st->cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
-
 	if (lists < 0)
 		lists = pp_lists(p, cfg, svc, now, &until);
-	if (st) {
-		st->cache = PP_CACHE_VALID | lists;
-		st->cache_until_ns = pp_cache_until(until, now);
-		st->list_gen = gen;
-		return lists;
+	if (w < 0) {
+		if (lists & PP_LIST_DROP)
+			return lists;
+		/* Free the way before rewriting it, so no reader matches a
+		 * half-written key. */
+		way->tag = 0;
+		__builtin_memset(&way->st, 0, sizeof(way->st));
+		way->key.scope = svc->backend;
+		way->key.addr = p->src;
+		way->tag = tag;
+		*wayp = way;
 	}
-	if (lists & PP_LIST_DROP)
-		return lists;
-	init.cache = PP_CACHE_VALID | lists;
-	init.cache_until_ns = pp_cache_until(until, now);
-	init.list_gen = gen;
-	bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_NOEXIST);
-	*stp = bpf_map_lookup_elem(&pp_src_limits, &key);
+	way->st.cache = PP_CACHE_VALID | lists;
+	way->st.cache_until_ns = pp_cache_until(until, now);
+	way->st.list_gen = gen;
+	way->check = pp_src_check(tag, &way->st);
 	return lists;
 }
 
@@ -654,26 +742,21 @@ static __always_inline int pp_src_admit(__u32 scope, const struct pp_pkt *p,
 }
 
 /* The backend bucket is per CPU so CPUs never contend for it; each CPU
- * gets rate / nr_cpus, which under-admits when RSS is skewed. */
-static __always_inline int pp_global_admit(const struct pp_config *cfg,
-					   const struct pp_service *svc,
+ * gets the share user space wrote (rate / CPUs), which under-admits when
+ * RSS is skewed. */
+static __always_inline int pp_global_admit(const struct pp_service *svc,
 					   const struct pp_pkt *p, __u64 *now)
 {
-	__u32 n = cfg->nr_cpus > 1 ? cfg->nr_cpus : 1;
 	__u32 backend = svc->backend;
-	struct pp_limit pkt, byte;
 	struct pp_bucket *b;
 
 	b = bpf_map_lookup_elem(&pp_global_bkt, &backend);
 	if (!b)
 		return 1;
-	pkt.rate = svc->glob_pkt.rate ? (svc->glob_pkt.rate / n ?: 1) : 0;
-	pkt.burst = svc->glob_pkt.burst ? (svc->glob_pkt.burst / n ?: 1) : 0;
-	byte.rate = svc->glob_byte.rate ? (svc->glob_byte.rate / n ?: 1) : 0;
-	byte.burst = svc->glob_byte.burst ? (svc->glob_byte.burst / n ?: 1) : 0;
 	if (!b->last_ns)
-		pp_bucket_fill(b, pp_now(now), &pkt, &byte);
-	return pp_bucket_admit(b, pp_now(now), p->len, &pkt, &byte);
+		pp_bucket_fill(b, pp_now(now), &svc->glob_pkt, &svc->glob_byte);
+	return pp_bucket_admit(b, pp_now(now), p->len, &svc->glob_pkt,
+			       &svc->glob_byte);
 }
 
 /* New connections per source: a SYN takes a token from the source's
@@ -711,7 +794,7 @@ __noinline int pp_run_rules(const struct pp_ruleset *rs,
 	const struct pp_rule *r;
 	__u64 src_bits, cand;
 	__u32 count, action = PP_ACT_NONE, slot = PP_NO_RULE;
-	int i, s;
+	int i, k;
 
 	if (!rs || !p || !v || !logged || !now)
 		return PP_RULES_CONTINUE;
@@ -719,26 +802,19 @@ __noinline int pp_run_rules(const struct pp_ruleset *rs,
 	src_bits = p->src_sets;
 
 	cand = rs->unsourced;
-	for (s = 0; s < PP_MAX_SOURCE_SETS; s++) {
-		if (!(src_bits >> s))
-			break;
-		if ((src_bits >> s) & 1)
-			cand |= rs->by_set[s];
+	for (k = 0; k < PP_MAX_SOURCE_SETS && src_bits; k++) {
+		cand |= rs->by_set[pp_ctz64(src_bits) & (PP_MAX_SOURCE_SETS - 1)];
+		src_bits &= src_bits - 1;
 	}
+	src_bits = p->src_sets;
 	cand &= rs->by_proto[p->pclass & (PP_PROTO_CLASSES - 1)];
 	if (count < PP_MAX_RULES)
 		cand &= (1ull << count) - 1;
 
-	for (i = 0; i < PP_MAX_RULES; i++) {
-		if (!(cand >> i))
-			break;
-		/* Skip a byte of non-candidates at once. */
-		if (!((cand >> i) & 0xff)) {
-			i += 7;
-			continue;
-		}
-		if (!((cand >> i) & 1))
-			continue;
+	/* Candidates lowest first: the rules' priority order. */
+	for (k = 0; k < PP_MAX_RULES && cand; k++) {
+		i = pp_ctz64(cand) & (PP_MAX_RULES - 1);
+		cand &= cand - 1;
 		r = &rs->rules[i];
 		if (r->src_none & src_bits)
 			continue;
@@ -1017,27 +1093,24 @@ __noinline int pp_l7_check(struct xdp_md *ctx, const struct pp_pkt *p,
 }
 
 /* Bans the source for ban_ns in pp_dyn_bans, the program's own bans, and
- * marks the source's cached verdict for this backend so its next packet
- * drops at once; other backends see the ban within PP_CACHE_TTL_NS. */
+ * voids the source's cached verdict for this backend so its next packet
+ * finds the ban; other backends see it within PP_CACHE_TTL_NS. */
 static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
 				       struct pp_src_state *st, __u64 ban_ns,
 				       __u64 *now)
 {
 	struct pp_state *state;
-	__u32 key0 = 0;
 	__u64 until;
 
 	if (!ban_ns)
 		return;
 	until = pp_now(now) + ban_ns;
 	bpf_map_update_elem(&pp_dyn_bans, &p->src, &until, BPF_ANY);
-	state = bpf_map_lookup_elem(&pp_state, &key0);
+	state = bpf_map_lookup_elem(&pp_state, &pp_key0);
 	if (state && !state->dyn_bans)
 		state->dyn_bans = 1;
-	if (st) {
-		st->cache = PP_CACHE_VALID | PP_CACHE_BAN;
-		st->cache_until_ns = pp_cache_until(until, now);
-	}
+	if (st)
+		st->cache = 0;
 }
 
 /* Opens a pending Minecraft Java connection, as its SYN would have. */
@@ -1198,8 +1271,9 @@ pp_class_of(struct pp_backend_ctr *bc, const struct pp_pkt *p)
 /* The service a packet is for: by the port index when it knows (pp_abi.h,
  * "Service index"), else by pp_services, the exact address before any. */
 static __always_inline const struct pp_service *
-pp_service_of(const struct pp_pkt *p, struct pp_service_key *sk)
+pp_service_of(const struct pp_pkt *p)
 {
+	struct pp_service_key sk = {};
 	const struct pp_service *svc;
 	const struct pp_svc_slot *slot;
 	const __be32 *a;
@@ -1223,13 +1297,13 @@ pp_service_of(const struct pp_pkt *p, struct pp_service_key *sk)
 			return NULL;
 		}
 	}
-	sk->addr = p->dst;
-	sk->port = p->dport;
-	sk->proto = p->proto;
-	svc = bpf_map_lookup_elem(&pp_services, sk);
+	sk.addr = p->dst;
+	sk.port = p->dport;
+	sk.proto = p->proto;
+	svc = bpf_map_lookup_elem(&pp_services, &sk);
 	if (!svc) {
-		__builtin_memset(&sk->addr, 0, sizeof(sk->addr));
-		svc = bpf_map_lookup_elem(&pp_services, sk);
+		__builtin_memset(&sk.addr, 0, sizeof(sk.addr));
+		svc = bpf_map_lookup_elem(&pp_services, &sk);
 	}
 	return svc;
 }
@@ -1247,7 +1321,6 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_cursor c = { .pos = data };
 	const struct pp_service *svc = NULL;
 	const struct pp_ruleset *rs = NULL;
-	struct pp_service_key sk = {};
 	struct pp_pkt p = {};
 	struct pp_config *cfg;
 	struct ipv6hdr *ip6h;
@@ -1261,14 +1334,16 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_ctr *rc;
 	struct pp_backend_ctr *bc;
 	struct pp_class_ctr *cc;
+	struct pp_src_way *way = NULL;
 	struct pp_src_state *st = NULL;
-	__u32 key0 = 0, l4_len, flags, rkey, reason, gen, lists, cookie_ok = 0;
+	__u32 l4_len, flags, rkey, reason, gen, lists, tag = 0;
+	__u32 cookie_ok = 0;
 	__u64 now = 0, logged = 0, until;
 	int eth_type, proto;
 	__u8 *refl;
 
 	p.len = ctx->data_end - ctx->data;
-	cfg = bpf_map_lookup_elem(&pp_config, &key0);
+	cfg = bpf_map_lookup_elem(&pp_config, &pp_key0);
 	if (!cfg)
 		goto out;
 
@@ -1373,12 +1448,13 @@ int pp_xdp(struct xdp_md *ctx)
 	/* Looked up before the lists because backend-scoped entries and the
 	 * per-source cache need the backend; verdicts keep the order allow,
 	 * ban, block, service. */
-	svc = pp_service_of(&p, &sk);
+	svc = pp_service_of(&p);
 
 	if (svc) {
 		v.backend = svc->backend;
-		lists = pp_src_lists(cfg, svc, &p, gen, &now, &st);
-		if (st) {
+		lists = pp_src_lists(cfg, svc, &p, gen, &now, &way, &tag);
+		if (way) {
+			st = &way->st;
 			st->packets += 1;
 			st->bytes += p.len;
 		}
@@ -1438,9 +1514,10 @@ int pp_xdp(struct xdp_md *ctx)
 					p.src_sets = st->src_sets;
 				} else {
 					p.src_sets = pp_src_sets(&p, cfg);
-					if (st) {
+					if (way) {
 						st->src_sets = p.src_sets;
 						st->cache |= PP_CACHE_SETS;
+						way->check = pp_src_check(tag, st);
 					}
 				}
 			}
@@ -1467,7 +1544,7 @@ int pp_xdp(struct xdp_md *ctx)
 		}
 	}
 	if ((flags & PP_SVC_GLOBAL_LIMIT) &&
-	    !pp_global_admit(cfg, svc, &p, &now)) {
+	    !pp_global_admit(svc, &p, &now)) {
 		v.action = XDP_DROP;
 		v.reason = PP_REASON_GLOBAL_RATELIMIT;
 		goto out;

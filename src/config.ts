@@ -133,7 +133,11 @@ export const ConfigSchema = T.Object(
 						backends: size(2, 65_536, "backends (counters, buckets and rule sets per backend)"),
 						rules: size(1, 65_536, "compiled filter rules"),
 						source_sets: size(16, 4_000_000, "source-set prefixes per family"),
-						rate_limit_sources: size(1024, 16_000_000, "tracked sources for rate limits"),
+						rate_limit_sources: size(
+							1024,
+							16_000_000,
+							"sources tracked per backend (list verdicts, per-source buckets, top sources) and per rate-limit rule",
+						),
 					},
 					{ additionalProperties: false },
 				),

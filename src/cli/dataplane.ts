@@ -72,7 +72,11 @@ const status: Command = {
 							...withPinned(dp.pin_path, "pp_backend_ctrs", (m) => backendCounters(m, b.dp_index)),
 						}))
 				: [];
-			const sources = loaded ? withPinned(dp.pin_path, "pp_src_limits", (m) => topSources(m, 10)) : [];
+			const sources = loaded
+				? withPinned(dp.pin_path, "pp_src_table", (table) =>
+						withPinned(dp.pin_path, "pp_src_limits", (rules) => topSources(table, rules, 10)),
+					)
+				: [];
 			const syn: SynDefense = loaded && existsSync(`${dp.pin_path}/pp_syn_cfg`) ? synDefense(dp.pin_path) : "OFF";
 			const report = {
 				enabled: dp.enabled,

@@ -29,6 +29,10 @@ export const PORT_NONE = 0xffffffff;
 export const SUM_WORDS = 1 << 19;
 /** The states of a /24 in an IPv4 summary (PP_SUM_*); zero probes, so an unwritten map is safe. */
 export const SumState = { PROBE: 0, NONE: 1, MATCH: 2 } as const;
+/** Ways per set of pp_src_table (PP_SRC_WAYS). */
+export const SRC_WAYS = 4;
+/** u64 hash seeds of pp_src_table in pp_config (PP_SRC_SEEDS). */
+export const SRC_SEEDS = 6;
 
 /** max_entries compiled into the object; the loader overrides them from configuration. */
 export const DEFAULT_MAX_ENTRIES = {
@@ -40,6 +44,7 @@ export const DEFAULT_MAX_ENTRIES = {
 	srcsetEntries: 262144,
 	services: 4096,
 	srcLimits: 131072,
+	srcSets: 32768,
 	mgmtEntries: 256,
 	eventsBytes: 256 * 1024,
 	l7Sessions: 65536,
@@ -72,6 +77,7 @@ export const MAP_NAMES = [
 	"pp_svc_ports",
 	"pp_svc_slots",
 	"pp_rulesets",
+	"pp_src_table",
 	"pp_src_limits",
 	"pp_global_bkt",
 	"pp_reason_ctrs",
@@ -85,6 +91,7 @@ export const MAP_NAMES = [
 	"pp_mc_syns",
 	"pp_mc_flows",
 	"pp_dyn_bans",
+	"pp_clock",
 	"pp_state",
 	"pp_syn_cfg",
 	"pp_conns",
@@ -123,6 +130,7 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_svc_ports: { key: "__u32", value: "__u32" },
 	pp_svc_slots: { key: "__u32", value: "pp_svc_slot" },
 	pp_rulesets: { key: "__u32", value: "pp_ruleset" },
+	pp_src_table: { key: "__u32", value: "pp_src_set" },
 	pp_src_limits: { key: "pp_src_key", value: "pp_src_state" },
 	pp_global_bkt: { key: "__u32", value: "pp_bucket" },
 	pp_reason_ctrs: { key: "__u32", value: "pp_ctr" },
@@ -136,6 +144,7 @@ export const MAP_TYPES: Record<MapName, { key: string; value: string } | null> =
 	pp_mc_syns: { key: "pp_flow_key", value: "__u64" },
 	pp_mc_flows: { key: "pp_flow_key", value: "pp_mc_flow" },
 	pp_dyn_bans: { key: "pp_addr", value: "__u64" },
+	pp_clock: { key: "__u32", value: "pp_clock" },
 	pp_state: { key: "__u32", value: "pp_state" },
 	pp_syn_cfg: { key: "__u32", value: "pp_syn_cfg" },
 	pp_conns: { key: "pp_src_key", value: "pp_conn_slots" },
@@ -307,10 +316,10 @@ export const LAYOUT = {
 	},
 	pp_prefix_lens: { size: 32, members: { v4: [0, 8], v6: [8, 24] } },
 	pp_config: {
-		size: 136,
+		size: 184,
 		members: {
 			sample_rate: [0, 4],
-			nr_cpus: [4, 4],
+			src_set_mask: [4, 4],
 			list_gen: [8, 4],
 			nr_mgmt_ports: [12, 4],
 			mgmt_ports: [16, 16],
@@ -319,6 +328,7 @@ export const LAYOUT = {
 			srcset_lens: [96, 32],
 			flags: [128, 4],
 			pad: [132, 4],
+			src_seed: [136, 48],
 		},
 	},
 	pp_bucket: { size: 24, members: { pkt_tokens: [0, 8], byte_tokens: [8, 8], last_ns: [16, 8] } },
@@ -341,6 +351,7 @@ export const LAYOUT = {
 	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
 	pp_conn_slots: { size: 160, members: { last_ns: [0, 128], ports: [128, 32] } },
 	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
+	pp_clock: { size: 16, members: { jiffies: [0, 8], ns: [8, 8] } },
 	pp_syn_cfg: {
 		size: 12,
 		members: { flags: [0, 4], mss4: [4, 2], mss6: [6, 2], wscale: [8, 1], ttl: [9, 1], pad: [10, 2] },
@@ -359,6 +370,8 @@ export const LAYOUT = {
 			cache: [68, 4],
 		},
 	},
+	pp_src_way: { size: 104, members: { tag: [0, 4], check: [4, 4], key: [8, 20], pad: [28, 4], st: [32, 72] } },
+	pp_src_set: { size: 416, members: { way: [0, 416] } },
 	pp_ctr: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
 	pp_rule_ctr: { size: 24, members: { packets: [0, 8], bytes: [8, 8], last_match_ns: [16, 8] } },
 	pp_event_ctr: { size: 16, members: { emitted: [0, 8], lost: [8, 8] } },
@@ -698,8 +711,8 @@ export function encodeRuleset(rules: CompiledRule[]): Uint8Array {
 export interface Config {
 	/** 1 in N drops become events; 0 = none. */
 	sampleRate: number;
-	/** CPUs sharing the per-CPU backend buckets (the online CPU count). */
-	nrCpus: number;
+	/** pp_src_table's hash: SRC_SEEDS random u64 seeds and its set count - 1 (see src-table.ts). */
+	srcHash?: SrcHash;
 	/**
 	 * Generation of the allow/ban/block/source-set maps (default 0). Increment it (mod 2^32)
 	 * after changing them so the change applies from the next packet; otherwise sources
@@ -778,7 +791,10 @@ export function encodeConfig(c: Config): Uint8Array {
 	if (c.mgmtPorts.length > MGMT_PORTS) throw new RangeError(`at most ${MGMT_PORTS} management ports`);
 	const [buf, v] = view(LAYOUT.pp_config.size);
 	v.setUint32(off("pp_config", "sample_rate"), c.sampleRate, true);
-	v.setUint32(off("pp_config", "nr_cpus"), c.nrCpus, true);
+	v.setUint32(off("pp_config", "src_set_mask"), c.srcHash?.setMask ?? 0, true);
+	c.srcHash?.seeds.forEach((seed, i) => {
+		v.setBigUint64(off("pp_config", "src_seed") + i * 8, seed, true);
+	});
 	v.setUint32(off("pp_config", "list_gen"), (c.listGen ?? 0) >>> 0, true);
 	v.setUint32(off("pp_config", "nr_mgmt_ports"), c.mgmtPorts.length, true);
 	c.mgmtPorts.forEach((p, i) => {
@@ -797,7 +813,10 @@ export function decodeConfig(buf: Uint8Array): Required<Config> {
 	const n = v.getUint32(off("pp_config", "nr_mgmt_ports"), true);
 	return {
 		sampleRate: v.getUint32(off("pp_config", "sample_rate"), true),
-		nrCpus: v.getUint32(off("pp_config", "nr_cpus"), true),
+		srcHash: {
+			setMask: v.getUint32(off("pp_config", "src_set_mask"), true),
+			seeds: Array.from({ length: SRC_SEEDS }, (_, i) => v.getBigUint64(off("pp_config", "src_seed") + i * 8, true)),
+		},
 		listGen: v.getUint32(off("pp_config", "list_gen"), true),
 		mgmtPorts: Array.from({ length: Math.min(n, MGMT_PORTS) }, (_, i) =>
 			v.getUint16(off("pp_config", "mgmt_ports") + i * 2, true),
@@ -880,7 +899,16 @@ export function decodeSynConfig(buf: Uint8Array): SynConfig {
 	};
 }
 
-/** pp_src_limits key: scope is a backend index, or Scope.RULE | a rule's stats slot. */
+/** The keyed hash of pp_src_table (pp_abi.h, "Source table"). */
+export interface SrcHash {
+	/** SRC_SEEDS u64 seeds. */
+	seeds: readonly bigint[];
+	/** Sets in pp_src_table - 1: a power of two - 1. */
+	setMask: number;
+}
+
+/** pp_src_limits key: a rule or connection scope (Scope.RULE | a rule's stats slot,
+ * Scope.CONN | a backend index); pp_src_table ways: a backend index. */
 export function encodeSrcKey(scope: number, ip: string | Uint8Array): Uint8Array {
 	const [buf, v] = view(LAYOUT.pp_src_key.size);
 	v.setUint32(off("pp_src_key", "scope"), scope >>> 0, true);
@@ -923,6 +951,29 @@ export function decodeSrcState(buf: Uint8Array): SrcState {
 		srcSets: v.getBigUint64(off("pp_src_state", "src_sets"), true),
 		cacheUntilNs: v.getBigUint64(off("pp_src_state", "cache_until_ns"), true),
 		listGen: v.getUint32(off("pp_src_state", "list_gen"), true),
+	};
+}
+
+/** A way of pp_src_table: tag 0 = free. */
+export interface SrcWay {
+	tag: number;
+	check: number;
+	scope: number;
+	addr: string;
+	state: SrcState;
+}
+
+/** The way at byte offset at of a pp_src_set array (one set, or the whole mmapped table). */
+export function decodeSrcWay(buf: Uint8Array, at = 0): SrcWay {
+	const v = new DataView(buf.buffer, buf.byteOffset + at, LAYOUT.pp_src_way.size);
+	const key = off("pp_src_way", "key");
+	const st = off("pp_src_way", "st");
+	const way = buf.subarray(at, at + LAYOUT.pp_src_way.size);
+	return {
+		tag: v.getUint32(off("pp_src_way", "tag"), true),
+		check: v.getUint32(off("pp_src_way", "check"), true),
+		...decodeSrcKey(way.subarray(key, key + LAYOUT.pp_src_key.size)),
+		state: decodeSrcState(way.subarray(st, st + LAYOUT.pp_src_state.size)),
 	};
 }
 

@@ -33,16 +33,16 @@ import {
 	NO_RULESET,
 	type PrefixLengths,
 	ProtoBit,
-	prefixLengthsOf,
 	QUIC_V1,
 	QUIC_V2,
 	REFLECTION_SOURCE_PORTS,
 	type ServiceValue,
+	type SrcHash,
 	SvcFlag,
 	u32,
 	u64,
 } from "./abi.ts";
-import { connectionLimit, serviceLimits } from "./levels.ts";
+import { connectionLimit, perCpuLimit, serviceLimits } from "./levels.ts";
 
 export interface Entry {
 	key: Uint8Array;
@@ -125,7 +125,12 @@ export const EMPTY_LISTS: ListSummary = { prefixLengths: NO_PREFIX_LENGTHS, bans
  * listGen invalidates the program's per-source cache of list verdicts; the reconciler bumps it.
  * The list summary tells the program which prefix lengths to probe and whether to probe bans.
  */
-export function compileStatic(config: Config["dataplane"], listGen = 0, lists: ListSummary = EMPTY_LISTS): MapContents {
+export function compileStatic(
+	config: Config["dataplane"],
+	listGen = 0,
+	lists: ListSummary = EMPTY_LISTS,
+	srcHash?: SrcHash,
+): MapContents {
 	const out = emptyContents("pp_config", "pp_mgmt_v4", "pp_mgmt_v6", "pp_reflect_ports");
 	put(
 		out,
@@ -133,7 +138,7 @@ export function compileStatic(config: Config["dataplane"], listGen = 0, lists: L
 		u32(0),
 		encodeConfig({
 			sampleRate: 64,
-			nrCpus: Math.max(1, cpus().length),
+			srcHash,
 			listGen,
 			mgmtPorts: config.management_ports,
 			prefixLengths: lists.prefixLengths,
@@ -409,10 +414,14 @@ interface Protection {
 const withBurst = (r: { requestsPerSecond: number; burstSize?: number } | undefined) =>
 	r ? { requestsPerSecond: r.requestsPerSecond, burstSize: r.burstSize ?? r.requestsPerSecond * 2 } : undefined;
 
-/** Services (one per listener, plus ICMP host entries) and each backend's compiled rule set. */
+/**
+ * Services (one per listener, plus ICMP host entries) and each backend's compiled rule set.
+ * Backend-wide limits are divided among `cpuCount` CPUs (perCpuLimit).
+ */
 export function compileServices(
 	db: Database,
 	now = new Date(),
+	cpuCount = cpus().length,
 ): { services: Map<string, CompiledService>; rulesets: Map<number, Uint8Array>; srcsets: MapContents } {
 	const services = new Map<string, CompiledService>();
 	const scoped = new Map<string, number>();
@@ -447,8 +456,8 @@ export function compileServices(
 			l7: L7_OF[b.type] ?? L7.NONE,
 			srcPkt: limits.srcPkt,
 			srcByte: limits.srcByte,
-			globPkt: limits.globPkt,
-			globByte: limits.globByte,
+			globPkt: perCpuLimit(limits.globPkt, cpuCount),
+			globByte: perCpuLimit(limits.globByte, cpuCount),
 		};
 		const listeners = db
 			.query<{ address: string; port: number; protocol: "TCP" | "UDP" }, [string]>(
@@ -870,24 +879,4 @@ export function compileL7(db: Database): Map<number, Uint8Array> {
 function levelOf(protection: string): LevelName {
 	const p = JSON.parse(protection) as Protection;
 	return p.enabled === false ? "OFF" : (p.level ?? "MEDIUM");
-}
-
-/** The summary of compiled lists and source sets, for pp_config. */
-export function listSummary(lists: MapContents, srcsets: MapContents): ListSummary {
-	const keys = (...maps: MapName[]) =>
-		maps.flatMap((m) => [...(lists.get(m) ?? srcsets.get(m) ?? new Map()).values()].map((e) => e.key));
-	return {
-		prefixLengths: {
-			allow: prefixLengthsOf(keys("pp_allow_v4", "pp_allow_v6")),
-			block: prefixLengthsOf(keys("pp_block_v4", "pp_block_v6")),
-			srcset: prefixLengthsOf(keys("pp_srcset_v4", "pp_srcset_v6")),
-		},
-		bans: (lists.get("pp_bans")?.size ?? 0) > 0,
-	};
-}
-
-export function compileAll(db: Database, config: Config["dataplane"], now = new Date()): Compiled {
-	const { services, rulesets, srcsets } = compileServices(db, now);
-	const lists = compileLists(db, now);
-	return { static: compileStatic(config, 0, listSummary(lists, srcsets)), lists, srcsets, services, rulesets };
 }

@@ -150,6 +150,15 @@ export function serviceLimits(level: LevelName, overrides: LevelOverrides = {}):
 	return out;
 }
 
+/**
+ * Each CPU's share of a backend-wide limit: the program keeps the backend's bucket per CPU
+ * (no contention between CPUs), so pp_service carries the limit divided by the CPU count.
+ */
+export function perCpuLimit(l: Limit, cpus: number): Limit {
+	const share = (n: number) => (n === 0 ? 0 : Math.max(1, Math.floor(n / Math.max(1, cpus))));
+	return { rate: share(l.rate), burst: share(l.burst) };
+}
+
 const CHECKS: [number, string][] = [
 	[SvcFlag.SRC_LIMIT, "per-source pps/bps buckets"],
 	[SvcFlag.DROP_INVALID, "invalid-packet drops"],

@@ -21,6 +21,7 @@ import {
 	xdpDetach,
 	xdpQueryId,
 } from "./libbpf.ts";
+import { srcTableSets } from "./src-table.ts";
 
 const BPFFS = "/sys/fs/bpf";
 
@@ -50,6 +51,7 @@ function mapSizes(sizes: Config["dataplane"]["map_sizes"]): Record<string, numbe
 		pp_backend_ctrs: sizes.backends + 1,
 		pp_l7_cfgs: sizes.backends + 1,
 		pp_rule_ctrs: sizes.rules,
+		pp_src_table: srcTableSets(sizes.rate_limit_sources),
 		pp_src_limits: sizes.rate_limit_sources,
 	};
 }

@@ -16,6 +16,7 @@ import {
 	type MapName,
 	NO_RULESET,
 	prefixLengthsOf,
+	type SrcHash,
 	u32,
 } from "./abi.ts";
 import {
@@ -38,6 +39,7 @@ import {
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { ServiceIndex } from "./service-index.ts";
+import { keepSrcHash } from "./src-table.ts";
 import { V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
@@ -73,6 +75,8 @@ export class Reconciler {
 	private summary: ListSummary = EMPTY_LISTS;
 	/** pp_config.list_gen: bumped whenever a list or source set changes (the program caches verdicts). */
 	private listGen = 0;
+	/** pp_config's pp_src_table seeds: kept across restarts, so sources keep their ways. */
+	private srcHash: SrcHash | null = null;
 	/** pp_svc_ports and pp_svc_slots: the services by port. */
 	private readonly serviceIndex = new ServiceIndex();
 	/** The IPv4 summaries of the allow and block lists' global entries. */
@@ -136,6 +140,7 @@ export class Reconciler {
 		}
 		const cfg = this.maps("pp_config").lookup(u32(0));
 		this.listGen = cfg ? decodeConfig(cfg).listGen : 0;
+		this.srcHash = keepSrcHash(cfg ? decodeConfig(cfg).srcHash : null, this.srcSets());
 		const rulesets = this.maps("pp_rulesets");
 		for (const { value } of this.shadow.get("pp_services")?.values() ?? []) {
 			const svc = decodeService(value);
@@ -147,6 +152,15 @@ export class Reconciler {
 		this.serviceIndex.adopt(this.maps("pp_svc_slots"), this.maps("pp_svc_ports"));
 		this.revisions = null;
 		this.synCfg = null;
+	}
+
+	private srcSets(): number {
+		return this.maps("pp_src_table").info.maxEntries;
+	}
+
+	private hash(): SrcHash {
+		this.srcHash = keepSrcHash(this.srcHash, this.srcSets());
+		return this.srcHash;
 	}
 
 	/** Full resync: what start-up does after loading (re-adopted maps may hold anything). */
@@ -175,7 +189,7 @@ export class Reconciler {
 			bans: (update.contents.get("pp_bans")?.size ?? 0) > 0,
 		};
 		const compiled: Compiled = {
-			static: compileStatic(this.config, this.listGen, this.summary),
+			static: compileStatic(this.config, this.listGen, this.summary, this.hash()),
 			lists: update.contents,
 			srcsets,
 			services,
@@ -351,7 +365,10 @@ export class Reconciler {
 		if (listChanges) {
 			// Sources whose list verdict the program cached must be looked up again.
 			this.listGen = (this.listGen + 1) >>> 0;
-			upsert("pp_config", compileStatic(this.config, this.listGen, this.summary).get("pp_config") as Contents);
+			upsert(
+				"pp_config",
+				compileStatic(this.config, this.listGen, this.summary, this.hash()).get("pp_config") as Contents,
+			);
 		}
 		if (updated || deleted) this.log.debug("data plane reconciled", { updated, deleted });
 		return { updated, deleted };

@@ -1,5 +1,5 @@
 // Reads the data plane's counters: per reason, per backend, per rule, and per source (the
-// rate-limit LRU). Per-CPU values are summed here; callers see plain totals.
+// source table and the rule buckets). Per-CPU values are summed here; callers see plain totals.
 import {
 	type BackendCtr,
 	type Ctr,
@@ -18,6 +18,7 @@ import {
 	zeroBackendCtr,
 } from "./abi.ts";
 import type { BpfMap } from "./libbpf.ts";
+import { readSrcTable } from "./src-table.ts";
 
 function perCpu<T extends object>(
 	map: BpfMap,
@@ -52,21 +53,25 @@ export interface SourceStats {
 	drops: bigint;
 }
 
-/** The busiest sources in the rate-limit LRU, by packets. */
-export function topSources(map: BpfMap, limit = 10): SourceStats[] {
-	const all: SourceStats[] = [];
-	for (const key of map.keys()) {
-		const value = map.lookup(key);
-		if (!value) continue;
+/**
+ * The busiest sources by packets: every (backend, source) of pp_src_table, and the sources rate-
+ * limit rules keep buckets for in pp_src_limits (backend null; connection buckets are left out).
+ */
+export function topSources(table: BpfMap, ruleBuckets: BpfMap, limit = 10): SourceStats[] {
+	const all: SourceStats[] = readSrcTable(table).map((e) => ({
+		address: e.addr,
+		backend: e.backend,
+		packets: e.state.packets,
+		bytes: e.state.bytes,
+		drops: e.state.drops,
+	}));
+	for (const key of ruleBuckets.keys()) {
 		const { scope, addr } = decodeSrcKey(key);
+		if (!(scope & Scope.RULE)) continue;
+		const value = ruleBuckets.lookup(key);
+		if (!value) continue;
 		const s = decodeSrcState(value);
-		all.push({
-			address: addr,
-			backend: scope & Scope.RULE ? null : scope,
-			packets: s.packets,
-			bytes: s.bytes,
-			drops: s.drops,
-		});
+		all.push({ address: addr, backend: null, packets: s.packets, bytes: s.bytes, drops: s.drops });
 	}
 	return all.sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : 0)).slice(0, limit);
 }

@@ -11,7 +11,7 @@ export interface CounterSource {
 	backend(index: number): BackendCtr;
 	/** A rule's counters by its stats slot. */
 	rule(slot: number): RuleCtr;
-	/** Every entry of the rate-limit LRU (per source and scope; counters since the entry was created). */
+	/** Every source the program keeps state for (per backend, and per rate-limit rule; counters since the source got its state). */
 	sources(): SourceStats[];
 }
 
@@ -21,6 +21,6 @@ export function mapSource(map: (name: MapName) => BpfMap): CounterSource {
 		reasons: () => reasonCounters(map("pp_reason_ctrs")),
 		backend: (index) => backendCounters(map("pp_backend_ctrs"), index),
 		rule: (slot) => ruleCounters(map("pp_rule_ctrs"), slot),
-		sources: () => topSources(map("pp_src_limits"), Number.POSITIVE_INFINITY),
+		sources: () => topSources(map("pp_src_table"), map("pp_src_limits"), Number.POSITIVE_INFINITY),
 	};
 }

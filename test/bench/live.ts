@@ -410,7 +410,7 @@ function rules(): CompiledRule[] {
 
 /** pp_xdp with the management list, the rules' source sets, the blocked prefixes and `service` on rule set 0. */
 function openPpXdp(prefixes: number[], service: (dp: Dataplane) => void = udpService): Dataplane {
-	const dp = Dataplane.open({ sampleRate: 0, nrCpus: numPossibleCpus(), listGen: 0, mgmtPorts: [22, 8443] });
+	const dp = Dataplane.open({ sampleRate: 0, listGen: 0, mgmtPorts: [22, 8443] }, { cpus: numPossibleCpus() });
 	try {
 		dp.mgmt("203.0.113.0/24");
 		for (let i = 0; i < RULES; i++) {

@@ -1,13 +1,14 @@
 // bun test/bench/telemetry.ts — (1) the collector's CPU per second of wall time with 50 backends
 // and 1,000 rules, reading the real program's maps (root; the object is loaded and pinned under a
-// temporary path, attached to no interface), with 10,000 sources in the rate-limit table; (2)
+// temporary path, attached to no interface), with 10,000 sources in the source table; (2)
 // GET /v1/metrics/timeseries latency over 30 days of MINUTE rollups for 50 backends (2.16 million
 // rows, plus the coarser granularities). Prints markdown tables.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { encodeSrcKey, LAYOUT } from "../../src/dataplane/abi.ts";
+import { decodeConfig, encodeSrcKey, LAYOUT, u32 } from "../../src/dataplane/abi.ts";
 import { Loader } from "../../src/dataplane/loader.ts";
 import { Reconciler } from "../../src/dataplane/reconciler.ts";
+import { srcSlot } from "../../src/dataplane/src-table.ts";
 import { Logger } from "../../src/log.ts";
 import { bucketOf, GRANULARITIES, type Granularity } from "../../src/telemetry/rollups.ts";
 import { mapSource } from "../../src/telemetry/source.ts";
@@ -56,24 +57,29 @@ try {
 	await loader.load();
 	const map = (name: Parameters<typeof loader.loaded.map>[0]) => loader.loaded.map(name);
 	new Reconciler(core.services.db, core.config.dataplane, map, log).fullResync();
-	// 10,000 sources spread over the backends, as the kernel would have created them.
-	const srcMap = map("pp_src_limits");
-	const state = new Uint8Array(LAYOUT.pp_src_state.size);
-	const dv = new DataView(state.buffer);
+	// 10,000 sources spread over the backends, in the ways the kernel would have given them.
+	const table = map("pp_src_table");
+	const hash = decodeConfig(map("pp_config").lookup(u32(0)) as Uint8Array).srcHash;
 	const backendIndexes = core.services.db
 		.query<{ dp_index: number }, []>("SELECT dp_index FROM backends ORDER BY dp_index")
 		.all()
 		.map((r) => r.dp_index);
+	const WAY = LAYOUT.pp_src_way;
 	for (let i = 0; i < SOURCES; i++) {
-		dv.setBigUint64(24, BigInt(1000 + i), true);
-		dv.setBigUint64(32, BigInt(100_000 + i), true);
-		srcMap.update(
-			encodeSrcKey(
-				backendIndexes[i % backendIndexes.length] as number,
-				`100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-			),
-			state,
-		);
+		const backend = backendIndexes[i % backendIndexes.length] as number;
+		const addr = `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+		const { set, tag } = srcSlot(hash, backend, addr);
+		const bytes = table.lookup(u32(set)) as Uint8Array;
+		const dv = new DataView(bytes.buffer, bytes.byteOffset);
+		const w = [0, 1, 2, 3].find((n) => dv.getUint32(n * WAY.size + WAY.members.tag[0], true) === 0);
+		if (w === undefined) continue;
+		const at = w * WAY.size;
+		dv.setUint32(at + WAY.members.tag[0], tag, true);
+		bytes.set(encodeSrcKey(backend, addr), at + WAY.members.key[0]);
+		const st = at + WAY.members.st[0];
+		dv.setBigUint64(st + LAYOUT.pp_src_state.members.packets[0], BigInt(1000 + i), true);
+		dv.setBigUint64(st + LAYOUT.pp_src_state.members.bytes[0], BigInt(100_000 + i), true);
+		table.update(u32(set), bytes);
 	}
 	const telemetry = core.services.telemetry;
 	telemetry.attach(mapSource(map));

@@ -161,6 +161,7 @@ suite("ABI mirror (abi.ts) against the BTF of pp_xdp.o", () => {
 				["pp_services", DEFAULT_MAX_ENTRIES.services],
 				["pp_svc_slots", DEFAULT_MAX_ENTRIES.services * 2 + 2],
 				["pp_src_limits", DEFAULT_MAX_ENTRIES.srcLimits],
+				["pp_src_table", DEFAULT_MAX_ENTRIES.srcSets],
 				["pp_mgmt_v4", DEFAULT_MAX_ENTRIES.mgmtEntries],
 				["pp_mgmt_v6", DEFAULT_MAX_ENTRIES.mgmtEntries],
 				["pp_events", DEFAULT_MAX_ENTRIES.eventsBytes],

@@ -26,6 +26,7 @@ import {
 	encodeSynConfig,
 	KEYED_CONTENT_MAPS,
 	type L7Config,
+	LAYOUT,
 	type LevelName,
 	MAP_NAMES,
 	type MapName,
@@ -36,6 +37,8 @@ import {
 	REFLECTION_SOURCE_PORTS,
 	Reason,
 	type ReasonName,
+	Scope,
+	type SrcHash,
 	type SrcState,
 	type SynConfig,
 	sumPerCpu,
@@ -43,9 +46,10 @@ import {
 	u64,
 } from "../../src/dataplane/abi.ts";
 import { type Contents, hex } from "../../src/dataplane/compile.ts";
-import { type LevelOverrides, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
+import { type LevelOverrides, perCpuLimit, type ServiceLimits, serviceLimits } from "../../src/dataplane/levels.ts";
 import { type BpfMap, BpfObject, type BpfProgram, numPossibleCpus } from "../../src/dataplane/libbpf.ts";
 import { ServiceIndex } from "../../src/dataplane/service-index.ts";
+import { clearSrcTable, findSrc, newSrcHash } from "../../src/dataplane/src-table.ts";
 import { V4Summary } from "../../src/dataplane/summary.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -61,7 +65,7 @@ export function skipReason(): string | null {
 }
 
 export const MGMT_PORTS = [22, 8443];
-export const DEFAULT_CONFIG: Config = { sampleRate: 0, nrCpus: 1, listGen: 0, mgmtPorts: MGMT_PORTS };
+export const DEFAULT_CONFIG: Config = { sampleRate: 0, listGen: 0, mgmtPorts: MGMT_PORTS };
 
 export interface ServiceSpec {
 	/** null = any local address. */
@@ -103,14 +107,24 @@ export class Dataplane {
 	/** The services written, as the reconciler's pp_services contents, and their port index. */
 	private services: Contents = new Map();
 	private serviceIndex = new ServiceIndex();
+	/** The hash of pp_src_table: random seeds per object, as the reconciler's are per install;
+	 * a config with its own srcHash replaces it. */
+	srcHash: SrcHash;
+	private readonly baseHash: SrcHash;
 
-	private constructor(obj: BpfObject) {
+	/** cpus: the CPU count backend-wide limits are divided by, as compileServices does. */
+	private constructor(
+		obj: BpfObject,
+		readonly cpus: number,
+	) {
 		this.obj = obj;
 		this.prog = obj.program("pp_xdp");
 		for (const name of MAP_NAMES) this.maps.set(name, obj.map(name));
+		this.baseHash = newSrcHash(this.map("pp_src_table").info.maxEntries);
+		this.srcHash = this.baseHash;
 	}
 
-	static open(config: Config = DEFAULT_CONFIG): Dataplane {
+	static open(config: Config = DEFAULT_CONFIG, opts: { cpus?: number } = {}): Dataplane {
 		const obj = BpfObject.openMem(readFileSync(OBJ_PATH), { noPinning: true });
 		try {
 			obj.load();
@@ -118,7 +132,7 @@ export class Dataplane {
 			obj.close();
 			throw err;
 		}
-		const dp = new Dataplane(obj);
+		const dp = new Dataplane(obj, opts.cpus ?? 1);
 		dp.setConfig(config);
 		const one = new Uint8Array([1]);
 		for (const port of REFLECTION_SOURCE_PORTS) dp.map("pp_reflect_ports").update(u32(port), one);
@@ -133,6 +147,7 @@ export class Dataplane {
 
 	setConfig(c: Config): void {
 		this.config = c;
+		if (c.srcHash) this.srcHash = c.srcHash;
 		const lens = (set: Set<string>): PrefixLengths => {
 			const out: PrefixLengths = { v4: [], v6: [] };
 			for (const k of set) {
@@ -147,7 +162,7 @@ export class Dataplane {
 			srcset: lens(this.lengths.srcset),
 		};
 		const bans = c.bans ?? this.hasBans;
-		this.map("pp_config").update(u32(0), encodeConfig({ ...c, prefixLengths, bans }));
+		this.map("pp_config").update(u32(0), encodeConfig({ ...c, prefixLengths, bans, srcHash: this.srcHash }));
 	}
 
 	/** Publishes the length of a prefix written to a list (after the entry, as the ABI requires). */
@@ -177,8 +192,8 @@ export class Dataplane {
 			l7: s.l7 ?? 0,
 			srcPkt: lim.srcPkt,
 			srcByte: lim.srcByte,
-			globPkt: lim.globPkt,
-			globByte: lim.globByte,
+			globPkt: perCpuLimit(lim.globPkt, this.cpus),
+			globByte: perCpuLimit(lim.globByte, this.cpus),
 		});
 		for (const key of [
 			encodeServiceKey({ addr: s.addr, port: s.port, proto: s.proto }),
@@ -322,9 +337,39 @@ export class Dataplane {
 		return sumPerCpu(per.map(decodeEventCtr));
 	}
 
+	/** The program's state for (scope, source): a backend's in pp_src_table, found by the
+	 * hash as the program places it; a rule's or connection scope's in pp_src_limits. */
 	srcState(scope: number, ip: string): SrcState | null {
+		if ((scope & (Scope.RULE | Scope.CONN)) === 0) return findSrc(this.map("pp_src_table"), this.srcHash, scope, ip);
 		const v = this.map("pp_src_limits").lookup(encodeSrcKey(scope, ip));
 		return v === null ? null : decodeSrcState(v);
+	}
+
+	/** Writes way `way` of set `set` of pp_src_table by hand (tests of torn ways). */
+	writeSrcWay(
+		set: number,
+		way: number,
+		w: { tag: number; check: number; scope: number; ip: string; state: Partial<SrcState> },
+	): void {
+		const table = this.map("pp_src_table");
+		const bytes = table.lookup(u32(set)) ?? new Uint8Array(LAYOUT.pp_src_set.size);
+		const at = way * LAYOUT.pp_src_way.size;
+		const v = new DataView(bytes.buffer, bytes.byteOffset + at, LAYOUT.pp_src_way.size);
+		const m = LAYOUT.pp_src_way.members;
+		const st = LAYOUT.pp_src_state.members;
+		v.setUint32(m.tag[0], w.tag, true);
+		v.setUint32(m.check[0], w.check, true);
+		bytes.set(encodeSrcKey(w.scope, w.ip), at + m.key[0]);
+		v.setBigUint64(m.st[0] + st.src_sets[0], w.state.srcSets ?? 0n, true);
+		v.setBigUint64(m.st[0] + st.cache_until_ns[0], w.state.cacheUntilNs ?? 0n, true);
+		v.setUint32(m.st[0] + st.list_gen[0], w.state.listGen ?? 0, true);
+		v.setUint32(m.st[0] + st.cache[0], w.state.cache ?? 0, true);
+		table.update(u32(set), bytes);
+	}
+
+	/** The list generation last published in pp_config. */
+	get listGen(): number {
+		return this.config.listGen ?? 0;
 	}
 
 	/** Empties every table and counter so the next test starts from nothing. */
@@ -356,6 +401,8 @@ export class Dataplane {
 		this.autoBumpGen = true;
 		this.lengths = { allow: new Set(), block: new Set(), srcset: new Set() };
 		this.hasBans = false;
+		clearSrcTable(this.map("pp_src_table"));
+		this.srcHash = this.baseHash;
 		// The port index back to zero (look in pp_services), what a map nobody wrote holds.
 		this.map("pp_svc_ports").withMapped((b) => new Uint8Array(b).fill(0));
 		this.services = new Map();

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Level, type LevelName, SvcFlag } from "../../src/dataplane/abi.ts";
-import { LEVEL_DEFAULTS, protectionLevelsMarkdown, serviceLimits } from "../../src/dataplane/levels.ts";
+import { LEVEL_DEFAULTS, perCpuLimit, protectionLevelsMarkdown, serviceLimits } from "../../src/dataplane/levels.ts";
 
 const ORDER: LevelName[] = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"];
 
@@ -104,3 +104,12 @@ for (const file of [["docs", "protection-levels.md"], ["README.md"]]) {
 		expect(doc.slice(start, start + table.length)).toEqual(table);
 	});
 }
+
+describe("perCpuLimit", () => {
+	test("each CPU's bucket gets the limit divided by the CPUs, at least 1, and 0 stays off", () => {
+		expect(perCpuLimit({ rate: 100_000, burst: 200_000 }, 4)).toEqual({ rate: 25_000, burst: 50_000 });
+		expect(perCpuLimit({ rate: 3, burst: 5 }, 4)).toEqual({ rate: 1, burst: 1 });
+		expect(perCpuLimit({ rate: 0, burst: 0 }, 4)).toEqual({ rate: 0, burst: 0 });
+		expect(perCpuLimit({ rate: 7, burst: 9 }, 1)).toEqual({ rate: 7, burst: 9 });
+	});
+});

@@ -5,22 +5,26 @@ import {
 	CACHE_TTL_NS,
 	CacheFlag,
 	type CompiledRule,
+	decodeSrcWay,
 	encodeListEntry,
 	encodeLpmKey,
 	encodeServiceKey,
 	IPPROTO,
+	LAYOUT,
 	type LevelName,
 	PORT_NONE,
 	PORT_UDP,
 	type PrefixLengths,
 	ProtoBit,
 	Scope,
+	type SrcState,
 	SumState,
 	SvcFlag,
 	u32,
 } from "../../src/dataplane/abi.ts";
 import { connectionLimit } from "../../src/dataplane/levels.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
+import { newSrcHash, readSrcTable, srcSlot } from "../../src/dataplane/src-table.ts";
 import {
 	buildPacket,
 	type L4,
@@ -329,7 +333,6 @@ suite("pp_xdp policy", () => {
 		});
 
 		test("the backend bucket drops after its burst, whatever the sources", () => {
-			dp.setConfig({ ...DEFAULT_CONFIG, nrCpus: 1 });
 			dp.addService({
 				addr: SERVER,
 				port: JAVA,
@@ -736,6 +739,150 @@ suite("pp_xdp policy", () => {
 			dp.block("192.0.2.0/24");
 			expect(send()).toBe(XDP_PASS);
 			expect(dp.ruleCtr(1).packets).toBe(2n);
+		});
+	});
+
+	describe("source table: a keyed set-associative array of (backend, source) state", () => {
+		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
+		const from = (src: string) => dp.run(pkt(tcp(JAVA, TCP_ACK), { src }));
+		/** pp_src_check: the tag folded with every cached field. */
+		const check = (tag: number, s: { listGen: number; cache: number; cacheUntilNs: bigint; srcSets: bigint }) => {
+			const lo = (x: bigint) => Number(x & 0xffffffffn);
+			return (
+				(tag ^
+					s.listGen ^
+					s.cache ^
+					lo(s.cacheUntilNs) ^
+					lo(s.cacheUntilNs >> 32n) ^
+					lo(s.srcSets) ^
+					lo(s.srcSets >> 32n)) >>>
+				0
+			);
+		};
+		/** Every source in the table, as "backend/address". */
+		const held = () =>
+			readSrcTable(dp.map("pp_src_table"))
+				.map((e) => `${e.backend}/${e.addr}`)
+				.sort();
+
+		test("the program keeps a source in the set and under the tag the TypeScript hash gives", () => {
+			svc();
+			dp.addService({ addr: SERVER, port: BEDROCK, proto: IPPROTO.UDP, backend: 2, level: "LOW" });
+			const sources = Array.from({ length: 40 }, (_, i) => `198.51.100.${i + 1}`);
+			for (const src of sources) {
+				expect(from(src)).toBe(XDP_PASS);
+				expect(dp.run(pkt(udp(), { src }))).toBe(XDP_PASS);
+			}
+			dp.addService({ addr: SERVER6, port: JAVA, proto: IPPROTO.TCP, backend: 3, level: "LOW" });
+			const v6 = "2001:db8:1::7";
+			expect(dp.run(pkt(tcp(JAVA, TCP_ACK), { src: v6, dst: SERVER6 }))).toBe(XDP_PASS);
+			expect(held()).toEqual([...sources.map((a) => `1/${a}`), ...sources.map((a) => `2/${a}`), `3/${v6}`].sort());
+			expect(dp.srcState(3, v6)?.packets).toBe(1n);
+			for (const src of sources) {
+				for (const backend of [1, 2]) {
+					const { set, tag } = srcSlot(dp.srcHash, backend, src);
+					const ways = dp.map("pp_src_table").lookup(u32(set)) as Uint8Array;
+					const found = [0, 1, 2, 3]
+						.map((w) => decodeSrcWay(ways, w * LAYOUT.pp_src_way.size))
+						.find((w) => w.addr === src && w.scope === backend);
+					expect(found?.tag).toBe(tag);
+					expect(found?.state.packets).toBe(1n);
+				}
+			}
+		});
+
+		test("other seeds put the same sources elsewhere", () => {
+			const a = Array.from({ length: 16 }, (_, i) => srcSlot(dp.srcHash, 1, `198.51.100.${i}`).set);
+			const other = newSrcHash(dp.srcHash.setMask + 1);
+			const b = Array.from({ length: 16 }, (_, i) => srcSlot(other, 1, `198.51.100.${i}`).set);
+			expect(a).not.toEqual(b);
+			dp.setConfig({ ...DEFAULT_CONFIG, srcHash: other });
+			svc();
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			expect(dp.srcState(1, CLIENT)?.packets).toBe(1n);
+		});
+
+		test("a full set gives a new source the way refreshed longest ago", async () => {
+			// One set for everyone: five sources contend for four ways.
+			dp.setConfig({ ...DEFAULT_CONFIG, srcHash: { ...dp.srcHash, setMask: 0 } });
+			svc();
+			const [a, b, c, d, e, f] = [
+				"198.51.100.1",
+				"198.51.100.2",
+				"198.51.100.3",
+				"198.51.100.4",
+				"198.51.100.5",
+				"198.51.100.6",
+			];
+			for (const src of [a, b, c, d]) {
+				expect(from(src)).toBe(XDP_PASS);
+				await Bun.sleep(12); // more than two ticks apart: distinct refresh times
+			}
+			expect(held()).toEqual([a, b, c, d].map((x) => `1/${x}`).sort());
+			expect(from(e)).toBe(XDP_PASS);
+			expect(held()).toEqual([b, c, d, e].map((x) => `1/${x}`).sort());
+			// A list change makes b refresh its verdict: now c is the stalest.
+			await Bun.sleep(12);
+			dp.bumpListGen();
+			expect(from(b)).toBe(XDP_PASS);
+			expect(from(f)).toBe(XDP_PASS);
+			expect(held()).toEqual([b, d, e, f].map((x) => `1/${x}`).sort());
+			expect(dp.srcState(1, b)?.packets).toBe(2n);
+			expect(dp.reasonPackets()).toEqual({ PASS: 7 });
+		});
+
+		test("a way torn between two sources lends neither's verdict to the other", () => {
+			svc();
+			dp.block(`${CLIENT}/32`);
+			expect(dp.summaryState("block", CLIENT)).toBe(SumState.PROBE);
+			const { set, tag } = srcSlot(dp.srcHash, 1, CLIENT);
+			const other = srcSlot(dp.srcHash, 1, "198.51.100.200").tag;
+			const state = {
+				cache: CacheFlag.VALID | CacheFlag.ALLOW,
+				listGen: dp.listGen,
+				cacheUntilNs: monotonicNowNs() + 10_000_000_000n,
+				srcSets: 0n,
+			};
+			// CLIENT's key with an allow another source computed and sealed: not trusted.
+			dp.writeSrcWay(set, 0, { tag, check: check(other, state), scope: 1, ip: CLIENT, state });
+			expect(from(CLIENT)).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ BLOCK: 1 });
+			// The same way sealed with CLIENT's own tag is a cached verdict the program trusts.
+			dp.writeSrcWay(set, 0, { tag, check: check(tag, state), scope: 1, ip: CLIENT, state });
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			expect(dp.reasonPackets()).toEqual({ BLOCK: 1, ALLOW: 1 });
+		});
+
+		test("the program seals what it caches: its checks are what pp_src_check gives", () => {
+			serveWithRules([rule({ action: Action.LOG, statsSlot: 1, srcAny: 1n << 2n })]);
+			dp.sourceSets("198.51.100.0/24", [2]);
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			const { set, tag } = srcSlot(dp.srcHash, 1, CLIENT);
+			const way = [0, 1, 2, 3]
+				.map((w) => decodeSrcWay(dp.map("pp_src_table").lookup(u32(set)) as Uint8Array, w * LAYOUT.pp_src_way.size))
+				.find((w) => w.addr === CLIENT);
+			expect(way?.state.cache).toBe(CacheFlag.VALID | CacheFlag.SETS);
+			expect(way?.check).toBe(check(tag, way?.state as SrcState));
+		});
+	});
+
+	describe("packet clock: CLOCK_MONOTONIC read once a tick per CPU", () => {
+		/** Two ticks at HZ=100, the coarsest kernel clock: how far behind the packet clock may be. */
+		const LAG_NS = 20_000_000n;
+
+		test("what a packet stamps is the monotonic time to within two ticks, and it moves on", async () => {
+			serveWithRules([rule({ action: Action.LOG, statsSlot: 1 })]);
+			const before = monotonicNowNs();
+			expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
+			const after = monotonicNowNs();
+			const first = dp.ruleCtr(1).lastMatchNs;
+			expect(first).toBeGreaterThanOrEqual(before - LAG_NS);
+			expect(first).toBeLessThanOrEqual(after);
+			await Bun.sleep(60);
+			expect(dp.run(pkt(tcp()))).toBe(XDP_PASS);
+			const second = dp.ruleCtr(1).lastMatchNs;
+			expect(second - first).toBeGreaterThanOrEqual(60_000_000n - LAG_NS);
+			expect(second).toBeLessThanOrEqual(monotonicNowNs());
 		});
 	});
 

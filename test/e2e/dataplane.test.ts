@@ -139,6 +139,21 @@ describe.skipIf(skip !== null)("backends, protection levels and rules on a veth"
 		expect(gotB).toBe(5);
 		const d = delta(before, r.reasons());
 		expect(d.RATELIMIT ?? 0).toBe(60 - gotA);
+		// status reads the same sources back from the kernel's source table.
+		const index = svc.services.db
+			.query<{ dp_index: number }, [string]>("SELECT dp_index FROM backends WHERE id = ?")
+			.get(backendId)?.dp_index;
+		const { topSources } = JSON.parse(r.cli(["status", "--json"]).stdout) as {
+			topSources: { address: string; backend: number; packets: number; bytes: number; drops: number }[];
+		};
+		expect(topSources[0]).toEqual({
+			address: a,
+			backend: index as number,
+			packets: 60,
+			bytes: expect.any(Number),
+			drops: 60 - gotA,
+		});
+		expect(topSources.find((s) => s.address === b)).toMatchObject({ backend: index, packets: 5, drops: 0 });
 	});
 
 	test("the backend's counters match the packets sent to it", async () => {

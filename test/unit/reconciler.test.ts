@@ -3,6 +3,7 @@
 // re-adopted maps are removed; a state that does not fit is refused without touching anything.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import {
 	decodeConfig,
@@ -13,6 +14,7 @@ import {
 	type MapName,
 	NO_RULESET,
 	PORT_NONE,
+	SRC_SEEDS,
 	SumState,
 	u32,
 } from "../../src/dataplane/abi.ts";
@@ -104,6 +106,47 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 		const moved = after.filter((v, i) => v !== before[i] && v !== 0 && v !== PORT_NONE);
 		expect(moved.length).toBeGreaterThan(0);
 		expect(moved.every((v) => !before.includes(v))).toBe(true);
+	});
+
+	test("the source table's seeds are random, published in pp_config, and kept by a re-adopting daemon", () => {
+		const obj = load({ pp_src_table: 1024 });
+		objects.push(obj);
+		reconcilerFor(obj).fullResync();
+		const hashOf = () => decodeConfig(obj.map("pp_config").lookup(u32(0)) as Uint8Array).srcHash;
+		const first = hashOf();
+		expect(first.setMask).toBe(1023);
+		expect(new Set(first.seeds).size).toBe(SRC_SEEDS);
+		const again = reconcilerFor(obj);
+		again.fullResync();
+		core.services.ipLists.add(core.owner, "block", { ip: "203.0.113.0/24" });
+		again.sync();
+		expect(hashOf()).toEqual(first);
+		// Another install draws other seeds.
+		const other = load({ pp_src_table: 1024 });
+		objects.push(other);
+		reconcilerFor(other).fullResync();
+		expect(decodeConfig(other.map("pp_config").lookup(u32(0)) as Uint8Array).srcHash.seeds).not.toEqual(first.seeds);
+	});
+
+	test("backend-wide limits are written as each CPU's share of them", () => {
+		const obj = load();
+		objects.push(obj);
+		const { services, owner } = core;
+		services.backends.create(owner, {
+			name: "udp",
+			type: "UDP",
+			listeners: [{ address: "198.18.0.1", port: 30000, protocol: "UDP" }],
+			protection: { level: "LOW", globalRateLimit: { requestsPerSecond: 90_000, burstSize: 180_000 } },
+		});
+		reconcilerFor(obj).fullResync();
+		const svc = [...obj.map("pp_services").keys()].map((k) =>
+			decodeService(obj.map("pp_services").lookup(k) as Uint8Array),
+		);
+		const n = cpus().length;
+		expect(svc.length).toBeGreaterThan(0);
+		for (const v of svc) {
+			expect(v.globPkt).toEqual({ rate: Math.floor(90_000 / n), burst: Math.floor(180_000 / n) });
+		}
 	});
 
 	test("a sequence of incremental updates and one full resync produce identical maps", () => {
