@@ -331,6 +331,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_clock SEC(".maps");
 
+/* key: 0, value: struct pp_src_way (per CPU): where the program builds a
+ * pp_src_limits key and a new entry, to spare the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_src_way);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pp_scratch SEC(".maps");
+
 /* key: 0, value: struct pp_state */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

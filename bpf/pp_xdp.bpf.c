@@ -108,9 +108,9 @@ static __always_inline void pp_event(const struct pp_pkt *p,
  * while jiffies (one load) stay the same. A reading taken between a tick's
  * jiffies and its clock update lasts one more tick, so the value lags the
  * real time by up to two ticks: buckets refilled per tick and expiries a
- * tick or two late are fine. Not inlined: its own frame keeps it off the
- * stacks of its many callers. */
-static __noinline __u64 pp_clock_ns(void)
+ * tick or two late are fine. Inlined, as the set search below: with
+ * return thunks (SRSO) a call costs more than the work. */
+static __always_inline __u64 pp_clock_ns(void)
 {
 	struct pp_clock *c = bpf_map_lookup_elem(&pp_clock, &pp_key0);
 	__u64 j = bpf_jiffies64();
@@ -540,7 +540,7 @@ static __always_inline __u32 pp_src_check(__u32 tag,
 /* The way of the set that holds (scope, source): its index, or -1 minus
  * the index of the way a new source takes (a free one, else the one whose
  * cached verdict ends first). */
-__noinline int pp_src_way_of(const struct pp_src_set *set, __u32 tag,
+static __always_inline int pp_src_way_of(const struct pp_src_set *set, __u32 tag,
 			     __u32 scope, const struct pp_addr *a)
 {
 	const struct pp_src_way *way;
@@ -711,24 +711,30 @@ static __always_inline void pp_count_rule(const struct pp_rule *r,
 }
 
 /* Takes a packet from the per-source bucket of (scope, source); a source
- * seen for the first time starts with a full bucket. Returns 1 to admit. */
+ * seen for the first time starts with a full bucket. Returns 1 to admit.
+ * Key and new entry are built in pp_scratch, not on the stack. */
 static __always_inline int pp_src_admit(__u32 scope, const struct pp_pkt *p,
 					const struct pp_limit *pkt,
 					const struct pp_limit *byte,
 					__u64 *now)
 {
-	struct pp_src_key key = { .scope = scope, .addr = p->src };
-	struct pp_src_state *st = bpf_map_lookup_elem(&pp_src_limits, &key);
-	struct pp_src_state init = {};
+	struct pp_src_way *tmp = bpf_map_lookup_elem(&pp_scratch, &pp_key0);
+	struct pp_src_state *st;
 	int ok;
 
+	if (!tmp)
+		return 1;
+	tmp->key.scope = scope;
+	tmp->key.addr = p->src;
+	st = bpf_map_lookup_elem(&pp_src_limits, &tmp->key);
 	if (!st) {
-		pp_bucket_fill(&init.bucket, pp_now(now), pkt, byte);
-		ok = pp_bucket_admit(&init.bucket, *now, p->len, pkt, byte);
-		init.packets = 1;
-		init.bytes = p->len;
-		init.drops = !ok;
-		bpf_map_update_elem(&pp_src_limits, &key, &init, BPF_ANY);
+		__builtin_memset(&tmp->st, 0, sizeof(tmp->st));
+		pp_bucket_fill(&tmp->st.bucket, pp_now(now), pkt, byte);
+		ok = pp_bucket_admit(&tmp->st.bucket, *now, p->len, pkt, byte);
+		tmp->st.packets = 1;
+		tmp->st.bytes = p->len;
+		tmp->st.drops = !ok;
+		bpf_map_update_elem(&pp_src_limits, &tmp->key, &tmp->st, BPF_ANY);
 		return ok;
 	}
 	/* Plain increments: the entry is shared by CPUs, and a lost update
