@@ -612,13 +612,17 @@ static __always_inline int pp_src_lists(const struct pp_config *cfg,
 	if (w < 0) {
 		if (lists & PP_LIST_DROP)
 			return lists;
-		/* Free the way before rewriting it, so no reader matches a
+		/* Free the way before rewriting it and tag it after, in that
+		 * order (x86 keeps stores in order; the barriers keep the
+		 * compiler from moving them), so no reader matches a
 		 * half-written key. */
-		way->tag = 0;
+		*(volatile __u32 *)&way->tag = 0;
+		asm volatile("" ::: "memory");
 		__builtin_memset(&way->st, 0, sizeof(way->st));
 		way->key.scope = svc->backend;
 		way->key.addr = p->src;
-		way->tag = tag;
+		asm volatile("" ::: "memory");
+		*(volatile __u32 *)&way->tag = tag;
 		*wayp = way;
 	}
 	way->st.cache = PP_CACHE_VALID | lists;
