@@ -581,18 +581,20 @@ static __always_inline int pp_src_lists(const struct pp_config *cfg,
 					__u64 *now, struct pp_src_way **wayp,
 					__u32 *tagp)
 {
-	__u64 h = pp_src_hash(cfg, svc->backend, &p->src);
-	__u32 idx = (h >> 32) & cfg->src_set_mask, tag = (__u32)h | 1;
 	struct pp_src_set *set;
 	struct pp_src_way *way;
-	__u64 until = 0;
+	__u64 until = 0, h;
+	__u32 idx, tag;
 	int lists, w;
 
 	*wayp = NULL;
-	*tagp = tag;
 	lists = pp_lists_fast(cfg, svc, p, now);
 	if (lists > 0 && (lists & PP_LIST_DROP))
 		return lists;
+	h = pp_src_hash(cfg, svc->backend, &p->src);
+	idx = (h >> 32) & cfg->src_set_mask;
+	tag = (__u32)h | 1;
+	*tagp = tag;
 	set = bpf_map_lookup_elem(&pp_src_table, &idx);
 	if (!set)
 		return lists >= 0 ? lists : pp_lists(p, cfg, svc, now, &until);
