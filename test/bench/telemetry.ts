@@ -111,7 +111,7 @@ try {
 		);
 	}
 	console.log(
-		`\n### Collector CPU (${BACKENDS} backends, ${RULES} rules, ${SOURCES} sources in the rate-limit table, ${SECONDS} s each)\n`,
+		`\n### Collector CPU (${BACKENDS} backends, ${RULES} rules, ${SOURCES} sources in the source table, ${SECONDS} s each)\n`,
 	);
 	console.log("| schedule | CPU per second of wall time | tick p50 ms | tick max ms |");
 	console.log("|---|---:|---:|---:|");
@@ -122,15 +122,17 @@ try {
 	rmSync(core.config.dataplane.pin_path, { recursive: true, force: true });
 }
 
-// 30 days of MINUTE rollups (and the coarser ones) for every backend, written directly.
+// 30 days of MINUTE rollups (and the coarser ones) for every backend, written directly, every second
+// of them measured by the kernel (kernel_seconds), as the collector writes them with the data plane on.
 const db = core.services.db;
 const now = bucketOf("MINUTE", Date.now());
 const start = now - DAYS * 86_400_000;
 const insert = db.prepare(
 	`INSERT INTO traffic_rollups (granularity, backend_id, organization_id, bucket, seconds, rx_packets, rx_bytes,
 		pass_packets, pass_bytes, drop_packets, drop_bytes, peak_pps, peak_bps, connections_max, connections_sum,
-		connections_seconds) VALUES (?, ?, ?, ?, 60, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0)
-	 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET seconds = seconds + 60, rx_packets = rx_packets + excluded.rx_packets`,
+		connections_seconds, kernel_seconds) VALUES (?, ?, ?, ?, 60, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, 60)
+	 ON CONFLICT (granularity, backend_id, bucket) DO UPDATE SET seconds = seconds + 60,
+		kernel_seconds = kernel_seconds + 60, rx_packets = rx_packets + excluded.rx_packets`,
 );
 const fillStart = performance.now();
 for (const id of ids) {
