@@ -453,9 +453,11 @@ struct pp_src_key {
 };
 
 /* Per-source state; counters are approximate under concurrency. For a
- * backend scope, packets/bytes count every packet of the source to the
- * backend and drops the rate-limit drops; for a rule scope, the packets
- * the rule's bucket saw and dropped. */
+ * backend scope (pp_src_table), packets/bytes count every packet of the
+ * source to the backend and drops the rate-limit drops; for a rule scope,
+ * the packets the rule's bucket saw and dropped; for a connection scope,
+ * the SYNs (and cookie ACKs) its bucket saw and dropped. The cached
+ * verdict fields are used in pp_src_table only. */
 struct pp_src_state {
 	struct pp_bucket bucket;
 	__u64 packets;

@@ -60,7 +60,11 @@ static __always_inline int pp_bucket_admit(struct pp_bucket *b, __u64 now,
 	if (byte->rate)
 		byte_tokens = pp_refill(byte_tokens, elapsed, byte->rate,
 					byte->burst);
-	b->last_ns = now;
+	/* Shared buckets see the clocks of several CPUs, which may lag each
+	 * other by a tick: never move last_ns back, or the same time would
+	 * be credited twice. */
+	if (now > b->last_ns)
+		b->last_ns = now;
 
 	if ((pkt->rate && pkt_tokens < PP_TOKEN_SCALE) ||
 	    (byte->rate && byte_tokens < byte_cost)) {

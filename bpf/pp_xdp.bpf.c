@@ -528,14 +528,29 @@ static __always_inline __u64 pp_src_hash(const struct pp_config *cfg,
 }
 
 /* What a way's check must be for its cached verdict to count: the tag of
- * the source that computed it, folded with every cached field. */
-static __always_inline __u32 pp_src_check(__u32 tag,
-					  const struct pp_src_state *st)
+ * the source that computed it, folded with every cached field. Computed
+ * from values, never from the shared way: what is sealed is what was
+ * validated or computed for this source. */
+static __always_inline __u32 pp_src_seal(__u32 tag, __u32 gen, __u32 cache,
+					 __u64 until, __u64 sets)
 {
-	return tag ^ st->list_gen ^ st->cache ^ (__u32)st->cache_until_ns ^
-	       (__u32)(st->cache_until_ns >> 32) ^ (__u32)st->src_sets ^
-	       (__u32)(st->src_sets >> 32);
+	return tag ^ gen ^ cache ^ (__u32)until ^ (__u32)(until >> 32) ^
+	       (__u32)sets ^ (__u32)(sets >> 32);
 }
+
+/* Writes a cached verdict into a way the source holds, and its seal. */
+static __always_inline void pp_src_store(struct pp_src_way *way, __u32 tag,
+					 __u32 gen, __u32 cache, __u64 until,
+					 __u64 sets)
+{
+	way->st.cache = cache;
+	way->st.list_gen = gen;
+	way->st.cache_until_ns = until;
+	way->st.src_sets = sets;
+	way->check = pp_src_seal(tag, gen, cache, until, sets);
+}
+
+#define PP_READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 
 /* The way of the set that holds (scope, source): its index, or -1 minus
  * the index of the way a new source takes (a free one, else the one whose
@@ -574,17 +589,21 @@ static __always_inline int pp_src_way_of(const struct pp_src_set *set, __u32 tag
  * for every packet of a source after its first, until the lists change
  * (list_gen), a deciding entry expires or the TTL runs out. A source the
  * lists drop gets no way of its own: a flood of spoofed blocked sources
- * must not evict the sources being served. *wayp is NULL without a way. */
+ * must not evict the sources being served. *wayp is NULL without a way;
+ * with one, *tagp is the source's tag and *untilp the end of the verdict
+ * the way now holds. A cached verdict is read field by field once and
+ * trusted only when its seal matches; PP_CACHE_SETS in the result says
+ * p->src_sets holds the source sets it was sealed with. */
 static __always_inline int pp_src_lists(const struct pp_config *cfg,
 					const struct pp_service *svc,
-					const struct pp_pkt *p, __u32 gen,
-					__u64 *now, struct pp_src_way **wayp,
-					__u32 *tagp)
+					struct pp_pkt *p, __u32 gen, __u64 *now,
+					struct pp_src_way **wayp, __u32 *tagp,
+					__u64 *untilp)
 {
 	struct pp_src_set *set;
 	struct pp_src_way *way;
-	__u64 until = 0, h;
-	__u32 idx, tag;
+	__u64 until = 0, h, c_until, c_sets;
+	__u32 idx, tag, c_cache, c_gen;
 	int lists, w;
 
 	*wayp = NULL;
@@ -602,12 +621,20 @@ static __always_inline int pp_src_lists(const struct pp_config *cfg,
 	way = &set->way[(w >= 0 ? w : -1 - w) & (PP_SRC_WAYS - 1)];
 	if (w >= 0) {
 		*wayp = way;
-		if ((way->st.cache & PP_CACHE_VALID) &&
-		    way->st.list_gen == gen &&
-		    way->st.cache_until_ns > pp_now(now) &&
-		    way->check == pp_src_check(tag, &way->st))
-			return lists >= 0 ? lists :
-			       way->st.cache & (PP_CACHE_ALLOW | PP_LIST_DROP);
+		c_cache = PP_READ_ONCE(way->st.cache);
+		c_gen = PP_READ_ONCE(way->st.list_gen);
+		c_until = PP_READ_ONCE(way->st.cache_until_ns);
+		c_sets = PP_READ_ONCE(way->st.src_sets);
+		if ((c_cache & PP_CACHE_VALID) && c_gen == gen &&
+		    c_until > pp_now(now) &&
+		    PP_READ_ONCE(way->check) ==
+			    pp_src_seal(tag, c_gen, c_cache, c_until, c_sets)) {
+			*untilp = c_until;
+			p->src_sets = c_sets;
+			return (lists >= 0 ? lists :
+			        c_cache & (PP_CACHE_ALLOW | PP_LIST_DROP)) |
+			       (c_cache & PP_CACHE_SETS);
+		}
 	}
 	if (lists < 0)
 		lists = pp_lists(p, cfg, svc, now, &until);
@@ -627,10 +654,9 @@ static __always_inline int pp_src_lists(const struct pp_config *cfg,
 		*(volatile __u32 *)&way->tag = tag;
 		*wayp = way;
 	}
-	way->st.cache = PP_CACHE_VALID | lists;
-	way->st.cache_until_ns = pp_cache_until(until, now);
-	way->st.list_gen = gen;
-	way->check = pp_src_check(tag, &way->st);
+	until = pp_cache_until(until, now);
+	*untilp = until;
+	pp_src_store(way, tag, gen, PP_CACHE_VALID | lists, until, 0);
 	return lists;
 }
 
@@ -1350,7 +1376,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_src_state *st = NULL;
 	__u32 l4_len, flags, rkey, reason, gen, lists, tag = 0;
 	__u32 cookie_ok = 0;
-	__u64 now = 0, logged = 0, until;
+	__u64 now = 0, logged = 0, until = 0;
 	int eth_type, proto;
 	__u8 *refl;
 
@@ -1464,7 +1490,8 @@ int pp_xdp(struct xdp_md *ctx)
 
 	if (svc) {
 		v.backend = svc->backend;
-		lists = pp_src_lists(cfg, svc, &p, gen, &now, &way, &tag);
+		lists = pp_src_lists(cfg, svc, &p, gen, &now, &way, &tag,
+				     &until);
 		if (way) {
 			st = &way->st;
 			st->packets += 1;
@@ -1521,17 +1548,16 @@ int pp_xdp(struct xdp_md *ctx)
 		if (rs && rs->count) {
 			/* Source sets are looked up only for rule sets that
 			 * read them, once per source and list generation. */
-			if (rs->flags & PP_RS_NEEDS_SOURCE) {
-				if (st && (st->cache & PP_CACHE_SETS)) {
-					p.src_sets = st->src_sets;
-				} else {
-					p.src_sets = pp_src_sets(&p, cfg);
-					if (way) {
-						st->src_sets = p.src_sets;
-						st->cache |= PP_CACHE_SETS;
-						way->check = pp_src_check(tag, st);
-					}
-				}
+			if ((rs->flags & PP_RS_NEEDS_SOURCE) &&
+			    !(lists & PP_CACHE_SETS)) {
+				p.src_sets = pp_src_sets(&p, cfg);
+				/* The lists said nothing (an allow, ban or
+				 * block went out above): that verdict and its
+				 * end, with the sets, written whole. */
+				if (way)
+					pp_src_store(way, tag, gen,
+						     PP_CACHE_VALID | PP_CACHE_SETS,
+						     until, p.src_sets);
 			}
 			if (pp_run_rules(rs, &p, &v, &logged, &now) ==
 			    PP_RULES_DECIDED)

@@ -136,7 +136,7 @@ export const ConfigSchema = T.Object(
 						rate_limit_sources: size(
 							1024,
 							16_000_000,
-							"sources tracked per backend (list verdicts, per-source buckets, top sources) and per rate-limit rule",
+							"sources the kernel tracks: (backend, source) pairs in one table shared by all backends (rounded up to whole sets of 4), and as many rate-limit-rule buckets",
 						),
 					},
 					{ additionalProperties: false },
@@ -191,7 +191,7 @@ export const ConfigSchema = T.Object(
 			{
 				live_seconds: size(60, 3600, "per-second history kept in memory (charts, streams, attack baselines)"),
 				flush_seconds: size(1, 60, "how often the collector writes the open rollup buckets to SQLite"),
-				source_scan_seconds: size(1, 300, "how often the rate-limit table is read for top sources and countries"),
+				source_scan_seconds: size(1, 300, "how often the source table is read for top sources and countries"),
 				retention_minute_days: size(1, 365, "how long MINUTE rollups are kept"),
 				retention_five_minutes_days: size(1, 3650, "how long FIVE_MINUTES rollups are kept"),
 				retention_hour_days: size(1, 3650, "how long HOUR rollups are kept"),

@@ -128,8 +128,8 @@ export const EMPTY_LISTS: ListSummary = { prefixLengths: NO_PREFIX_LENGTHS, bans
 export function compileStatic(
 	config: Config["dataplane"],
 	listGen = 0,
-	lists: ListSummary = EMPTY_LISTS,
-	srcHash?: SrcHash,
+	lists: ListSummary,
+	srcHash: SrcHash,
 ): MapContents {
 	const out = emptyContents("pp_config", "pp_mgmt_v4", "pp_mgmt_v6", "pp_reflect_ports");
 	put(

@@ -4,6 +4,7 @@
 // ordered so the program never sees a half-built state: new source sets and rule sets first,
 // then services pointing at them, then list additions before list removals, deletions last.
 import type { Database } from "bun:sqlite";
+import { cpus } from "node:os";
 import type { Config } from "../config.ts";
 import { readRevisions, type Section } from "../domain/revisions.ts";
 import type { Logger } from "../log.ts";
@@ -39,7 +40,7 @@ import {
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { ServiceIndex } from "./service-index.ts";
-import { keepSrcHash } from "./src-table.ts";
+import { clearSrcTable, keepSrcHash } from "./src-table.ts";
 import { V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
@@ -98,6 +99,8 @@ export class Reconciler {
 		private readonly maps: MapSource,
 		private readonly log: Logger,
 		private readonly bootMs = bootTimeMs(),
+		/** The CPUs backend-wide limits are shared among (each CPU has its own bucket). */
+		private readonly cpuCount = cpus().length,
 	) {
 		this.lists = new ListCompiler(bootMs);
 	}
@@ -140,7 +143,11 @@ export class Reconciler {
 		}
 		const cfg = this.maps("pp_config").lookup(u32(0));
 		this.listGen = cfg ? decodeConfig(cfg).listGen : 0;
-		this.srcHash = keepSrcHash(cfg ? decodeConfig(cfg).srcHash : null, this.srcSets());
+		const published = cfg ? decodeConfig(cfg).srcHash : null;
+		this.srcHash = keepSrcHash(published, this.srcSets());
+		// New seeds over a table written with other ones: its ways could never be found again.
+		if (published && this.srcHash !== published && published.seeds.some((s) => s !== 0n))
+			clearSrcTable(this.maps("pp_src_table"));
 		const rulesets = this.maps("pp_rulesets");
 		for (const { value } of this.shadow.get("pp_services")?.values() ?? []) {
 			const svc = decodeService(value);
@@ -183,7 +190,7 @@ export class Reconciler {
 			: { contents: this.lists.contents, touched: new Map() };
 		if (force) update.touched = null;
 		this.summarise(update);
-		const { services, rulesets, srcsets } = compileServices(this.db, now);
+		const { services, rulesets, srcsets } = compileServices(this.db, now, this.cpuCount);
 		this.summary = {
 			prefixLengths: { ...this.lists.lengths(), srcset: prefixLengthsOf(this.keysOf(srcsets)) },
 			bans: (update.contents.get("pp_bans")?.size ?? 0) > 0,

@@ -27,8 +27,10 @@ export function srcTableSets(sources: number): number {
 	return sets;
 }
 
-/** New random seeds for a table of `sets` sets. */
+/** New random seeds for a table of `sets` sets (a power of two). */
 export function newSrcHash(sets: number): SrcHash {
+	if (!Number.isInteger(sets) || sets < 1 || (sets & (sets - 1)) !== 0)
+		throw new RangeError(`pp_src_table needs a power-of-two number of sets, not ${sets}`);
 	const bytes = randomBytes(SRC_SEEDS * 8);
 	return {
 		seeds: Array.from({ length: SRC_SEEDS }, (_, i) => bytes.readBigUInt64LE(i * 8)),

@@ -298,7 +298,7 @@ export class AttackDetector {
 		} else this.save(a);
 	}
 
-	/** Sources seen in the rate-limit table for the backend since the previous scan. */
+	/** Sources seen in the source table for the backend since the previous scan. */
 	observeSources(backendId: string, deltas: SourceDelta[]): void {
 		const a = this.watches.get(backendId)?.active;
 		if (!a) return;

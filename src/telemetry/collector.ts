@@ -3,7 +3,7 @@
 // while the data plane is not loaded); it keeps the last
 // telemetry.live_seconds in memory (charts, streams, per-second rates for backend status and
 // alerts), feeds attack detection, and hands deltas to the rollups, written every
-// telemetry.flush_seconds. The rate-limit LRU (top sources, countries) is read every
+// telemetry.flush_seconds. The source table (top sources, countries) is read every
 // telemetry.source_scan_seconds, and rule counters every stats.rule_sample_seconds (rule stats).
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config.ts";
@@ -176,7 +176,7 @@ export class Collector implements CounterView {
 		return this.perBackend.get(backendId) ?? [];
 	}
 
-	/** The busiest sources of the last scan of the rate-limit table, by packets. */
+	/** The busiest sources of the last scan of the source table, by packets. */
 	topSources(limit = 10): SourceStats[] {
 		return this.sources.slice(0, limit);
 	}
@@ -410,7 +410,7 @@ export class Collector implements CounterView {
 		};
 	}
 
-	/** Reads the rate-limit LRU: top sources, per-country traffic, attack sources. */
+	/** Reads the source table: top sources, per-country traffic, attack sources. */
 	private scanSources(source: CounterSource, now: number): void {
 		const all = source.sources();
 		this.sources = [...all].sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : 0));

@@ -342,7 +342,7 @@ export class MetricsService {
 			.map((r) => this.record(r, false));
 	}
 
-	/** Traffic per source country, from the rate-limit table's per-source counters. */
+	/** Traffic per source country, from the source table's per-source counters. */
 	geo(actor: Actor, query: MetricsQuery = {}) {
 		const range = this.range(actor, query);
 		const rows = range.empty

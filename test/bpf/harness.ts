@@ -345,7 +345,8 @@ export class Dataplane {
 		return v === null ? null : decodeSrcState(v);
 	}
 
-	/** Writes way `way` of set `set` of pp_src_table by hand (tests of torn ways). */
+	/** Writes way `way` of set `set` of pp_src_table by hand (tests of torn ways and of
+	 * buckets touched by other CPUs); counters are left 0. */
 	writeSrcWay(
 		set: number,
 		way: number,
@@ -364,6 +365,11 @@ export class Dataplane {
 		v.setBigUint64(m.st[0] + st.cache_until_ns[0], w.state.cacheUntilNs ?? 0n, true);
 		v.setUint32(m.st[0] + st.list_gen[0], w.state.listGen ?? 0, true);
 		v.setUint32(m.st[0] + st.cache[0], w.state.cache ?? 0, true);
+		const b = m.st[0] + st.bucket[0];
+		const bk = LAYOUT.pp_bucket.members;
+		v.setBigUint64(b + bk.pkt_tokens[0], w.state.pktTokens ?? 0n, true);
+		v.setBigUint64(b + bk.byte_tokens[0], w.state.byteTokens ?? 0n, true);
+		v.setBigUint64(b + bk.last_ns[0], w.state.lastNs ?? 0n, true);
 		table.update(u32(set), bytes);
 	}
 

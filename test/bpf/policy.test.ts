@@ -816,13 +816,13 @@ suite("pp_xdp policy", () => {
 			];
 			for (const src of [a, b, c, d]) {
 				expect(from(src)).toBe(XDP_PASS);
-				await Bun.sleep(12); // more than two ticks apart: distinct refresh times
+				await Bun.sleep(25); // more than two ticks apart (HZ=100): distinct refresh times
 			}
 			expect(held()).toEqual([a, b, c, d].map((x) => `1/${x}`).sort());
 			expect(from(e)).toBe(XDP_PASS);
 			expect(held()).toEqual([b, c, d, e].map((x) => `1/${x}`).sort());
 			// A list change makes b refresh its verdict: now c is the stalest.
-			await Bun.sleep(12);
+			await Bun.sleep(25);
 			dp.bumpListGen();
 			expect(from(b)).toBe(XDP_PASS);
 			expect(from(f)).toBe(XDP_PASS);
@@ -853,6 +853,36 @@ suite("pp_xdp policy", () => {
 			expect(dp.reasonPackets()).toEqual({ BLOCK: 1, ALLOW: 1 });
 		});
 
+		test("a shared bucket never moves back to an earlier time another CPU's clock may show", async () => {
+			dp.addService({
+				addr: SERVER,
+				port: JAVA,
+				proto: IPPROTO.TCP,
+				backend: 1,
+				level: "LOW",
+				overrides: { perIpRateLimit: { requestsPerSecond: 10, burstSize: 1 } },
+			});
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			// As if a CPU whose clock is ahead had just emptied the bucket, 500 ms in our future.
+			const { set, tag } = srcSlot(dp.srcHash, 1, CLIENT);
+			const ahead = monotonicNowNs() + 500_000_000n;
+			dp.writeSrcWay(set, 0, {
+				tag,
+				check: 0,
+				scope: 1,
+				ip: CLIENT,
+				state: { pktTokens: 0n, byteTokens: 1n << 50n, lastNs: ahead },
+			});
+			for (let w = 1; w < 4; w++) dp.writeSrcWay(set, w, { tag: 0, check: 0, scope: 0, ip: "0.0.0.0", state: {} });
+			expect(from(CLIENT)).toBe(XDP_DROP);
+			expect(dp.srcState(1, CLIENT)?.lastNs).toBe(ahead);
+			// 300 ms later our clock is still behind that time: nothing to credit yet (10/s would
+			// have refilled 3 packets had the bucket gone back to our earlier time).
+			await Bun.sleep(300);
+			expect(from(CLIENT)).toBe(XDP_DROP);
+			expect(dp.reasonPackets()).toEqual({ PASS: 1, RATELIMIT: 2 });
+		});
+
 		test("the program seals what it caches: its checks are what pp_src_check gives", () => {
 			serveWithRules([rule({ action: Action.LOG, statsSlot: 1, srcAny: 1n << 2n })]);
 			dp.sourceSets("198.51.100.0/24", [2]);
@@ -862,7 +892,28 @@ suite("pp_xdp policy", () => {
 				.map((w) => decodeSrcWay(dp.map("pp_src_table").lookup(u32(set)) as Uint8Array, w * LAYOUT.pp_src_way.size))
 				.find((w) => w.addr === CLIENT);
 			expect(way?.state.cache).toBe(CacheFlag.VALID | CacheFlag.SETS);
+			expect(way?.state.srcSets).toBe(1n << 2n);
 			expect(way?.check).toBe(check(tag, way?.state as SrcState));
+			// The next packet takes its sets from the sealed way: a way whose sets were changed
+			// without a new seal is not trusted, and the lists and sets are looked up again.
+			dp.writeSrcWay(
+				set,
+				[0, 1, 2, 3].find(
+					(w) =>
+						decodeSrcWay(dp.map("pp_src_table").lookup(u32(set)) as Uint8Array, w * LAYOUT.pp_src_way.size).addr ===
+						CLIENT,
+				) as number,
+				{
+					tag,
+					check: way?.check as number,
+					scope: 1,
+					ip: CLIENT,
+					state: { ...(way?.state as SrcState), srcSets: 0n },
+				},
+			);
+			expect(from(CLIENT)).toBe(XDP_PASS);
+			expect(dp.ruleCtr(1).packets).toBe(2n);
+			expect(dp.srcState(1, CLIENT)?.srcSets).toBe(1n << 2n);
 		});
 	});
 

@@ -3,14 +3,15 @@
 // re-adopted maps are removed; a state that does not fit is refused without touching anything.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import {
 	decodeConfig,
 	decodeService,
+	encodeConfig,
 	encodeListEntry,
 	encodeLpmKey,
 	KEYED_CONTENT_MAPS,
+	LAYOUT,
 	type MapName,
 	NO_RULESET,
 	PORT_NONE,
@@ -121,6 +122,17 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 		core.services.ipLists.add(core.owner, "block", { ip: "203.0.113.0/24" });
 		again.sync();
 		expect(hashOf()).toEqual(first);
+		// Seeds published for another table size are replaced, and ways placed with them freed.
+		const way = new Uint8Array(obj.map("pp_src_table").info.valueSize);
+		way[0] = 7; // a used way's tag
+		obj.map("pp_src_table").update(u32(5), way);
+		const stale = encodeConfig({ ...decodeConfig(obj.map("pp_config").lookup(u32(0)) as Uint8Array) });
+		new DataView(stale.buffer).setUint32(LAYOUT.pp_config.members.src_set_mask[0], 511, true);
+		obj.map("pp_config").update(u32(0), stale);
+		reconcilerFor(obj).fullResync();
+		expect(hashOf().setMask).toBe(1023);
+		expect(hashOf().seeds).not.toEqual(first.seeds);
+		expect(obj.map("pp_src_table").lookup(u32(5))?.[0]).toBe(0);
 		// Another install draws other seeds.
 		const other = load({ pp_src_table: 1024 });
 		objects.push(other);
@@ -138,11 +150,19 @@ describe.skipIf(skip !== null)(`reconciler${skip ? ` — skipped: ${skip}` : ""}
 			listeners: [{ address: "198.18.0.1", port: 30000, protocol: "UDP" }],
 			protection: { level: "LOW", globalRateLimit: { requestsPerSecond: 90_000, burstSize: 180_000 } },
 		});
-		reconcilerFor(obj).fullResync();
+		// Seven CPUs, whatever this machine has: the division is the control plane's.
+		const n = 7;
+		new Reconciler(
+			core.services.db,
+			core.services.config.dataplane,
+			(name) => obj.map(name),
+			log,
+			undefined,
+			n,
+		).fullResync();
 		const svc = [...obj.map("pp_services").keys()].map((k) =>
 			decodeService(obj.map("pp_services").lookup(k) as Uint8Array),
 		);
-		const n = cpus().length;
 		expect(svc.length).toBeGreaterThan(0);
 		for (const v of svc) {
 			expect(v.globPkt).toEqual({ rate: Math.floor(90_000 / n), burst: Math.floor(180_000 / n) });

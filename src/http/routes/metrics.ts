@@ -58,7 +58,7 @@ export function metricsRoutes(services: Services) {
 			({ request, query }) => services.metrics.geo(actorOf(request), query),
 			doc(
 				"metrics",
-				`Traffic per source country from the rate-limit table (${RANGE}); blocked: every backend in scope refuses the country`,
+				`Traffic per source country from the kernel's source table (${RANGE}); blocked: every backend in scope refuses the country`,
 			),
 		);
 }
