@@ -22,7 +22,7 @@ import {
 	SvcFlag,
 	u32,
 } from "../../src/dataplane/abi.ts";
-import { connectionLimit } from "../../src/dataplane/levels.ts";
+import { connectionLimit, type LevelOverrides } from "../../src/dataplane/levels.ts";
 import { monotonicNowNs, XDP_DROP, XDP_PASS } from "../../src/dataplane/libbpf.ts";
 import { newSrcHash, readSrcTable, srcSlot } from "../../src/dataplane/src-table.ts";
 import {
@@ -743,7 +743,8 @@ suite("pp_xdp policy", () => {
 	});
 
 	describe("source table: a keyed set-associative array of (backend, source) state", () => {
-		const svc = () => dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW" });
+		const svc = (overrides?: LevelOverrides) =>
+			dp.addService({ addr: SERVER, port: JAVA, proto: IPPROTO.TCP, backend: 1, level: "LOW", overrides });
 		const from = (src: string) => dp.run(pkt(tcp(JAVA, TCP_ACK), { src }));
 		/** pp_src_check: the tag folded with every cached field. */
 		const check = (tag: number, s: { listGen: number; cache: number; cacheUntilNs: bigint; srcSets: bigint }) => {
@@ -854,14 +855,7 @@ suite("pp_xdp policy", () => {
 		});
 
 		test("a shared bucket never moves back to an earlier time another CPU's clock may show", async () => {
-			dp.addService({
-				addr: SERVER,
-				port: JAVA,
-				proto: IPPROTO.TCP,
-				backend: 1,
-				level: "LOW",
-				overrides: { perIpRateLimit: { requestsPerSecond: 10, burstSize: 1 } },
-			});
+			svc({ perIpRateLimit: { requestsPerSecond: 10, burstSize: 1 } });
 			expect(from(CLIENT)).toBe(XDP_PASS);
 			// As if a CPU whose clock is ahead had just emptied the bucket, 500 ms in our future.
 			const { set, tag } = srcSlot(dp.srcHash, 1, CLIENT);
