@@ -1375,7 +1375,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_src_way *way = NULL;
 	struct pp_src_state *st = NULL;
 	__u32 l4_len, flags, rkey, reason, gen, lists, tag = 0;
-	__u32 cookie_ok = 0;
+	__u32 cookie_ok = 0, opening;
 	__u64 now = 0, logged = 0, until = 0;
 	int eth_type, proto;
 	__u8 *refl;
@@ -1608,9 +1608,10 @@ int pp_xdp(struct xdp_md *ctx)
 	/* New connections per source: at the SYN, or where XDP answered the
 	 * SYN, at the ACK that returns a valid cookie (a source that really
 	 * holds the address). */
-	if ((flags & PP_SVC_CONN_LIMIT) && p.proto == IPPROTO_TCP &&
-	    (cookie_ok ||
-	     (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN) &&
+	opening = p.proto == IPPROTO_TCP &&
+		  (cookie_ok ||
+		   (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN);
+	if ((flags & PP_SVC_CONN_LIMIT) && opening &&
 	    !pp_conn_admit(svc, &p, &now)) {
 		v.action = XDP_DROP;
 		v.reason = PP_REASON_CONN_RATELIMIT;
@@ -1627,10 +1628,7 @@ int pp_xdp(struct xdp_md *ctx)
 			reason = pp_l7_check(ctx, &p, svc, &now);
 		else if (p.proto == IPPROTO_TCP &&
 			 svc->l7 == PP_L7_MINECRAFT_JAVA) {
-			reason = pp_mc_conns(&p, svc, &now,
-					     cookie_ok ||
-					     (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) ==
-						     PP_TCP_SYN);
+			reason = pp_mc_conns(&p, svc, &now, opening);
 			if (!reason)
 				reason = pp_mc_check(ctx, &p, svc, st, &now);
 		}

@@ -6,6 +6,7 @@ import { RateLimiter } from "./auth/ratelimit.ts";
 import { AuthService } from "./auth/service.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import type { Config } from "./config.ts";
+import type { SynDefense } from "./dataplane/synproxy.ts";
 import { AlertService } from "./domain/alerts/service.ts";
 import { ApiKeyService } from "./domain/apikeys/service.ts";
 import { AuditService } from "./domain/audit/service.ts";
@@ -30,7 +31,7 @@ export interface DataPlaneReadiness {
 	/** The database revisions the kernel's maps reflect (see dataplane_revisions). */
 	applied?: { services: number; rules: number; lists: number };
 	/** The SYN-flood defence in place (src/dataplane/synproxy.ts), once loaded. */
-	synDefense?: "XDP_SYNCOOKIE" | "KERNEL_SYNCOOKIE" | "OFF";
+	synDefense?: SynDefense;
 	error?: string;
 }
 

@@ -3,7 +3,6 @@
 // series of incremental updates converge on identical maps.
 import type { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
-import { cpus } from "node:os";
 import type { Config } from "../config.ts";
 import type { RuleMatch } from "../domain/rules/model.ts";
 import { countrySetKey, ruleSetKeys, sourceSetKey } from "../domain/rules/service.ts";
@@ -127,7 +126,7 @@ export const EMPTY_LISTS: ListSummary = { prefixLengths: NO_PREFIX_LENGTHS, bans
  */
 export function compileStatic(
 	config: Config["dataplane"],
-	listGen = 0,
+	listGen: number,
 	lists: ListSummary,
 	srcHash: SrcHash,
 ): MapContents {
@@ -420,8 +419,8 @@ const withBurst = (r: { requestsPerSecond: number; burstSize?: number } | undefi
  */
 export function compileServices(
 	db: Database,
-	now = new Date(),
-	cpuCount = cpus().length,
+	now: Date,
+	cpuCount: number,
 ): { services: Map<string, CompiledService>; rulesets: Map<number, Uint8Array>; srcsets: MapContents } {
 	const services = new Map<string, CompiledService>();
 	const scoped = new Map<string, number>();
@@ -736,8 +735,6 @@ export const L7_SESSION_NS = 60_000_000_000n;
 export const MC_BAN_SECONDS = 300;
 const MAX_BAN_SECONDS = 30 * 86_400;
 const MAX_PROTOCOL = 0x7fffffff;
-/** maxConnectionsPerIp: the kernel keeps one slot per connection of a source (pp_conns). */
-export const MAX_CONNECTIONS_PER_IP = CONN_SLOTS;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -782,8 +779,9 @@ export function l7MatchErrors(l7Match: Record<string, unknown>): { field: string
 			} else if (name === "banSeconds") {
 				if (!integer(value, MAX_BAN_SECONDS)) err(field, "invalid_value", `an integer from 0 to ${MAX_BAN_SECONDS}`);
 			} else if (name === "maxConnectionsPerIp") {
-				if (!integer(value, MAX_CONNECTIONS_PER_IP) || value === 0)
-					err(field, "invalid_value", `an integer from 1 to ${MAX_CONNECTIONS_PER_IP}`);
+				// The kernel keeps one slot per connection of a source (pp_conns).
+				if (!integer(value, CONN_SLOTS) || value === 0)
+					err(field, "invalid_value", `an integer from 1 to ${CONN_SLOTS}`);
 			} else if (typeof value !== "boolean") err(field, "invalid_value", "must be true or false");
 		}
 		if (protocol === "minecraftJava") {

@@ -40,7 +40,7 @@ import {
 } from "./compile.ts";
 import type { BpfMap } from "./libbpf.ts";
 import { ServiceIndex } from "./service-index.ts";
-import { clearSrcTable, keepSrcHash } from "./src-table.ts";
+import { clearSrcTable, keepSrcHash, newSrcHash } from "./src-table.ts";
 import { V4Summary } from "./summary.ts";
 import {
 	type SynDefense,
@@ -142,8 +142,9 @@ export class Reconciler {
 			this.shadow.set(name, contents);
 		}
 		const cfg = this.maps("pp_config").lookup(u32(0));
-		this.listGen = cfg ? decodeConfig(cfg).listGen : 0;
-		const published = cfg ? decodeConfig(cfg).srcHash : null;
+		const actual = cfg ? decodeConfig(cfg) : null;
+		this.listGen = actual?.listGen ?? 0;
+		const published = actual?.srcHash ?? null;
 		this.srcHash = keepSrcHash(published, this.srcSets());
 		// New seeds over a table written with other ones: its ways could never be found again.
 		if (published && this.srcHash !== published && published.seeds.some((s) => s !== 0n))
@@ -165,8 +166,9 @@ export class Reconciler {
 		return this.maps("pp_src_table").info.maxEntries;
 	}
 
+	/** The seeds readActual kept or drew; new ones for a reconciler that never read the maps. */
 	private hash(): SrcHash {
-		this.srcHash = keepSrcHash(this.srcHash, this.srcSets());
+		this.srcHash ??= newSrcHash(this.srcSets());
 		return this.srcHash;
 	}
 
@@ -188,8 +190,13 @@ export class Reconciler {
 		const update: ListUpdate = listsChanged
 			? this.lists.update(this.db, now)
 			: { contents: this.lists.contents, touched: new Map() };
-		if (force) update.touched = null;
+		// The summaries follow what the lists say changed; a forced sync re-checks their words
+		// against the maps at the write instead of repainting them.
 		this.summarise(update);
+		if (force) {
+			update.touched = null;
+			for (const { summary } of this.summaries.values()) summary.recheck();
+		}
 		const { services, rulesets, srcsets } = compileServices(this.db, now, this.cpuCount);
 		this.summary = {
 			prefixLengths: { ...this.lists.lengths(), srcset: prefixLengthsOf(this.keysOf(srcsets)) },

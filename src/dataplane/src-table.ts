@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import {
 	addr16,
 	decodeSrcWay,
-	formatAddr16,
+	encodeSrcKey,
 	LAYOUT,
 	SRC_SEEDS,
 	SRC_WAYS,
@@ -60,10 +60,13 @@ export function findSrc(map: BpfMap, hash: SrcHash, backend: number, ip: string)
 	const { set, tag } = srcSlot(hash, backend, ip);
 	const bytes = map.lookup(u32(set));
 	if (!bytes) return null;
-	const addr = formatAddr16(addr16(ip));
+	const key = encodeSrcKey(backend, ip);
+	const at = LAYOUT.pp_src_way.members.key[0];
 	for (let w = 0; w < SRC_WAYS; w++) {
-		const way = decodeSrcWay(bytes, w * WAY_BYTES);
-		if (way.tag === tag && way.scope === backend && way.addr === addr) return way.state;
+		const way = bytes.subarray(w * WAY_BYTES, (w + 1) * WAY_BYTES);
+		if (!Buffer.from(way.buffer, way.byteOffset + at, key.length).equals(key)) continue;
+		const found = decodeSrcWay(way);
+		if (found.tag === tag) return found.state;
 	}
 	return null;
 }

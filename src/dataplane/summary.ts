@@ -15,7 +15,7 @@ const REPAINT_NETS = 1 << 16;
 /** Every state NONE: 0b01 in each two-bit field of a u32 half word. */
 const ALL_NONE = 0x55555555;
 
-export interface SummaryChange {
+interface SummaryChange {
 	/** Host-order address with the host bits cleared. */
 	net: number;
 	length: number;
@@ -47,8 +47,13 @@ export class V4Summary {
 		else if (changes.length) this.apply(changes);
 	}
 
+	/** The next write compares every word with the map's (a forced sync repairs the map). */
+	recheck(): void {
+		this.dirty = null;
+	}
+
 	/** Records entry changes and recomputes the /24s they cover. */
-	apply(changes: SummaryChange[]): void {
+	private apply(changes: SummaryChange[]): void {
 		let nets = 0;
 		for (const c of changes) {
 			this.record(c);
@@ -66,7 +71,7 @@ export class V4Summary {
 	}
 
 	/** Replaces every entry (a full compile). */
-	reset(changes: SummaryChange[]): void {
+	private reset(changes: SummaryChange[]): void {
 		for (const m of this.byLength) m.clear();
 		this.longer.clear();
 		for (const c of changes) this.record(c);

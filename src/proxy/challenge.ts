@@ -34,7 +34,7 @@ export function sqliteVerifiedStore(db: Database, log: Logger): VerifiedStore {
 				.all(now),
 		save: (backendId, address, expiresAt) => {
 			try {
-				db.prepare(
+				db.query(
 					`INSERT INTO challenge_verified (backend_id, address, expires_at) SELECT ?1, ?2, ?3
 					 WHERE EXISTS (SELECT 1 FROM backends WHERE id = ?1)
 					 ON CONFLICT (backend_id, address) DO UPDATE SET expires_at = excluded.expires_at`,
@@ -45,7 +45,7 @@ export function sqliteVerifiedStore(db: Database, log: Logger): VerifiedStore {
 		},
 		prune: (now) => {
 			try {
-				db.prepare("DELETE FROM challenge_verified WHERE expires_at <= ?").run(now);
+				db.query("DELETE FROM challenge_verified WHERE expires_at <= ?").run(now);
 			} catch (err) {
 				log.warn("cannot prune verified addresses", { error: err });
 			}

@@ -69,6 +69,12 @@ export interface ListenerContext {
 	geo(ip: string): GeoAnswer;
 }
 
+/** Where a REDIRECT rule sends a connection: the honeypot origin while it is enabled, else nowhere
+ * (never to the balanced origins). */
+export function redirectTarget(b: BackendRuntime): OriginRuntime | null {
+	return b.honeypot?.enabled ? b.honeypot : null;
+}
+
 /** Whether the backend's challenge applies to a connection the rules did not already decide. */
 export function challengeByLevel(b: BackendRuntime): boolean {
 	return b.protection.challenge?.enabled === true && b.protection.level === "UNDER_ATTACK";

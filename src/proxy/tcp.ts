@@ -5,6 +5,7 @@
 // HTTP connections are read request by request (see forwardHttp): every request on a keep-alive
 // connection is routed and checked, not only the first.
 import type { Socket, TCPSocketListener } from "bun";
+import type { GeoAnswer } from "../geoip/database.ts";
 import {
 	COOKIE_NAME,
 	httpResponse,
@@ -22,6 +23,7 @@ import {
 	challengeByLevel,
 	type ListenerContext,
 	type OriginRuntime,
+	redirectTarget,
 	selectBackend,
 	serveFromCache,
 } from "./runtime.ts";
@@ -78,6 +80,8 @@ export class TcpConnection implements Closable {
 	originBlockedSince = 0;
 	originAnswered = false;
 	statusFallback = false;
+	/** The client's country and ASN, looked up once per connection (when a rule first asks). */
+	private geoAnswer: GeoAnswer | null = null;
 	tried = new Set<string>();
 	responder: LocalStatusResponder | null = null;
 	/** The address counted against the per-address limit (the real one behind a trusted upstream). */
@@ -525,7 +529,10 @@ export class TcpConnection implements Closable {
 			backend.rules,
 			connectionFacts(
 				{ ip: this.clientIp, port: this.localPort, transport: "TCP", backendType: backend.type },
-				this.listener.ctx.geo,
+				(ip) => {
+					this.geoAnswer ??= this.listener.ctx.geo(ip);
+					return this.geoAnswer;
+				},
 			),
 		);
 	}
@@ -691,9 +698,10 @@ export class TcpConnection implements Closable {
 			if (hs) this.sentStatus = Buffer.from(this.buffered().subarray(hs.length));
 		}
 		if (honeypot) {
-			if (!backend.honeypot?.enabled)
+			const target = redirectTarget(backend);
+			if (!target)
 				return this.refuseRouting("REDIRECT rule matched but the backend's honeypot origin is missing or disabled");
-			return this.connect(backend.honeypot);
+			return this.connect(target);
 		}
 		this.connectNext();
 	}

@@ -13,6 +13,7 @@ import {
 	type Closable,
 	type ListenerContext,
 	type OriginRuntime,
+	redirectTarget,
 	serveFromCache,
 } from "./runtime.ts";
 
@@ -201,9 +202,7 @@ export class UdpListener {
 			backend.counters.refusedLimit++;
 			return;
 		}
-		// A REDIRECT goes to the honeypot only while it is enabled; never to the balanced origins.
-		const honeypot = backend.honeypot?.enabled ? backend.honeypot : null;
-		const origin = action === "REDIRECT" ? honeypot : backend.balancer.pick(backend.origins, clientIp);
+		const origin = action === "REDIRECT" ? redirectTarget(backend) : backend.balancer.pick(backend.origins, clientIp);
 		if (!origin) {
 			this.ctx.releaseAddress(clientIp);
 			backend.counters.refusedRouting++;

@@ -100,19 +100,30 @@ export function severityOf(peakPps: number, peakBitsPerSecond: number): Severity
  * The attack type the counters support (see the file's comment): dominant drop reasons first,
  * then the backend's packets by traffic class, then its listeners' protocol.
  */
+/** The key with the largest non-zero count, when that is at least half of total; else null. */
+function dominant<K extends string>(keys: readonly K[], counts: Partial<Record<K, number>>, total: number): K | null {
+	let top: K | null = null;
+	for (const k of keys) if ((counts[k] ?? 0) > (top ? (counts[top] ?? 0) : 0)) top = k;
+	return top && (counts[top] ?? 0) * 2 >= total ? top : null;
+}
+
 export function classify(
 	reasons: Partial<Record<ReasonName, number>>,
 	protocols: Set<string>,
 	classes: Partial<Record<TrafficClass, number>> = {},
 ): AttackType {
-	const dropped = DROP_REASONS.reduce((n, r) => n + (reasons[r] ?? 0), 0);
-	let best: [ReasonName, AttackType] | null = null;
-	for (const entry of REASON_TYPES) if ((reasons[entry[0]] ?? 0) > (best ? (reasons[best[0]] ?? 0) : 0)) best = entry;
-	if (best && dropped > 0 && (reasons[best[0]] ?? 0) * 2 >= dropped) return best[1];
-	const classified = TRAFFIC_CLASSES.reduce((n, c) => n + (classes[c] ?? 0), 0);
-	let top: TrafficClass | null = null;
-	for (const c of TRAFFIC_CLASSES) if ((classes[c] ?? 0) > (top ? (classes[top] ?? 0) : 0)) top = c;
-	if (top && (classes[top] ?? 0) * 2 >= classified) return CLASS_TYPES[top];
+	const reason = dominant(
+		REASON_TYPES.map(([r]) => r),
+		reasons,
+		DROP_REASONS.reduce((n, r) => n + (reasons[r] ?? 0), 0),
+	);
+	if (reason) return REASON_TYPES.find(([r]) => r === reason)?.[1] as AttackType;
+	const top = dominant(
+		TRAFFIC_CLASSES,
+		classes,
+		TRAFFIC_CLASSES.reduce((n, c) => n + (classes[c] ?? 0), 0),
+	);
+	if (top) return CLASS_TYPES[top];
 	if (protocols.size === 1 && protocols.has("UDP")) return "UDP_FLOOD";
 	return "GENERIC";
 }

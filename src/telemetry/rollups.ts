@@ -54,7 +54,7 @@ interface GeoDelta {
 }
 
 /** Every traffic class at zero packets and drops. */
-export const emptyClasses = (): ClassDelta =>
+const emptyClasses = (): ClassDelta =>
 	Object.fromEntries(TRAFFIC_CLASSES.flatMap((c) => [`${c}Packets`, `${c}Drops`]).map((k) => [k, 0])) as ClassDelta;
 
 const emptyTraffic = (): TrafficDelta => ({

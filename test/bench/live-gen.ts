@@ -15,14 +15,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { u32 } from "../../src/dataplane/abi.ts";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, BpfObject } from "../../src/dataplane/libbpf.ts";
-import { buildPacket, TCP_SYN } from "../helpers/packets.ts";
+import { buildPacket, linuxSynOptions, TCP_SYN } from "../helpers/packets.ts";
 
 export const GEN_OBJ = join(import.meta.dir, "..", "..", "build", "bench", "pp_livegen.o");
 export const GAME_PORT = 19132;
 /** The TCP service port of the SYN frames (--syn). */
 export const SYN_PORT = 25565;
-/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
-export const LINUX_SYN_OPTIONS = Uint8Array.from([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+/** What Linux puts in a SYN (timestamp value 1). */
+export const LINUX_SYN_OPTIONS = linuxSynOptions(1);
 /** The service address; it exists only in the frames (nothing in the root namespace routes it). */
 export const SERVICE_ADDR = "198.19.255.1";
 /** Frames per BPF_PROG_TEST_RUN call: about 0.1–0.5 s each, so the time budget is kept closely. */

@@ -134,8 +134,15 @@ export const FLOOR_OBJ = join(ROOT, "build", "bench", "pp_floor.o");
 /** The trivial XDP_TX program (test/bench/bpf/pp_answer.bpf.c). */
 export const ANSWER_OBJ = join(ROOT, "build", "bench", "pp_answer.o");
 
-/** Builds the bench's own objects (generator, floor, answer) with the flags of scripts/build-bpf.ts. */
+let benchObjectsBuilt = false;
+
+/**
+ * Builds the bench's own objects (generator, floor, answer) with the flags of scripts/build-bpf.ts,
+ * once per process.
+ */
 export function buildBenchObjects(): void {
+	if (benchObjectsBuilt) return;
+	benchObjectsBuilt = true;
 	sh(["mkdir", "-p", join(ROOT, "build", "bench")]);
 	for (const [source, out] of [
 		[GEN_SOURCE, GEN_OBJ],

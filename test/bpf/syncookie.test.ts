@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { IPPROTO, L7, L7Flag, type LevelName, type SynConfig } from "../../src/dataplane/abi.ts";
 import { XDP_DROP, XDP_PASS, XDP_TX } from "../../src/dataplane/libbpf.ts";
-import { buildPacket, checksumsValid, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from "../helpers/packets.ts";
+import {
+	buildPacket,
+	checksumsValid,
+	linuxSynOptions,
+	TCP_ACK,
+	TCP_PSH,
+	TCP_RST,
+	TCP_SYN,
+} from "../helpers/packets.ts";
 import { Dataplane, skipReason } from "./harness.ts";
 
 const skip = skipReason();
@@ -27,17 +35,6 @@ function handshake(): number[] {
 	const host = [...Buffer.from("play.example.com")];
 	const body = [0x00, 0xff, 0x05, host.length, ...host, 0x63, 0xdd, 0x02];
 	return [body.length, ...body];
-}
-
-/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
-function linuxSynOptions(tsval: number): Uint8Array {
-	const o = new Uint8Array(20);
-	const v = new DataView(o.buffer);
-	o.set([2, 4, 0x05, 0xb4, 4, 2, 8, 10], 0);
-	v.setUint32(8, tsval);
-	v.setUint32(12, 0);
-	o.set([1, 3, 3, 7], 16);
-	return o;
 }
 
 let dp: Dataplane;

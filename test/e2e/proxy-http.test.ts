@@ -91,7 +91,6 @@ async function keepAlive(port: number) {
 	await new Promise<void>((r) => s.on("connect", () => r()));
 	return {
 		send: (text: string) => s.write(text),
-		closed: () => ended,
 		/** The next whole response, or null when the connection closed first. */
 		async response(): Promise<RawResponse | null> {
 			for (;;) {

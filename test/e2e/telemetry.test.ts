@@ -5,11 +5,10 @@
 // floods of bare ACKs and of ICMP echo requests are told apart by the per-backend traffic classes
 // (ACK_FLOOD, ICMP_FLOOD).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createRig, type EchoServers, echoServers, type Rig } from "../helpers/dataplane.ts";
+import { createRig, type EchoServers, echoServers, HPING3, type Rig } from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 
 const skip = canUseNetns();
-const hping3 = Bun.which("hping3") ?? (Bun.which("/usr/sbin/hping3") ? "/usr/sbin/hping3" : null);
 /** hping3 floods: 10,000 packets/s, at most FLOOD_PACKETS packets and FLOOD_S seconds. */
 const FLOOD_S = 5;
 const FLOOD_PACKETS = 40_000;
@@ -93,7 +92,7 @@ describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${ski
 	 */
 	async function flood(id: string, args: string[]): Promise<string | null> {
 		const run = rig.topo.run(
-			["timeout", String(FLOOD_S), hping3 as string, "-q", "-i", "u100", "-c", String(FLOOD_PACKETS), ...args],
+			["timeout", String(FLOOD_S), HPING3 as string, "-q", "-i", "u100", "-c", String(FLOOD_PACKETS), ...args],
 			(FLOOD_S + 5) * 1000,
 		);
 		let seen: string | null = null;
@@ -207,8 +206,8 @@ describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${ski
 		]);
 	}, 60_000);
 
-	test.skipIf(hping3 === null)(
-		`an ICMP flood at the backend's address is ICMP_FLOOD${hping3 ? "" : " — skipped: hping3 not installed"}`,
+	test.skipIf(HPING3 === null)(
+		`an ICMP flood at the backend's address is ICMP_FLOOD${HPING3 ? "" : " — skipped: hping3 not installed"}`,
 		async () => {
 			// ICMP has no port: it counts for the lowest-numbered backend on the address, this one.
 			expect(await flood(backendId, ["--icmp", rig.topo.hostV4])).toBe("ICMP_FLOOD");
@@ -228,8 +227,8 @@ describe.skipIf(skip !== null)(`telemetry on a veth${skip ? ` — skipped: ${ski
 		60_000,
 	);
 
-	test.skipIf(hping3 === null)(
-		`a flood of bare ACKs at a TCP backend is ACK_FLOOD${hping3 ? "" : " — skipped: hping3 not installed"}`,
+	test.skipIf(HPING3 === null)(
+		`a flood of bare ACKs at a TCP backend is ACK_FLOOD${HPING3 ? "" : " — skipped: hping3 not installed"}`,
 		async () => {
 			const tcpId = svc.services.backends.create(svc.actor, {
 				name: "tcp-ish",

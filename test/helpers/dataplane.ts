@@ -11,6 +11,7 @@ import { BpfMap } from "../../src/dataplane/libbpf.ts";
 import { reasonCounters } from "../../src/dataplane/stats.ts";
 import { Logger } from "../../src/log.ts";
 import { createServices, type Services } from "../../src/services.ts";
+import { TRIVIAL_PATH } from "../bpf/harness.ts";
 import { type Daemon, isolatedEnv, ROOT, runCli, startDaemon, tempDir } from "./daemon.ts";
 import { createTopology, type Topology } from "./netns.ts";
 
@@ -56,7 +57,7 @@ export async function createRig(
 		topo.peerIf,
 		"xdpdrv",
 		"object",
-		join(ROOT, "build", "bpf", "pp_trivial.o"),
+		TRIVIAL_PATH,
 		"program",
 		"pp_trivial_pass",
 	]);

@@ -296,3 +296,14 @@ export function checksumsValid(frame: Uint8Array): boolean {
 	}
 	return true;
 }
+
+/** What Linux puts in a SYN: MSS 1460, SACK permitted, timestamps (tsval, echo 0), NOP, window scale 7. */
+export function linuxSynOptions(tsval: number): Uint8Array {
+	const o = new Uint8Array(20);
+	const v = new DataView(o.buffer);
+	o.set([2, 4, 0x05, 0xb4, 4, 2, 8, 10], 0);
+	v.setUint32(8, tsval);
+	v.setUint32(12, 0);
+	o.set([1, 3, 3, 7], 16);
+	return o;
+}

@@ -11,6 +11,7 @@ import type { AuditService } from "../audit/service.ts";
 import { Conflict, type FieldError, Forbidden, NotFound, ValidationError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { bumpRevision } from "../revisions.ts";
+import { PROXY_ACTION_TYPES } from "../rules/model.ts";
 import { activeSourceSets, MAX_RULES_PER_BACKEND, MAX_SOURCE_SETS } from "../rules/service.ts";
 import { check } from "../validate.ts";
 import {
@@ -85,7 +86,7 @@ const MAX_ORIGINS = 64;
  * without terminating TLS, and RakNet, QUIC and raw TCP/UDP have nothing to show a challenge in;
  * accepting `enabled: true` there would store a setting nothing enforces.
  */
-export const CHALLENGE_TYPES: readonly BackendType[] = ["HTTP", "MINECRAFT_JAVA"];
+export const CHALLENGE_TYPES = PROXY_ACTION_TYPES.CHALLENGE;
 
 function checkChallenge(type: BackendType, protection: Protection | undefined): void {
 	// A CAPTCHA needs a third-party service the appliance cannot reach offline; the others name the
