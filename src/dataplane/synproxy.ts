@@ -35,6 +35,20 @@
 // blocked sources never reach the stack); what XDP passes, conntrack tracks — on a host where
 // nothing else used conntrack, that is this table's price.
 //
+// The third ACK. SYNPROXY completes a handshake with the listener by sending it an ACK in the
+// client's name, from the client's address, out of this host. Conntrack tracks that ACK like any
+// packet of the flow, and SYNPROXY's own hook then shifts its TSecr by the flow's timestamp offset,
+// which it has just set: the listener gets back a TSval it never sent. Since Linux 6.16 a listener
+// checks the TSecr of the ACK completing its handshake (TcpExtTSEcrRejected) and answers such an
+// ACK with a challenge ACK instead, so the handshake completed only by chance — when the client's
+// first segment echoed the right timestamp — or when the listener retransmitted its SYN-ACK a
+// second later; a client that waits for the server to speak first (SMTP, MySQL) always waited
+// that second. The output chain sends that ACK untracked, as SYNPROXY built it (in the listener's
+// sequence and timestamp space already), and conntrack sees the flow established at the client's
+// next segment. Only SYNPROXY sends a pure ACK to a target from an address that
+// is not the host's, and the input chain lets it in over lo before the synproxy rules, which would
+// take an untracked ACK for a cookie to check.
+//
 // nf_conntrack_tcp_loose must be 0 while there are SYN-cookie targets: with it, conntrack would
 // adopt the cookie ACK as an established flow and SYNPROXY would never see it. The previous value
 // is kept in <data_dir>/synproxy-state.json, put back when the last target goes, and restored by
@@ -155,7 +169,11 @@ export function renderTable(listeners: SynTarget[], cookies: SynTarget[], o: Syn
 			...rules.map((r) => `\t\t${r}`),
 			"\t}",
 		].join("\n");
+	// SYNPROXY's own ACK to the listener (see "The third ACK" above): leaves the host's output
+	// untracked, and comes back in over lo untracked, where no synproxy rule may take it.
+	const ownAck = "tcp flags & (fin | syn | rst | ack) == ack";
 	const filter = [...match("tcp").map((m) => `${m} ct state established,related accept`), ...proxy];
+	const input = [...match("cookie").map((m) => `iif "lo" ${m} ${ownAck} ct state untracked accept`), ...filter];
 	return [
 		`table inet ${SYNPROXY_TABLE}`,
 		`delete table inet ${SYNPROXY_TABLE}`,
@@ -168,8 +186,14 @@ export function renderTable(listeners: SynTarget[], cookies: SynTarget[], o: Syn
 			"raw",
 			match("cookie").map((m) => `${m} tcp flags & (syn | ack) == syn notrack`),
 		),
-		chain("input", "input", "filter", filter),
+		chain("input", "input", "filter", input),
 		chain("forward", "forward", "filter", filter),
+		chain(
+			"output",
+			"output",
+			"raw",
+			match("cookie").map((m) => `${m} ${ownAck} fib saddr type != local notrack`),
+		),
 		"}",
 		"",
 	].join("\n");

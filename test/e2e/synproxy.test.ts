@@ -53,6 +53,8 @@ let backendId: string;
 let looseBefore: string;
 let server: TCPSocketListener<{ got: number }>;
 let port: number;
+/** A server that speaks first: greets each connection before reading anything. */
+let greeter: TCPSocketListener<undefined>;
 
 function table(): string | null {
 	const p = Bun.spawnSync([nft as string, "list", "table", "inet", SYNPROXY_TABLE], { stdout: "pipe", stderr: "pipe" });
@@ -171,6 +173,16 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 			},
 		});
 		port = server.port;
+		greeter = Bun.listen({
+			hostname: "::",
+			port: 0,
+			socket: {
+				open(s) {
+					s.write("hello\n");
+				},
+				data() {},
+			},
+		});
 		await rig.start();
 		svc = rig.services();
 		backendId = svc.services.backends.create(svc.actor, {
@@ -179,6 +191,8 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 			listeners: [
 				{ address: rig.topo.hostV4, port, protocol: "TCP" },
 				{ address: rig.topo.hostV6, port, protocol: "TCP" },
+				{ address: rig.topo.hostV4, port: greeter.port, protocol: "TCP" },
+				{ address: rig.topo.hostV6, port: greeter.port, protocol: "TCP" },
 			],
 			// The backend bucket would drop part of the flood and, with it, the real clients'
 			// SYNs, and HIGH's per-source numbers would hold the bulk transfer: raised, so every
@@ -196,13 +210,14 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		for (const p of held) p.kill();
 		svc?.close();
 		server?.stop(true);
+		greeter?.stop(true);
 		await rig?.destroy();
 	});
 
 	test("at MEDIUM the table only tracks the backend's listeners: no SYN-cookie targets, loose pickup unchanged, mode OFF", async () => {
 		expect(table()).not.toBeNull();
-		expect(elements("tcp_v4")).toHaveLength(1);
-		expect(elements("tcp_v6")).toHaveLength(1);
+		expect(elements("tcp_v4")).toHaveLength(2);
+		expect(elements("tcp_v6")).toHaveLength(2);
 		expect(elements("cookie_v4")).toEqual([]);
 		expect(elements("cookie_v6")).toEqual([]);
 		expect(loose()).toBe(looseBefore);
@@ -237,8 +252,8 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect(t).toContain(`${rig.topo.hostV4} . ${port}`);
 		expect(t).toContain(`${rig.topo.hostV6} . ${port}`);
 		expect(t).toContain("synproxy");
-		expect(elements("cookie_v4")).toHaveLength(1);
-		expect(elements("cookie_v6")).toHaveLength(1);
+		expect(elements("cookie_v4")).toHaveLength(2);
+		expect(elements("cookie_v6")).toHaveLength(2);
 		expect(elements("cookie_any")).toEqual([]);
 		expect(loose()).toBe("0");
 		expect((await readyz()).synDefense).toBe("XDP_SYNCOOKIE");
@@ -260,6 +275,24 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect(d.COOKIE_ACK ?? 0).toBeGreaterThanOrEqual(3);
 		expect(d.COOKIE_BAD ?? 0).toBe(0);
 	}, 30_000);
+
+	test("a server that speaks first greets clients at once: the listener takes SYNPROXY's ACK", async () => {
+		const client = join(ROOT, "test", "helpers", "netclient.ts");
+		const greeted = async (src: string, dst: string) =>
+			(
+				await rig.topo.run(["bun", client, "banner", src, dst, String(greeter.port), "10", "3000"], 40_000)
+			).stdout.trim();
+		const before = rig.reasons();
+		const ext = tcpExt();
+		expect(await greeted(rig.topo.peerV4[0] as string, rig.topo.hostV4)).toBe("10");
+		expect(await greeted(rig.topo.peerV6[0] as string, rig.topo.hostV6)).toBe("10");
+		const after = tcpExt();
+		expect(delta(before, rig.reasons()).COOKIE_ACK ?? 0).toBeGreaterThanOrEqual(20);
+		// The clients sent nothing: only SYNPROXY's ACK could complete these handshakes. A listener
+		// that refused it (Linux 6.16 checks its TSecr) would have resent its SYN-ACK a second later.
+		expect((after.TCPSynRetrans ?? 0) - (ext.TCPSynRetrans ?? 0)).toBe(0);
+		expect((after.TSEcrRejected ?? 0) - (ext.TSEcrRejected ?? 0)).toBe(0);
+	}, 60_000);
 
 	test("a spoofed SYN flood is answered from XDP while a real client connects; the accept queue never overflows", async () => {
 		const before = rig.reasons();
@@ -322,7 +355,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 	test("at LOW the table has no SYN-cookie targets, the sysctl is back and the mode is OFF", async () => {
 		await setLevel("LOW");
 		expect(table()).not.toBeNull();
-		expect(elements("tcp_v4")).toHaveLength(1);
+		expect(elements("tcp_v4")).toHaveLength(2);
 		expect(elements("cookie_v4")).toEqual([]);
 		expect(elements("cookie_v6")).toEqual([]);
 		expect(loose()).toBe(looseBefore);
@@ -342,7 +375,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 			await rig.daemon?.stop();
 			rig.daemon = null;
 			// Program, maps, table and sysctl stay: XDP still answers SYNs and SYNPROXY completes them.
-			expect(elements("cookie_v4")).toHaveLength(1);
+			expect(elements("cookie_v4")).toHaveLength(2);
 			expect(loose()).toBe("0");
 			const before = rig.reasons();
 			expect(await roundTrips(held, "stopped")).toEqual(echoed("stopped"));
@@ -353,7 +386,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 
 			adopter = await rig.start();
 			await rig.settle();
-			expect(elements("cookie_v4")).toHaveLength(1);
+			expect(elements("cookie_v4")).toHaveLength(2);
 			expect((await readyz()).synDefense).toBe("XDP_SYNCOOKIE");
 			expect(await roundTrips(held, "adopted")).toEqual(echoed("adopted"));
 		} finally {

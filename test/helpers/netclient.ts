@@ -4,6 +4,9 @@
 // tcp <src> <dst> <port> <waitMs>: connects from src, sends a line, prints "ok" if it is echoed.
 // bulk <src> <dst> <port> <bytes> <waitMs>: sends bytes to a server that answers "done" once it
 //   has them all, prints "ok <ms>" when that answer came (else "timeout" or "error").
+// banner <src> <dst> <port> <count> <waitMs>: opens count connections from src one after another,
+//   each sending nothing and waiting up to waitMs for the server to speak first; prints how many
+//   were greeted.
 // hold <src> <dst> <port> <waitMs>: connects from src and keeps the connection: prints "open",
 //   then writes every stdin line to the socket and prints what comes back; prints "closed" or
 //   "error" if the connection ends, and exits then, at stdin's end, or after waitMs.
@@ -112,6 +115,31 @@ if (mode === "udp") {
 		sock.end();
 		done("closed");
 	});
+} else if (mode === "banner") {
+	const count = Number(a);
+	const waitMs = Number(b);
+	let greeted = 0;
+	for (let i = 0; i < count; i++) {
+		const ok = await new Promise<boolean>((resolve) => {
+			const sock = connect({ host: dst, port: Number(port), localAddress: src });
+			const timer = setTimeout(() => {
+				sock.destroy();
+				resolve(false);
+			}, waitMs);
+			sock.once("data", () => {
+				clearTimeout(timer);
+				sock.destroy();
+				resolve(true);
+			});
+			sock.on("error", () => {
+				clearTimeout(timer);
+				resolve(false);
+			});
+		});
+		if (ok) greeted++;
+	}
+	console.log(greeted);
+	process.exit(0);
 } else {
 	console.error(`netclient: unknown mode ${mode}`);
 	process.exit(2);

@@ -62,6 +62,22 @@ describe("the table", () => {
 		expect(high).toMatch(/set cookie_v6 \{\n\t\ttype [^\n]+\n\t\}/);
 	});
 
+	test("sends SYNPROXY's own ACK to a listener untracked and lets it in over lo before any synproxy rule", () => {
+		const script = renderTable([GAME], [GAME, GAME6, WEB], OPTS);
+		const chainOf = (name: string) => script.match(new RegExp(`chain ${name} \\{\n([^}]*)\\}`))?.[1] ?? "";
+		const ack = "tcp flags & (fin | syn | rst | ack) == ack";
+		expect(chainOf("output")).toContain("type filter hook output priority raw;");
+		for (const m of ["ip daddr . tcp dport @cookie_v4", "ip6 daddr . tcp dport @cookie_v6", "tcp dport @cookie_any"]) {
+			expect(chainOf("output")).toContain(`${m} ${ack} fib saddr type != local notrack`);
+			const input = chainOf("input");
+			const own = input.indexOf(`iif "lo" ${m} ${ack} ct state untracked accept`);
+			expect(own).toBeGreaterThan(0);
+			expect(own).toBeLessThan(input.indexOf("synproxy"));
+		}
+		// Forwarded traffic never comes in over lo.
+		expect(chainOf("forward")).not.toContain('iif "lo"');
+	});
+
 	test("tracks the SYN-cookie targets even when they are not among the listeners given", () => {
 		expect(renderTable([], [GAME6], OPTS)).toMatch(
 			/set tcp_v6 \{\n\t\ttype [^\n]+\n\t\telements = \{ 2001:db8::7 \. 25565 \}/,
