@@ -401,7 +401,9 @@ struct pp_flow_key {
 
 struct pp_mc_flow {
 	enum pp_mc_state state;
-	__u32 pad;
+	__u32 seq;		/* TCP sequence number of the flow's first
+				 * data: a retransmission of it is checked as
+				 * the first data again */
 	__u64 last_ns;		/* when the state last changed or, with
 				 * max_conns, the flow last touched its slot */
 };

@@ -50,6 +50,7 @@ struct pp_pkt {
 	__u8 has_ports;
 	__u32 payload_len;	/* TCP/UDP payload, from the headers */
 	__u32 l7_off;		/* where the payload starts; 0 = not parsed */
+	__u32 tcp_seq;		/* host order */
 	__u64 src_sets;		/* pp_srcset mask, for service traffic */
 };
 
@@ -1214,8 +1215,10 @@ __noinline int pp_mc_conns(const struct pp_pkt *p,
  * reason. A SYN (without payload) opens a pending connection; a segment of
  * a connection never opened drops; its first data must be a valid
  * handshake (and what follows it), which moves it to pp_mc_flows and, once
- * complete, to the fast path. An invalid handshake bans the source.
- * With max_conns and no validation the flows are tracked all the same:
+ * complete, to the fast path. An invalid handshake bans the source. The
+ * first data sent again (a TCP retransmission: the copy this program passed
+ * was lost further on) is checked as the first data again, not as what
+ * follows it. With max_conns and no validation the flows are tracked all the same:
  * pp_mc_conns keeps the slots of flows in pp_mc_flows alive. */
 __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 			   const struct pp_service *svc,
@@ -1264,7 +1267,7 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	pos = data + off;
 	if (!validate)
 		next = PP_MC_VALID;
-	else if (fl)
+	else if (fl && p->tcp_seq != fl->seq)
 		next = pp_mc_next(pos, end, p->payload_len, fl->state);
 	else
 		next = pp_mc_first(pos, end, p->payload_len, cfg->mc_min_proto,
@@ -1280,6 +1283,7 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 		return 0;
 	}
 	flow.state = next;
+	flow.seq = p->tcp_seq;
 	flow.last_ns = pp_now(now);
 	bpf_map_update_elem(&pp_mc_flows, &key, &flow, BPF_ANY);
 	bpf_map_delete_elem(&pp_mc_syns, &key);
@@ -1429,6 +1433,7 @@ int pp_xdp(struct xdp_md *ctx)
 		p.sport = bpf_ntohs(th->source);
 		p.dport = bpf_ntohs(th->dest);
 		p.tcp_flags = ((__u8 *)th)[13];
+		p.tcp_seq = bpf_ntohl(th->seq);
 		p.has_ports = 1;
 		p.payload_len = l4_len - th->doff * 4;
 		p.l7_off = c.pos - data;

@@ -350,7 +350,7 @@ export const LAYOUT = {
 		},
 	},
 	pp_flow_key: { size: 24, members: { backend: [0, 4], sport: [4, 2], pad: [6, 2], src: [8, 16] } },
-	pp_mc_flow: { size: 16, members: { state: [0, 4], pad: [4, 4], last_ns: [8, 8] } },
+	pp_mc_flow: { size: 16, members: { state: [0, 4], seq: [4, 4], last_ns: [8, 8] } },
 	pp_conn_slots: { size: 160, members: { last_ns: [0, 128], ports: [128, 32] } },
 	pp_state: { size: 8, members: { dyn_bans: [0, 4], pad: [4, 4] } },
 	pp_clock: { size: 16, members: { jiffies: [0, 8], ns: [8, 8] } },

@@ -88,18 +88,27 @@ function serve(
 	});
 }
 
-/** One connection from a client port: seg() sends a segment with flags and payload. */
+/**
+ * One connection from a client port: seg() sends a segment with flags and payload at the
+ * connection's next sequence number (SYN and FIN take one, data its length), or at `seq`.
+ */
 function conn(fam: Fam, src: string = ADDR[fam].client) {
 	const port = sport++;
-	return (flags: number, payload: number[] = []) =>
-		dp.run(
+	let next = 1000;
+	const seg = (flags: number, payload: number[] = [], seq = next) => {
+		next = seq + payload.length + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
+		return dp.run(
 			buildPacket({
 				src,
 				dst: ADDR[fam].server,
-				l4: { proto: "tcp", sport: port, dport: JAVA, flags },
+				l4: { proto: "tcp", sport: port, dport: JAVA, flags, seq },
 				payload: Uint8Array.from(payload),
 			}),
 		);
+	};
+	/** The sequence number the next segment takes. */
+	seg.next = () => next;
+	return seg;
 }
 const DATA = TCP_ACK | TCP_PSH;
 
@@ -135,6 +144,29 @@ suite("pp_xdp Minecraft Java validation", () => {
 				expect([...dp.map("pp_mc_syns").keys()].length).toBe(0);
 				const flows = dp.map("pp_mc_flows");
 				expect([...flows.keys()].map((k) => flows.lookup(k)?.[0])).toEqual([McState.VALID]);
+			});
+
+			test("the first data sent again (a retransmission) is checked as first data, not as what follows", () => {
+				serve(fam, { banNs: 60_000_000_000n });
+				const seg = conn(fam);
+				seg(TCP_SYN);
+				const first = seg.next();
+				// The handshake passed here and was lost further on; the client sends it again, then
+				// again together with the status request it had sent after it.
+				expect(seg(DATA, handshake({ next: 1 }))).toBe(XDP_PASS);
+				expect(seg(DATA, handshake({ next: 1 }), first)).toBe(XDP_PASS);
+				expect(seg(DATA, [...handshake({ next: 1 }), ...statusRequest()], first)).toBe(XDP_PASS);
+				const flows = dp.map("pp_mc_flows");
+				expect([...flows.keys()].map((k) => flows.lookup(k)?.[0])).toEqual([McState.VALID]);
+				expect(seg(DATA, ping())).toBe(XDP_PASS);
+				// Sent again, the first data is checked all the same: garbage there bans.
+				const other = conn(fam, ADDR[fam].other);
+				other(TCP_SYN);
+				const at = other.next();
+				expect(other(DATA, handshake({ next: 2 }))).toBe(XDP_PASS);
+				expect(other(DATA, handshake({ next: 9 }), at)).toBe(XDP_DROP);
+				expect(dp.reasonPackets()).toEqual({ PASS: 7, MC_HANDSHAKE: 1 });
+				expect(conn(fam, ADDR[fam].other)(TCP_SYN)).toBe(XDP_DROP);
 			});
 
 			const valid: [string, number[]][] = [

@@ -3,7 +3,8 @@
 // in the namespace pinging and logging in at every protection level; crafted malformed
 // handshakes (oversized VarInt, bad next state, protocol version out of range) are dropped and
 // their source is banned, so its next connection attempt never gets an answer; with
-// maxConnectionsPerIp 2, a source's third concurrent player is turned away in the kernel.
+// maxConnectionsPerIp 2, a source's third concurrent player is turned away in the kernel; a
+// handshake lost after the program passed it is sent again by the client and passes again.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mc from "minecraft-protocol";
 import { McState } from "../../src/dataplane/abi.ts";
@@ -13,6 +14,8 @@ import { canUseNetns } from "../helpers/netns.ts";
 import { freePort } from "../helpers/proxy.ts";
 
 const skip = canUseNetns();
+const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
+const LOSS_TABLE = "pp_test_loss";
 const LEVELS = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"] as const;
 let rig: Rig;
 let svc: ReturnType<Rig["services"]>;
@@ -75,6 +78,11 @@ const varint = (n: number) => {
 	} while (v);
 	return out;
 };
+/** A login start (name, then a 16-byte UUID), length-prefixed, as hex. */
+function loginStart(name: string): string {
+	const body = [0, name.length, ...Buffer.from(name), ...new Array(16).fill(7)];
+	return Buffer.from([...varint(body.length), ...body]).toString("hex");
+}
 function handshake(proto: number, next: number): string {
 	const host = [...Buffer.from("play.example.com")];
 	const body = [0, ...varint(proto), host.length, ...host, 0x63, 0xdd, next];
@@ -117,6 +125,7 @@ describe.skipIf(skip !== null)(`Minecraft Java validation with real peers${skip 
 		await rig.settle();
 	});
 	afterAll(async () => {
+		if (nft) Bun.spawnSync([nft, "delete", "table", "inet", LOSS_TABLE], { stderr: "ignore" });
 		svc?.close();
 		server?.close();
 		await rig?.destroy();
@@ -191,6 +200,40 @@ describe.skipIf(skip !== null)(`Minecraft Java validation with real peers${skip 
 		svc.services.rules.delete(svc.actor, limit.id);
 		await rig.settle();
 	}, 40_000);
+
+	test.skipIf(nft === null)(
+		"a handshake lost after XDP passed it is sent again by the client and passes: the login is answered, nobody is banned",
+		async () => {
+			svc.services.backends.setProtectionLevel(svc.actor, backendId, "MEDIUM");
+			await rig.settle();
+			// Loss further on: the host's input drops the first segment carrying data to the server.
+			const loss = `table inet ${LOSS_TABLE} {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport ${port} tcp flags & psh == psh numgen inc mod 1000000 0 counter drop\n\t}\n}\n`;
+			const add = Bun.spawnSync([nft as string, "-f", "-"], { stdin: Buffer.from(loss), stderr: "pipe" });
+			expect(add.stderr.toString()).toBe("");
+			try {
+				const before = rig.reasons();
+				// The handshake alone, then (once the kernel has sent it again) the login start.
+				const out = await inNamespace(`
+					const net = require("node:net");
+					setTimeout(() => { console.log("timeout"); process.exit(0); }, 6000);
+					const s = net.connect({ host: ${JSON.stringify(rig.topo.hostV4)}, port: ${port} }, () => {
+						s.write(Buffer.from(${JSON.stringify(handshake(767, 2))}, "hex"));
+						setTimeout(() => s.write(Buffer.from(${JSON.stringify(loginStart("Lost"))}, "hex")), 1500);
+					});
+					s.once("data", () => { console.log("answered"); process.exit(0); });
+					s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });
+				`);
+				expect(out).toBe("answered");
+				const listed = Bun.spawnSync([nft as string, "list", "table", "inet", LOSS_TABLE], { stdout: "pipe" });
+				expect(listed.stdout.toString()).toMatch(/counter packets 1 /);
+				const d = delta(before, rig.reasons());
+				expect([d.MC_HANDSHAKE ?? 0, d.INVALID ?? 0, d.BAN ?? 0]).toEqual([0, 0, 0]);
+			} finally {
+				Bun.spawnSync([nft as string, "delete", "table", "inet", LOSS_TABLE]);
+			}
+		},
+		30_000,
+	);
 
 	test("malformed handshakes are dropped and their sources banned", async () => {
 		svc.services.backends.setProtectionLevel(svc.actor, backendId, "MEDIUM");
