@@ -15,6 +15,8 @@
  *   PP_SYN_COOKIE_OK  an ACK of no known flow with a valid cookie: pass it,
  *                     SYNPROXY completes the handshake with the listener;
  *   PP_SYN_BAD        a segment of no known flow without a valid cookie.
+ * pp_syn_refuse(ctx, pkt_len, is_v6) turns a valid cookie ACK whose
+ * connection the caller refuses into the listener's RST, for XDP_TX.
  * Only PP_SYN_ANSWERED changes the frame (and its length), so every packet
  * pointer the caller holds is stale after it. Header fields are network
  * order.
@@ -418,6 +420,126 @@ static __always_inline int pp_syn_check_ack(struct xdp_md *ctx, __u32 l3_off,
 		return PP_SYN_NEXT;
 	}
 	return err ? PP_SYN_BAD : PP_SYN_COOKIE_OK;
+}
+
+/* The RST a listener sends for an ACK of no connection, <SEQ=SEG.ACK>
+ * <CTL=RST>, written over the ACK's headers at l3 (tcp at l4) once the
+ * frame is 20 bytes past l4: addresses and ports swapped, no options. */
+static __always_inline void pp_syn_write_rst(struct tcphdr *th)
+{
+	__be16 port = th->source;
+
+	th->source = th->dest;
+	th->dest = port;
+	th->seq = th->ack_seq;
+	th->ack_seq = 0;
+	/* doff 5, flags RST */
+	((__u8 *)th)[12] = (sizeof(*th) / 4) << 4;
+	((__u8 *)th)[13] = 0x04;
+	th->window = 0;
+	th->urg_ptr = 0;
+	th->check = 0;
+}
+
+/* Refuses the connection a valid cookie ACK of pkt_len bytes would open
+ * (over its source's connection rate or count): the frame becomes the RST
+ * the listener would have sent, for XDP_TX. Dropped instead, the ACK would
+ * leave the client holding a connection nobody completes: its SYN-ACK had
+ * window 0, and what it sends next carries no cookie. 0 when the frame is
+ * the RST; every packet pointer the caller holds is stale after it. */
+__noinline int pp_syn_refuse(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6)
+{
+	struct pp_syn_cfg *cfg;
+	struct pp_cursor c;
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	struct tcphdr *th;
+	struct in6_addr a6;
+	void *data, *end;
+	__u32 l3_off, l4_off;
+	__be32 a4;
+	__u64 sum;
+	__u16 vlan;
+	int i;
+
+	if (!ctx)
+		return -1;
+	cfg = bpf_map_lookup_elem(&pp_syn_cfg, &pp_key0);
+	if (!cfg)
+		return -1;
+	data = (void *)(long)ctx->data;
+	c.pos = data;
+	if (parse_ethhdr(&c, (void *)(long)ctx->data_end, &eth, &vlan) !=
+	    (is_v6 ? ETH_P_IPV6 : ETH_P_IP))
+		return -1;
+	l3_off = (c.pos - data) & 0x1f;
+	if (l3_off > PP_SYN_MAX_L3_OFF)
+		return -1;
+	end = (void *)(long)ctx->data_end;
+	/* Only the plain headers pp_syn_check_ack and SYNPROXY take. */
+	if (is_v6) {
+		ip6h = data + l3_off;
+		if ((void *)(ip6h + 1) + sizeof(*th) > end ||
+		    ip6h->nexthdr != IPPROTO_TCP)
+			return -1;
+		l4_off = l3_off + sizeof(*ip6h);
+	} else {
+		iph = data + l3_off;
+		if ((void *)(iph + 1) + sizeof(*th) > end || iph->ihl != 5)
+			return -1;
+		l4_off = l3_off + sizeof(*iph);
+	}
+	if (pp_syn_resize(ctx, pkt_len, l4_off + sizeof(*th)))
+		return -1;
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	th = data + l4_off;
+	if ((void *)(th + 1) > end || (void *)(eth + 1) > end)
+		return -1;
+	pp_swap_mac(eth);
+	pp_syn_write_rst(th);
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, sizeof(*th), 0);
+	if (is_v6) {
+		ip6h = data + l3_off;
+		if ((void *)(ip6h + 1) > end)
+			return -1;
+		a6 = ip6h->saddr;
+		ip6h->saddr = ip6h->daddr;
+		ip6h->daddr = a6;
+		*(__be32 *)ip6h = bpf_htonl(0x60000000);
+		ip6h->payload_len = bpf_htons(sizeof(*th));
+		ip6h->hop_limit = cfg->ttl;
+#pragma unroll
+		for (i = 0; i < 4; i++)
+			sum += ip6h->saddr.in6_u.u6_addr32[i] +
+			       (__u64)ip6h->daddr.in6_u.u6_addr32[i];
+		sum += bpf_htonl(sizeof(*th));
+		sum += bpf_htonl(IPPROTO_TCP);
+		th->check = pp_csum_fold(sum);
+		return 0;
+	}
+	iph = data + l3_off;
+	if ((void *)(iph + 1) > end)
+		return -1;
+	a4 = iph->saddr;
+	iph->saddr = iph->daddr;
+	iph->daddr = a4;
+	iph->tos = 0;
+	iph->id = 0;
+	iph->frag_off = bpf_htons(PP_IP_DF);
+	iph->ttl = cfg->ttl;
+	iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*th));
+	sum += iph->saddr;
+	sum += iph->daddr;
+	sum += bpf_htonl((IPPROTO_TCP << 16) | sizeof(*th));
+	th->check = pp_csum_fold(sum);
+	iph->check = 0;
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
+	iph->check = pp_csum_fold(sum);
+	return 0;
 }
 
 /* A global function: verified once, on its own. */

@@ -1379,7 +1379,7 @@ int pp_xdp(struct xdp_md *ctx)
 	struct pp_src_way *way = NULL;
 	struct pp_src_state *st = NULL;
 	__u32 l4_len, flags, rkey, reason, gen, lists, tag = 0;
-	__u32 cookie_ok = 0, opening;
+	__u32 cookie_ok = 0, rst = 0, opening;
 	__u64 now = 0, logged = 0, until = 0;
 	int eth_type, proto;
 	__u8 *refl;
@@ -1618,9 +1618,8 @@ int pp_xdp(struct xdp_md *ctx)
 		   (p.tcp_flags & (PP_TCP_SYN | PP_TCP_ACK)) == PP_TCP_SYN);
 	if ((flags & PP_SVC_CONN_LIMIT) && opening &&
 	    !pp_conn_admit(svc, &p, &now)) {
-		v.action = XDP_DROP;
 		v.reason = PP_REASON_CONN_RATELIMIT;
-		goto out;
+		goto refuse;
 	}
 	/* The SYN never reached pp_mc_check: the cookie opens the connection
 	 * for the handshake checks instead. */
@@ -1634,8 +1633,11 @@ int pp_xdp(struct xdp_md *ctx)
 		else if (p.proto == IPPROTO_TCP &&
 			 svc->l7 == PP_L7_MINECRAFT_JAVA) {
 			reason = pp_mc_conns(&p, svc, &now, opening);
-			if (!reason)
-				reason = pp_mc_check(ctx, &p, svc, st, &now);
+			if (reason) {
+				v.reason = reason;
+				goto refuse;
+			}
+			reason = pp_mc_check(ctx, &p, svc, st, &now);
 		}
 		if (reason) {
 			v.action = XDP_DROP;
@@ -1645,6 +1647,14 @@ int pp_xdp(struct xdp_md *ctx)
 	}
 	if (cookie_ok)
 		v.reason = PP_REASON_COOKIE_ACK;
+	goto out;
+
+refuse:
+	/* A connection refused at its SYN is a drop (the client sends the SYN
+	 * again); at its cookie ACK, the ACK is dropped all the same, counted
+	 * so, and the client gets the listener's RST in its place. */
+	v.action = XDP_DROP;
+	rst = cookie_ok && !pp_syn_refuse(ctx, p.len, p.is_v6);
 	goto out;
 
 invalid:
@@ -1682,7 +1692,7 @@ out:
 	if (v.action == XDP_DROP && cfg && cfg->sample_rate &&
 	    bpf_get_prandom_u32() % cfg->sample_rate == 0)
 		pp_event(&p, &v, PP_EVENT_SAMPLE);
-	return v.action;
+	return rst ? XDP_TX : v.action;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -306,12 +306,41 @@ suite("pp_xdp SYN cookies", () => {
 		);
 		expect(answers.every((a) => a.flags === (TCP_SYN | TCP_ACK))).toBe(true);
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 5 });
-		const verdicts = answers.map(
-			(a, i) => run(segment(4, { flags: TCP_ACK, port: sport + i, seq: ISN + 1, ack: a.seq + 1 })).verdict,
+		const acks = answers.map((a, i) =>
+			run(segment(4, { flags: TCP_ACK, port: sport + i, seq: ISN + 1, ack: a.seq + 1 })),
 		);
-		expect(verdicts).toEqual([XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP, XDP_DROP]);
+		// Over the rate, the connection is refused with the listener's RST rather than left open.
+		expect(acks.map((r) => r.verdict)).toEqual([XDP_PASS, XDP_PASS, XDP_TX, XDP_TX, XDP_TX]);
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 5, COOKIE_ACK: 2, CONN_RATELIMIT: 3 });
 	});
+
+	for (const fam of [4, 6] as const) {
+		test(`IPv${fam}: a refused cookie ACK comes back as the RST a listener sends for it, options and payload cut`, () => {
+			serve("HIGH");
+			dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 0n, conn: { rate: 1, burst: 1 } });
+			const a = decode(run(segment(fam, { flags: TCP_SYN, options: linuxSynOptions(3) })).out, fam);
+			const b = decode(run(segment(fam, { flags: TCP_SYN, port: sport + 1 })).out, fam);
+			expect(run(segment(fam, { flags: TCP_ACK, seq: ISN + 1, ack: a.seq + 1 })).verdict).toBe(XDP_PASS);
+			const ack = segment(fam, {
+				flags: TCP_ACK | TCP_PSH,
+				port: sport + 1,
+				seq: ISN + 1,
+				ack: b.seq + 1,
+				payload: [1, 2, 3],
+			});
+			const r = run(ack);
+			expect(r.verdict).toBe(XDP_TX);
+			const rst = decode(r.out, fam);
+			expect(r.out.length).toBe(14 + (fam === 4 ? 20 : 40) + 20);
+			expect([rst.flags, rst.seq, rst.ack, rst.window, rst.doff]).toEqual([TCP_RST, (b.seq + 1) >>> 0, 0, 0, 20]);
+			expect([rst.sport, rst.dport]).toEqual([PORT, sport + 1]);
+			expect([rst.src, rst.dst]).toEqual([ip(fam, "server"), ip(fam, "client")]);
+			const inMacs = decode(ack, fam);
+			expect([rst.srcMac, rst.dstMac]).toEqual([inMacs.dstMac, inMacs.srcMac]);
+			expect(checksumsValid(r.out)).toBe(true);
+			expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 2, COOKIE_ACK: 1, CONN_RATELIMIT: 1 });
+		});
+	}
 
 	test("Minecraft Java at HIGH: maxConnectionsPerIp counts connections at their cookie ACK, since XDP answers the SYN", () => {
 		serve("HIGH", { l7: L7.MINECRAFT_JAVA });
@@ -325,7 +354,7 @@ suite("pp_xdp SYN cookies", () => {
 		expect(open(sport + 1000)).toBe(XDP_PASS);
 		// A retransmitted cookie ACK keeps its connection's slot rather than taking another.
 		expect(open(sport)).toBe(XDP_PASS);
-		expect(open(sport + 2000)).toBe(XDP_DROP);
+		expect(open(sport + 2000)).toBe(XDP_TX);
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 4, COOKIE_ACK: 3, MAX_CONNS: 1 });
 		// Freeing by FIN needs the flow in conntrack (test runs have none); MEDIUM's tests cover it.
 	});

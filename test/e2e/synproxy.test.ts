@@ -294,6 +294,23 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect((after.TSEcrRejected ?? 0) - (ext.TSEcrRejected ?? 0)).toBe(0);
 	}, 60_000);
 
+	test("connections over a source's connection rate are refused with a RST at their cookie ACK, none left hanging", async () => {
+		const client = join(ROOT, "test", "helpers", "netclient.ts");
+		const before = rig.reasons();
+		// HIGH allows a source 40 new connections at once, then 20 a second.
+		const r = await rig.topo.run(
+			["bun", client, "burst", rig.topo.peerV6[3] as string, rig.topo.hostV6, String(greeter.port), "70", "3000"],
+			20_000,
+		);
+		const ends = JSON.parse(r.stdout.trim()) as Record<string, number>;
+		const d = delta(before, rig.reasons());
+		expect(ends.timeout).toBe(0);
+		expect(ends.error).toBe(0);
+		expect(ends.greeted).toBeGreaterThanOrEqual(40);
+		expect(ends.reset).toBeGreaterThanOrEqual(10);
+		expect(ends.reset).toBe(d.CONN_RATELIMIT ?? 0);
+	}, 30_000);
+
 	test("a spoofed SYN flood is answered from XDP while a real client connects; the accept queue never overflows", async () => {
 		const before = rig.reasons();
 		const ext = tcpExt();

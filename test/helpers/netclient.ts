@@ -7,6 +7,9 @@
 // banner <src> <dst> <port> <count> <waitMs>: opens count connections from src one after another,
 //   each sending nothing and waiting up to waitMs for the server to speak first; prints how many
 //   were greeted.
+// burst <src> <dst> <port> <count> <waitMs>: opens count connections from src at once, each
+//   waiting up to waitMs for the server to speak first; prints how many were greeted, reset,
+//   left waiting (timeout) or failed otherwise, as JSON.
 // hold <src> <dst> <port> <waitMs>: connects from src and keeps the connection: prints "open",
 //   then writes every stdin line to the socket and prints what comes back; prints "closed" or
 //   "error" if the connection ends, and exits then, at stdin's end, or after waitMs.
@@ -99,6 +102,42 @@ if (mode === "udp") {
 		});
 	});
 	console.log(result);
+	process.exit(0);
+} else if (mode === "burst") {
+	// All at once: how each connection ended — greeted by the server, reset, or still waiting.
+	const count = Number(a);
+	const waitMs = Number(b);
+	const ends = await Promise.all(
+		Array.from(
+			{ length: count },
+			() =>
+				new Promise<string>((resolve) => {
+					const sock = connect({ host: dst, port: Number(port), localAddress: src });
+					const timer = setTimeout(() => {
+						sock.destroy();
+						resolve("timeout");
+					}, waitMs);
+					sock.once("data", () => {
+						clearTimeout(timer);
+						sock.destroy();
+						resolve("greeted");
+					});
+					sock.on("error", (e: NodeJS.ErrnoException) => {
+						clearTimeout(timer);
+						resolve(e.code === "ECONNRESET" ? "reset" : "error");
+					});
+				}),
+		),
+	);
+	const tally = (end: string) => ends.filter((e) => e === end).length;
+	console.log(
+		JSON.stringify({
+			greeted: tally("greeted"),
+			reset: tally("reset"),
+			timeout: tally("timeout"),
+			error: tally("error"),
+		}),
+	);
 	process.exit(0);
 } else if (mode === "hold") {
 	const sock = connect({ host: dst, port: Number(port), localAddress: src }, () => console.log("open"));
