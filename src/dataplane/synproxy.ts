@@ -36,18 +36,19 @@
 // nothing else used conntrack, that is this table's price.
 //
 // The third ACK. SYNPROXY completes a handshake with the listener by sending it an ACK in the
-// client's name, from the client's address, out of this host. Conntrack tracks that ACK like any
-// packet of the flow, and SYNPROXY's own hook then shifts its TSecr by the flow's timestamp offset,
-// which it has just set: the listener gets back a TSval it never sent. Since Linux 6.16 a listener
-// checks the TSecr of the ACK completing its handshake (TcpExtTSEcrRejected) and answers such an
-// ACK with a challenge ACK instead, so the handshake completed only by chance — when the client's
-// first segment echoed the right timestamp — or when the listener retransmitted its SYN-ACK a
-// second later; a client that waits for the server to speak first (SMTP, MySQL) always waited
-// that second. The output chain sends that ACK untracked, as SYNPROXY built it (in the listener's
-// sequence and timestamp space already), and conntrack sees the flow established at the client's
-// next segment. Only SYNPROXY sends a pure ACK to a target from an address that
-// is not the host's, and the input chain lets it in over lo before the synproxy rules, which would
-// take an untracked ACK for a cookie to check.
+// client's name, from the client's address, out of this host; its TSecr echoes the listener's
+// SYN-ACK. SYNPROXY's own hook then shifts that TSecr by the flow's timestamp offset, which it
+// has just set, as it does for the client's segments: the listener gets back a TSval it never
+// sent. Since Linux 6.16 a listener checks the TSecr of the ACK completing its handshake
+// (TcpExtTSEcrRejected) and answers such an ACK with a challenge ACK instead, so the handshake
+// completed only by chance — when the client's first segment echoed the right timestamp — or
+// when the listener retransmitted its SYN-ACK a second later; a client that waits for the
+// server to speak first (SMTP, MySQL) always waited that second. The output chain takes the
+// timestamp option out of that ACK (it becomes NOPs): with nothing to shift and no TSecr to
+// check, the listener takes it, conntrack still sees it (the flow is ESTABLISHED, and NAT and
+// the host's own rules apply as before), and the connection's later segments carry timestamps
+// as negotiated. Only SYNPROXY sends a pure ACK to a SYN-cookie target from an address that is
+// not the host's own (or a transparent proxy on this host, whose ACKs lose their timestamps).
 //
 // nf_conntrack_tcp_loose must be 0 while there are SYN-cookie targets: with it, conntrack would
 // adopt the cookie ACK as an established flow and SYNPROXY would never see it. The previous value
@@ -169,11 +170,7 @@ export function renderTable(listeners: SynTarget[], cookies: SynTarget[], o: Syn
 			...rules.map((r) => `\t\t${r}`),
 			"\t}",
 		].join("\n");
-	// SYNPROXY's own ACK to the listener (see "The third ACK" above): leaves the host's output
-	// untracked, and comes back in over lo untracked, where no synproxy rule may take it.
-	const ownAck = "tcp flags & (fin | syn | rst | ack) == ack";
 	const filter = [...match("tcp").map((m) => `${m} ct state established,related accept`), ...proxy];
-	const input = [...match("cookie").map((m) => `iif "lo" ${m} ${ownAck} ct state untracked accept`), ...filter];
 	return [
 		`table inet ${SYNPROXY_TABLE}`,
 		`delete table inet ${SYNPROXY_TABLE}`,
@@ -186,13 +183,16 @@ export function renderTable(listeners: SynTarget[], cookies: SynTarget[], o: Syn
 			"raw",
 			match("cookie").map((m) => `${m} tcp flags & (syn | ack) == syn notrack`),
 		),
-		chain("input", "input", "filter", input),
+		chain("input", "input", "filter", filter),
 		chain("forward", "forward", "filter", filter),
+		// SYNPROXY's own ACK to the listener: see "The third ACK" above.
 		chain(
 			"output",
 			"output",
-			"raw",
-			match("cookie").map((m) => `${m} ${ownAck} fib saddr type != local notrack`),
+			"filter",
+			match("cookie").map(
+				(m) => `${m} tcp flags & (fin | syn | rst | ack) == ack fib saddr type != local reset tcp option timestamp`,
+			),
 		),
 		"}",
 		"",

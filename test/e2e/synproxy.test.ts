@@ -26,6 +26,7 @@ const FLOOD_S = 5;
 const FLOOD_PACKETS = 2_000_000;
 const BULK_BYTES = 8 * 1024 * 1024;
 const TCP_LOOSE = "/proc/sys/net/netfilter/nf_conntrack_tcp_loose";
+const CONNTRACK = "/proc/net/nf_conntrack";
 
 const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
 const skip =
@@ -276,7 +277,7 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		expect(d.COOKIE_BAD ?? 0).toBe(0);
 	}, 30_000);
 
-	test("a server that speaks first greets clients at once: the listener takes SYNPROXY's ACK", async () => {
+	test("a server that speaks first greets clients at once: the listener takes SYNPROXY's ACK, and conntrack sees it", async () => {
 		const client = join(ROOT, "test", "helpers", "netclient.ts");
 		const greeted = async (src: string, dst: string) =>
 			(
@@ -292,6 +293,21 @@ describe.skipIf(skip !== null)(`SYN cookies from XDP with SYNPROXY${skip ? ` —
 		// that refused it (Linux 6.16 checks its TSecr) would have resent its SYN-ACK a second later.
 		expect((after.TCPSynRetrans ?? 0) - (ext.TCPSynRetrans ?? 0)).toBe(0);
 		expect((after.TSEcrRejected ?? 0) - (ext.TSEcrRejected ?? 0)).toBe(0);
+		// A client that connects and says nothing: conntrack saw that ACK too, so the flow is
+		// ESTABLISHED (not left in SYN_RECV, which conntrack forgets after a minute).
+		if (readable(CONNTRACK)) {
+			const idle = await hold(rig.topo.peerV4[1] as string, rig.topo.hostV4);
+			try {
+				const states = readFileSync(CONNTRACK, "utf8")
+					.split("\n")
+					.filter((l) => l.includes(`src=${rig.topo.peerV4[1]} `) && l.includes(` dport=${port} `))
+					.map((l) => l.split(/\s+/)[5])
+					.filter((state) => state !== "TIME_WAIT" && state !== "CLOSE");
+				expect(states).toEqual(["ESTABLISHED"]);
+			} finally {
+				idle.close();
+			}
+		}
 	}, 60_000);
 
 	test("connections over a source's connection rate are refused with a RST at their cookie ACK, none left hanging", async () => {
