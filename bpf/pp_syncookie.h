@@ -17,8 +17,9 @@
  *   PP_SYN_BAD        a segment of no known flow without a valid cookie.
  * pp_syn_refuse(ctx, pkt_len, is_v6) turns a valid cookie ACK whose
  * connection the caller refuses into the listener's RST, for XDP_TX.
- * Only PP_SYN_ANSWERED changes the frame (and its length), so every packet
- * pointer the caller holds is stale after it. Header fields are network
+ * Of pp_syncookie's answers only PP_SYN_ANSWERED changes the frame (and its
+ * length), as pp_syn_refuse does: every packet pointer the caller holds is
+ * stale after them. Header fields are network
  * order.
  *
  * The SYN-ACK is the one nf_synproxy would send itself: window 0 (SYNPROXY
@@ -422,9 +423,9 @@ static __always_inline int pp_syn_check_ack(struct xdp_md *ctx, __u32 l3_off,
 	return err ? PP_SYN_BAD : PP_SYN_COOKIE_OK;
 }
 
-/* The RST a listener sends for an ACK of no connection, <SEQ=SEG.ACK>
- * <CTL=RST>, written over the ACK's headers at l3 (tcp at l4) once the
- * frame is 20 bytes past l4: addresses and ports swapped, no options. */
+/* The TCP header of the RST a listener sends for an ACK of no connection,
+ * <SEQ=SEG.ACK><CTL=RST>, written over the ACK's: ports swapped, no
+ * options; the caller swaps the addresses and sums it. */
 static __always_inline void pp_syn_write_rst(struct tcphdr *th)
 {
 	__be16 port = th->source;
@@ -477,7 +478,8 @@ __noinline int pp_syn_refuse(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6)
 	if (l3_off > PP_SYN_MAX_L3_OFF)
 		return -1;
 	end = (void *)(long)ctx->data_end;
-	/* Only the plain headers pp_syn_check_ack and SYNPROXY take. */
+	/* Plain headers only: an ACK with IPv4 options or IPv6 extension
+	 * headers is dropped without a RST. */
 	if (is_v6) {
 		ip6h = data + l3_off;
 		if ((void *)(ip6h + 1) + sizeof(*th) > end ||

@@ -3,7 +3,9 @@
  * pp_xdp.bpf.c - the PistonProtection XDP entry point.
  *
  * Contract: one program, pp_xdp, returns XDP_PASS or XDP_DROP, or XDP_TX
- * for a SYN it answered with a SYN cookie (pp_syncookie.h). Every packet
+ * for a SYN it answered with a SYN cookie and for a cookie ACK whose
+ * connection it refused with a RST (pp_syncookie.h); the refused ACK is
+ * counted as the drop it is. Every packet
  * leaves through the single exit label, which counts it once under its
  * reason (pp_reason_ctrs), once under its backend and its traffic class
  * when it was addressed to a service (pp_backend_ctrs), and may sample a
@@ -1152,7 +1154,9 @@ static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
 		st->cache = 0;
 }
 
-/* Opens a pending Minecraft Java connection, as its SYN would have. */
+/* Opens a pending Minecraft Java connection, as its SYN would have (see
+ * pp_mc_check): the ACK returning a cookie comes at the sequence number of
+ * the connection's first data. */
 static __always_inline void pp_mc_open(const struct pp_service *svc,
 				       const struct pp_pkt *p, __u64 *now)
 {
@@ -1162,17 +1166,22 @@ static __always_inline void pp_mc_open(const struct pp_service *svc,
 		.src = p->src,
 	};
 	__u64 syn = pp_now(now);
+	struct pp_mc_flow *fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
 
-	if (!bpf_map_lookup_elem(&pp_mc_flows, &key))
-		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
+	if (fl && fl->seq == p->tcp_seq)
+		return;
+	if (fl)
+		bpf_map_delete_elem(&pp_mc_flows, &key);
+	bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
 }
 
 /* maxConnectionsPerIp for a TCP segment to a Minecraft Java backend: 0 to
  * pass, else the drop reason. A connection's opening segment (its SYN, or
  * at HIGH and up the ACK returning a valid SYN cookie, since XDP answered
- * the SYN itself) takes one of the source's slots (pp_conn_slot) or drops;
- * the client's FIN or RST releases its port's slot; other segments of a flow in pp_mc_flows keep it, touched at most
- * once per half session (fl->last_ns). A pending flow's slot was stamped
+ * the SYN itself) takes one of the source's slots (pp_conn_slot) or is
+ * refused; the client's FIN or RST releases its port's slot; other
+ * segments of a flow in pp_mc_flows keep it, touched at most once per half
+ * session (fl->last_ns). A pending flow's slot was stamped
  * by its SYN moments before.
  * Apart from pp_mc_check, and called before it, for the stack: pp_xdp,
  * pp_mc_check and pp_conn_slot together would pass the 512 bytes BPF
@@ -1252,6 +1261,12 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	if (p->tcp_flags & PP_TCP_SYN) {
 		if ((p->tcp_flags & PP_TCP_ACK) || p->payload_len)
 			return validate ? PP_REASON_INVALID : 0;
+		/* A new connection from a client port an earlier flow used
+		 * (port reuse, NAT) is checked from the start; a late copy of
+		 * the flow's own SYN changes nothing. */
+		fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
+		if (fl && fl->seq != p->tcp_seq + 1)
+			bpf_map_delete_elem(&pp_mc_flows, &key);
 		syn = pp_now(now);
 		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_ANY);
 		return 0;

@@ -228,7 +228,8 @@ export function synOptions(interfaces: string[]): SynOptions {
 
 export type NftRunner = (script: string) => { ok: boolean; error: string };
 
-function nftBinary(): string | null {
+/** Where nft is installed, or null. */
+export function nftBinary(): string | null {
 	return Bun.which("nft") ?? ["/usr/sbin/nft", "/sbin/nft"].find((p) => existsSync(p)) ?? null;
 }
 

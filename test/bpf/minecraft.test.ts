@@ -92,9 +92,9 @@ function serve(
  * One connection from a client port: seg() sends a segment with flags and payload at the
  * connection's next sequence number (SYN and FIN take one, data its length), or at `seq`.
  */
-function conn(fam: Fam, src: string = ADDR[fam].client) {
-	const port = sport++;
-	let next = 1000;
+function conn(fam: Fam, src: string = ADDR[fam].client, reuse?: { port: number; isn: number }) {
+	const port = reuse?.port ?? sport++;
+	let next = reuse?.isn ?? 1000;
 	const seg = (flags: number, payload: number[] = [], seq = next) => {
 		next = seq + payload.length + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
 		return dp.run(
@@ -108,6 +108,7 @@ function conn(fam: Fam, src: string = ADDR[fam].client) {
 	};
 	/** The sequence number the next segment takes. */
 	seg.next = () => next;
+	seg.port = port;
 	return seg;
 }
 const DATA = TCP_ACK | TCP_PSH;
@@ -167,6 +168,32 @@ suite("pp_xdp Minecraft Java validation", () => {
 				expect(other(DATA, handshake({ next: 9 }), at)).toBe(XDP_DROP);
 				expect(dp.reasonPackets()).toEqual({ PASS: 7, MC_HANDSHAKE: 1 });
 				expect(conn(fam, ADDR[fam].other)(TCP_SYN)).toBe(XDP_DROP);
+			});
+
+			test("a new connection from a client port an earlier flow used is checked from the start", () => {
+				serve(fam, { banNs: 60_000_000_000n });
+				// Left after its handshake: the next connection's handshake is a first segment again.
+				const left = conn(fam);
+				left(TCP_SYN);
+				left(DATA, handshake({ next: 2 }));
+				const again = conn(fam, ADDR[fam].client, { port: left.port, isn: 900_000 });
+				expect(again(TCP_SYN)).toBe(XDP_PASS);
+				expect(again(DATA, [...handshake({ next: 2 }), ...loginStart()])).toBe(XDP_PASS);
+				// A finished flow does not wave the next connection's garbage through either.
+				const third = conn(fam, ADDR[fam].client, { port: left.port, isn: 5_000_000 });
+				expect(third(TCP_SYN)).toBe(XDP_PASS);
+				expect(third(DATA, [0xff, 0xff, 0xff])).toBe(XDP_DROP);
+				expect(dp.reasonPackets()).toEqual({ PASS: 5, MC_HANDSHAKE: 1 });
+			});
+
+			test("a late copy of a flow's own SYN leaves the flow as it was", () => {
+				serve(fam);
+				const seg = conn(fam);
+				seg(TCP_SYN);
+				seg(DATA, handshake({ next: 1 }));
+				expect(seg(TCP_SYN, [], 1000)).toBe(XDP_PASS);
+				expect(seg(DATA, statusRequest(), 1000 + 1 + handshake({ next: 1 }).length)).toBe(XDP_PASS);
+				expect(dp.reasonPackets()).toEqual({ PASS: 4 });
 			});
 
 			const valid: [string, number[]][] = [

@@ -298,6 +298,19 @@ suite("pp_xdp SYN cookies", () => {
 		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 1, COOKIE_ACK: 2 });
 	});
 
+	test("Minecraft Java at HIGH: a new connection from a client port an earlier flow used is checked from the start", () => {
+		serve("HIGH", { l7: L7.MINECRAFT_JAVA });
+		dp.setL7(1, { flags: L7Flag.MC_JAVA, quicVersions: [], sessionNs: 60_000_000_000n, banNs: 60_000_000_000n });
+		// Each connection's handshake alone: the first flow is left waiting for its login start.
+		for (const isn of [ISN, ISN + 100_000]) {
+			const a = decode(run(segment(4, { flags: TCP_SYN, seq: isn })).out, 4);
+			expect(run(segment(4, { flags: TCP_ACK, seq: isn + 1, ack: a.seq + 1 })).verdict).toBe(XDP_PASS);
+			const data = segment(4, { flags: TCP_ACK | TCP_PSH, seq: isn + 1, ack: a.seq + 1, payload: handshake() });
+			expect(run(data).verdict).toBe(XDP_PASS);
+		}
+		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 2, COOKIE_ACK: 4 });
+	});
+
 	test("at HIGH spoofed SYNs cost no connection bucket: every SYN is answered, new connections are counted at their cookie ACK", () => {
 		serve("HIGH");
 		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 0n, conn: { rate: 1, burst: 2 } });

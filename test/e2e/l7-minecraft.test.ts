@@ -8,13 +8,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mc from "minecraft-protocol";
 import { McState } from "../../src/dataplane/abi.ts";
+import { nftBinary } from "../../src/dataplane/synproxy.ts";
 import { createRig, delta, type Rig } from "../helpers/dataplane.ts";
 import { MC_VERSION } from "../helpers/minecraft.ts";
 import { canUseNetns } from "../helpers/netns.ts";
 import { freePort } from "../helpers/proxy.ts";
 
 const skip = canUseNetns();
-const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
+const nft = nftBinary();
 const LOSS_TABLE = "pp_test_loss";
 const LEVELS = ["OFF", "LOW", "MEDIUM", "HIGH", "UNDER_ATTACK"] as const;
 let rig: Rig;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess, TCPSocketListener } from "bun";
-import { SYNPROXY_TABLE } from "../../src/dataplane/synproxy.ts";
+import { nftBinary, SYNPROXY_TABLE } from "../../src/dataplane/synproxy.ts";
 import { ROOT } from "../helpers/daemon.ts";
 import { createRig, delta, HPING3, type Rig, synFlood, tcpExt } from "../helpers/dataplane.ts";
 import { canUseNetns } from "../helpers/netns.ts";
@@ -28,7 +28,7 @@ const BULK_BYTES = 8 * 1024 * 1024;
 const TCP_LOOSE = "/proc/sys/net/netfilter/nf_conntrack_tcp_loose";
 const CONNTRACK = "/proc/net/nf_conntrack";
 
-const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
+const nft = nftBinary();
 const skip =
 	canUseNetns() ??
 	(HPING3 === null

@@ -18,6 +18,26 @@ import { connect } from "node:net";
 
 const [mode, src, dst, port, a, b] = process.argv.slice(2) as [string, string, string, string, string, string];
 
+/** One connection that sends nothing and waits up to waitMs for the server to speak first. */
+function greeting(waitMs: number): Promise<"greeted" | "reset" | "timeout" | "error"> {
+	return new Promise((resolve) => {
+		const sock = connect({ host: dst, port: Number(port), localAddress: src });
+		const timer = setTimeout(() => {
+			sock.destroy();
+			resolve("timeout");
+		}, waitMs);
+		sock.once("data", () => {
+			clearTimeout(timer);
+			sock.destroy();
+			resolve("greeted");
+		});
+		sock.on("error", (e: NodeJS.ErrnoException) => {
+			clearTimeout(timer);
+			resolve(e.code === "ECONNRESET" ? "reset" : "error");
+		});
+	});
+}
+
 if (mode === "udp") {
 	const count = Number(a);
 	const waitMs = Number(b);
@@ -103,32 +123,15 @@ if (mode === "udp") {
 	});
 	console.log(result);
 	process.exit(0);
+} else if (mode === "banner") {
+	const count = Number(a);
+	let greeted = 0;
+	for (let i = 0; i < count; i++) if ((await greeting(Number(b))) === "greeted") greeted++;
+	console.log(greeted);
+	process.exit(0);
 } else if (mode === "burst") {
 	// All at once: how each connection ended — greeted by the server, reset, or still waiting.
-	const count = Number(a);
-	const waitMs = Number(b);
-	const ends = await Promise.all(
-		Array.from(
-			{ length: count },
-			() =>
-				new Promise<string>((resolve) => {
-					const sock = connect({ host: dst, port: Number(port), localAddress: src });
-					const timer = setTimeout(() => {
-						sock.destroy();
-						resolve("timeout");
-					}, waitMs);
-					sock.once("data", () => {
-						clearTimeout(timer);
-						sock.destroy();
-						resolve("greeted");
-					});
-					sock.on("error", (e: NodeJS.ErrnoException) => {
-						clearTimeout(timer);
-						resolve(e.code === "ECONNRESET" ? "reset" : "error");
-					});
-				}),
-		),
-	);
+	const ends = await Promise.all(Array.from({ length: Number(a) }, () => greeting(Number(b))));
 	const tally = (end: string) => ends.filter((e) => e === end).length;
 	console.log(
 		JSON.stringify({
@@ -154,31 +157,6 @@ if (mode === "udp") {
 		sock.end();
 		done("closed");
 	});
-} else if (mode === "banner") {
-	const count = Number(a);
-	const waitMs = Number(b);
-	let greeted = 0;
-	for (let i = 0; i < count; i++) {
-		const ok = await new Promise<boolean>((resolve) => {
-			const sock = connect({ host: dst, port: Number(port), localAddress: src });
-			const timer = setTimeout(() => {
-				sock.destroy();
-				resolve(false);
-			}, waitMs);
-			sock.once("data", () => {
-				clearTimeout(timer);
-				sock.destroy();
-				resolve(true);
-			});
-			sock.on("error", () => {
-				clearTimeout(timer);
-				resolve(false);
-			});
-		});
-		if (ok) greeted++;
-	}
-	console.log(greeted);
-	process.exit(0);
 } else {
 	console.error(`netclient: unknown mode ${mode}`);
 	process.exit(2);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { encodeServiceKey, IPPROTO, SvcFlag } from "../../src/dataplane/abi.ts";
 import {
 	type NftRunner,
+	nftBinary,
 	renderTable,
 	SynProxy,
 	type SynTarget,
@@ -29,7 +30,7 @@ const service = (addr: string | null, port: number, proto: number, flags: number
 /** The script without its set blocks: what stays the same whatever the targets. */
 const rulesOf = (script: string) => script.replace(/\tset [^\n]+\{\n(\t\t[^\n]*\n)*\t\}\n/g, "");
 
-const nft = Bun.which("nft") ?? (Bun.which("/usr/sbin/nft") ? "/usr/sbin/nft" : null);
+const nft = nftBinary();
 
 describe("which listeners the table names", () => {
 	test("every TCP listener is tracked whatever its level; only those with SYN cookies are targets", () => {
