@@ -223,6 +223,78 @@ static __always_inline void pp_swap_mac(struct ethhdr *eth)
 	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
 }
 
+/* Turns the IPv4 header around for our reply of tcp_len bytes of TCP at th
+ * (written, and within the packet): addresses swapped, our TTL, then the
+ * TCP and IP checksums. */
+static __always_inline void pp_syn_reply4(struct iphdr *iph, struct tcphdr *th,
+					  __u32 tcp_len,
+					  const struct pp_syn_cfg *cfg)
+{
+	__be32 addr = iph->saddr;
+	__u64 sum;
+
+	iph->saddr = iph->daddr;
+	iph->daddr = addr;
+	iph->tos = 0;
+	iph->id = 0;
+	iph->frag_off = bpf_htons(PP_IP_DF);
+	iph->ttl = cfg->ttl;
+	iph->tot_len = bpf_htons(sizeof(*iph) + tcp_len);
+	iph->check = 0;
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, tcp_len, 0);
+	sum += iph->saddr;
+	sum += iph->daddr;
+	sum += bpf_htonl((IPPROTO_TCP << 16) | tcp_len);
+	th->check = pp_csum_fold(sum);
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
+	iph->check = pp_csum_fold(sum);
+}
+
+/* pp_syn_reply4 for IPv6: no header checksum, the TCP one over the
+ * pseudo-header. */
+static __always_inline void pp_syn_reply6(struct ipv6hdr *ip6h,
+					  struct tcphdr *th, __u32 tcp_len,
+					  const struct pp_syn_cfg *cfg)
+{
+	struct in6_addr addr = ip6h->saddr;
+	__u64 sum;
+	int i;
+
+	ip6h->saddr = ip6h->daddr;
+	ip6h->daddr = addr;
+	/* version 6, traffic class and flow label 0 */
+	*(__be32 *)ip6h = bpf_htonl(0x60000000);
+	ip6h->payload_len = bpf_htons(tcp_len);
+	ip6h->hop_limit = cfg->ttl;
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, tcp_len, 0);
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		sum += ip6h->saddr.in6_u.u6_addr32[i];
+		sum += ip6h->daddr.in6_u.u6_addr32[i];
+	}
+	sum += bpf_htonl(tcp_len);
+	sum += bpf_htonl(IPPROTO_TCP);
+	th->check = pp_csum_fold(sum);
+}
+
+/* Where the IPv4 (IPv6) header of a frame starts, after Ethernet and up to
+ * two VLAN tags; -1 when the frame is not of that family. */
+static __always_inline int pp_syn_l3_off(struct xdp_md *ctx, __u32 is_v6)
+{
+	void *data = (void *)(long)ctx->data;
+	struct pp_cursor c = { .pos = data };
+	struct ethhdr *eth;
+	__u32 l3_off;
+	__u16 vlan;
+
+	if (parse_ethhdr(&c, (void *)(long)ctx->data_end, &eth, &vlan) !=
+	    (is_v6 ? ETH_P_IPV6 : ETH_P_IP))
+		return -1;
+	/* The mask only tells the verifier what parse_ethhdr guarantees. */
+	l3_off = (c.pos - data) & 0x1f;
+	return l3_off > PP_SYN_MAX_L3_OFF ? -1 : (int)l3_off;
+}
+
 static __always_inline int pp_syn_answer4(struct xdp_md *ctx, __u32 pkt_len,
 					  __u32 l3_off,
 					  const struct pp_syn_cfg *cfg,
@@ -233,9 +305,7 @@ static __always_inline int pp_syn_answer4(struct xdp_md *ctx, __u32 pkt_len,
 	struct iphdr *iph = data + l3_off;
 	struct ethhdr *eth = data;
 	struct tcphdr *th;
-	__be32 addr;
 	__s64 cookie;
-	__u64 sum;
 
 	if ((void *)(iph + 1) > end || iph->ihl != 5)
 		return PP_SYN_NEXT;
@@ -266,24 +336,8 @@ static __always_inline int pp_syn_answer4(struct xdp_md *ctx, __u32 pkt_len,
 		return PP_SYN_BAD;
 
 	pp_swap_mac(eth);
-	addr = iph->saddr;
-	iph->saddr = iph->daddr;
-	iph->daddr = addr;
-	iph->tos = 0;
-	iph->id = 0;
-	iph->frag_off = bpf_htons(PP_IP_DF);
-	iph->ttl = cfg->ttl;
-	iph->tot_len = bpf_htons(sizeof(*iph) + PP_SYN_TCP_LEN);
-	iph->check = 0;
 	pp_syn_write_tcp(th, (__u32)cookie, o, cfg, cfg->mss4);
-
-	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, PP_SYN_TCP_LEN, 0);
-	sum += iph->saddr;
-	sum += iph->daddr;
-	sum += bpf_htonl((IPPROTO_TCP << 16) | PP_SYN_TCP_LEN);
-	th->check = pp_csum_fold(sum);
-	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
-	iph->check = pp_csum_fold(sum);
+	pp_syn_reply4(iph, th, PP_SYN_TCP_LEN, cfg);
 	return PP_SYN_ANSWERED;
 }
 
@@ -296,11 +350,8 @@ static __always_inline int pp_syn_answer6(struct xdp_md *ctx, __u32 pkt_len,
 	void *end = (void *)(long)ctx->data_end;
 	struct ipv6hdr *ip6h = data + l3_off;
 	struct ethhdr *eth = data;
-	struct in6_addr addr;
 	struct tcphdr *th;
 	__s64 cookie;
-	__u64 sum;
-	int i;
 
 	if ((void *)(ip6h + 1) > end || ip6h->nexthdr != IPPROTO_TCP)
 		return PP_SYN_NEXT;
@@ -330,24 +381,8 @@ static __always_inline int pp_syn_answer6(struct xdp_md *ctx, __u32 pkt_len,
 		return PP_SYN_BAD;
 
 	pp_swap_mac(eth);
-	addr = ip6h->saddr;
-	ip6h->saddr = ip6h->daddr;
-	ip6h->daddr = addr;
-	/* version 6, traffic class and flow label 0 */
-	*(__be32 *)ip6h = bpf_htonl(0x60000000);
-	ip6h->payload_len = bpf_htons(PP_SYN_TCP_LEN);
-	ip6h->hop_limit = cfg->ttl;
 	pp_syn_write_tcp(th, (__u32)cookie, o, cfg, cfg->mss6);
-
-	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, PP_SYN_TCP_LEN, 0);
-#pragma unroll
-	for (i = 0; i < 4; i++) {
-		sum += ip6h->saddr.in6_u.u6_addr32[i];
-		sum += ip6h->daddr.in6_u.u6_addr32[i];
-	}
-	sum += bpf_htonl(PP_SYN_TCP_LEN);
-	sum += bpf_htonl(IPPROTO_TCP);
-	th->check = pp_csum_fold(sum);
+	pp_syn_reply6(ip6h, th, PP_SYN_TCP_LEN, cfg);
 	return PP_SYN_ANSWERED;
 }
 
@@ -451,32 +486,21 @@ static __always_inline void pp_syn_write_rst(struct tcphdr *th)
 __noinline int pp_syn_refuse(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6)
 {
 	struct pp_syn_cfg *cfg;
-	struct pp_cursor c;
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6h;
 	struct iphdr *iph;
 	struct tcphdr *th;
-	struct in6_addr a6;
 	void *data, *end;
-	__u32 l3_off, l4_off;
-	__be32 a4;
-	__u64 sum;
-	__u16 vlan;
-	int i;
+	__u32 l4_off;
+	int l3_off;
 
 	if (!ctx)
 		return -1;
 	cfg = bpf_map_lookup_elem(&pp_syn_cfg, &pp_key0);
-	if (!cfg)
+	l3_off = pp_syn_l3_off(ctx, is_v6);
+	if (!cfg || l3_off < 0)
 		return -1;
 	data = (void *)(long)ctx->data;
-	c.pos = data;
-	if (parse_ethhdr(&c, (void *)(long)ctx->data_end, &eth, &vlan) !=
-	    (is_v6 ? ETH_P_IPV6 : ETH_P_IP))
-		return -1;
-	l3_off = (c.pos - data) & 0x1f;
-	if (l3_off > PP_SYN_MAX_L3_OFF)
-		return -1;
 	end = (void *)(long)ctx->data_end;
 	/* Plain headers only: an ACK with IPv4 options or IPv6 extension
 	 * headers is dropped without a RST. */
@@ -503,44 +527,17 @@ __noinline int pp_syn_refuse(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6)
 		return -1;
 	pp_swap_mac(eth);
 	pp_syn_write_rst(th);
-	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, sizeof(*th), 0);
 	if (is_v6) {
 		ip6h = data + l3_off;
 		if ((void *)(ip6h + 1) > end)
 			return -1;
-		a6 = ip6h->saddr;
-		ip6h->saddr = ip6h->daddr;
-		ip6h->daddr = a6;
-		*(__be32 *)ip6h = bpf_htonl(0x60000000);
-		ip6h->payload_len = bpf_htons(sizeof(*th));
-		ip6h->hop_limit = cfg->ttl;
-#pragma unroll
-		for (i = 0; i < 4; i++)
-			sum += ip6h->saddr.in6_u.u6_addr32[i] +
-			       (__u64)ip6h->daddr.in6_u.u6_addr32[i];
-		sum += bpf_htonl(sizeof(*th));
-		sum += bpf_htonl(IPPROTO_TCP);
-		th->check = pp_csum_fold(sum);
-		return 0;
+		pp_syn_reply6(ip6h, th, sizeof(*th), cfg);
+	} else {
+		iph = data + l3_off;
+		if ((void *)(iph + 1) > end)
+			return -1;
+		pp_syn_reply4(iph, th, sizeof(*th), cfg);
 	}
-	iph = data + l3_off;
-	if ((void *)(iph + 1) > end)
-		return -1;
-	a4 = iph->saddr;
-	iph->saddr = iph->daddr;
-	iph->daddr = a4;
-	iph->tos = 0;
-	iph->id = 0;
-	iph->frag_off = bpf_htons(PP_IP_DF);
-	iph->ttl = cfg->ttl;
-	iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*th));
-	sum += iph->saddr;
-	sum += iph->daddr;
-	sum += bpf_htonl((IPPROTO_TCP << 16) | sizeof(*th));
-	th->check = pp_csum_fold(sum);
-	iph->check = 0;
-	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
-	iph->check = pp_csum_fold(sum);
 	return 0;
 }
 
@@ -549,25 +546,16 @@ __noinline int pp_syncookie(struct xdp_md *ctx, __u32 pkt_len, __u32 is_v6,
 			    __u32 tcp_flags)
 {
 	struct pp_syn_opts o = {};
-	struct pp_cursor c;
 	struct pp_syn_cfg *cfg;
-	struct ethhdr *eth;
-	__u32 l3_off;
-	__u16 vlan;
-	int eth_type;
+	int l3_off;
 
 	if (!ctx)
 		return PP_SYN_NEXT;
 	cfg = bpf_map_lookup_elem(&pp_syn_cfg, &pp_key0);
 	if (!cfg || !(cfg->flags & PP_SYN_XDP))
 		return PP_SYN_NEXT;
-	c.pos = (void *)(long)ctx->data;
-	eth_type = parse_ethhdr(&c, (void *)(long)ctx->data_end, &eth, &vlan);
-	if (eth_type != (is_v6 ? ETH_P_IPV6 : ETH_P_IP))
-		return PP_SYN_NEXT;
-	/* The mask only tells the verifier what parse_ethhdr guarantees. */
-	l3_off = (c.pos - (void *)(long)ctx->data) & 0x1f;
-	if (l3_off > PP_SYN_MAX_L3_OFF)
+	l3_off = pp_syn_l3_off(ctx, is_v6);
+	if (l3_off < 0)
 		return PP_SYN_NEXT;
 
 	if ((tcp_flags & 0x12) == 0x02)	/* SYN without ACK */

@@ -265,6 +265,31 @@ suite("pp_xdp SYN cookies", () => {
 		expect(decode(out, 4, 2).ack).toBe(ISN + 1);
 	});
 
+	test("a VLAN-tagged refused cookie ACK gets its RST with its tags in place; one with IPv4 options is only dropped", () => {
+		serve("HIGH");
+		dp.setL7(1, { flags: 0, quicVersions: [], sessionNs: 0n, conn: { rate: 1, burst: 1 } });
+		const vlans = { vlans: [100, 200] };
+		const a = decode(run(segment(4, { flags: TCP_SYN }, vlans)).out, 4, 2);
+		expect(run(segment(4, { flags: TCP_ACK, seq: ISN + 1, ack: a.seq + 1 }, vlans)).verdict).toBe(XDP_PASS);
+		const b = decode(run(segment(4, { flags: TCP_SYN, port: sport + 1 }, vlans)).out, 4, 2);
+		const { verdict, out } = run(segment(4, { flags: TCP_ACK, port: sport + 1, seq: ISN + 1, ack: b.seq + 1 }, vlans));
+		expect(verdict).toBe(XDP_TX);
+		expect(out.length).toBe(22 + 20 + 20);
+		expect(new DataView(out.buffer).getUint16(14) & 0x0fff).toBe(100);
+		expect(new DataView(out.buffer).getUint16(18) & 0x0fff).toBe(200);
+		expect(checksumsValid(out)).toBe(true);
+		const rst = decode(out, 4, 2);
+		expect([rst.flags, rst.seq, rst.dport]).toEqual([TCP_RST, (b.seq + 1) >>> 0, sport + 1]);
+		const c = decode(run(segment(4, { flags: TCP_SYN, port: sport + 2 })).out, 4);
+		const withOptions = segment(
+			4,
+			{ flags: TCP_ACK, port: sport + 2, seq: ISN + 1, ack: c.seq + 1 },
+			{ ipv4Options: new Uint8Array([1, 1, 1, 0]) },
+		);
+		expect(run(withOptions).verdict).toBe(XDP_DROP);
+		expect(dp.reasonPackets()).toEqual({ SYN_COOKIE: 3, COOKIE_ACK: 1, CONN_RATELIMIT: 2 });
+	});
+
 	test("SYNs XDP does not rewrite (IPv4 options, a payload) are left to the kernel's SYNPROXY", () => {
 		serve("HIGH");
 		const opts = new Uint8Array([1, 1, 1, 0]);
