@@ -86,28 +86,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pp_block_v6 SEC(".maps");
 
-/* key: word index, value: __u64 of PP_SUM_PER_WORD two-bit /24 states of
- * pp_allow_v4's global entries (pp_abi.h, "IPv4 summaries"); user space
- * writes it through mmap */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, PP_SUM_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} pp_allow_v4_sum SEC(".maps");
+/* An IPv4 summary of a list: key word index, value __u64 of
+ * PP_SUM_PER_WORD two-bit /24 states of the list's global entries (pp_abi.h,
+ * "IPv4 summaries"); user space writes it through mmap. */
+#define PP_V4_SUMMARY(name)						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_ARRAY);			\
+		__uint(map_flags, BPF_F_MMAPABLE);			\
+		__uint(max_entries, PP_SUM_WORDS);			\
+		__type(key, __u32);					\
+		__type(value, __u64);					\
+		__uint(pinning, LIBBPF_PIN_BY_NAME);			\
+	} name SEC(".maps")
 
-/* key: word index, value: __u64 of PP_SUM_PER_WORD two-bit /24 states of
- * pp_block_v4's global entries */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, PP_SUM_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} pp_block_v4_sum SEC(".maps");
+PP_V4_SUMMARY(pp_allow_v4_sum);	/* of pp_allow_v4 */
+PP_V4_SUMMARY(pp_block_v4_sum);	/* of pp_block_v4 */
 
 /* key: source address (struct pp_addr), value: __u64 expiry ns, 0 = never */
 struct {

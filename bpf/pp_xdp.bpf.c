@@ -558,8 +558,9 @@ static __always_inline void pp_src_store(struct pp_src_way *way, __u32 tag,
 /* The way of the set that holds (scope, source): its index, or -1 minus
  * the index of the way a new source takes (a free one, else the one whose
  * cached verdict ends first). */
-static __always_inline int pp_src_way_of(const struct pp_src_set *set, __u32 tag,
-			     __u32 scope, const struct pp_addr *a)
+static __always_inline int pp_src_way_of(const struct pp_src_set *set,
+					 __u32 tag, __u32 scope,
+					 const struct pp_addr *a)
 {
 	const struct pp_src_way *way;
 	__u64 oldest = ~0ull;
@@ -1154,6 +1155,22 @@ static __always_inline void pp_dyn_ban(const struct pp_pkt *p,
 		st->cache = 0;
 }
 
+/* Whether the Minecraft Java flow of key, if any, is the connection whose
+ * first data comes at first_seq; the flow of an earlier connection from
+ * that client port (port reuse, NAT) is forgotten, so the new one is
+ * checked from the start. */
+static __always_inline int pp_mc_same_flow(const struct pp_flow_key *key,
+					   __u32 first_seq)
+{
+	struct pp_mc_flow *fl = bpf_map_lookup_elem(&pp_mc_flows, key);
+
+	if (fl && fl->seq == first_seq)
+		return 1;
+	if (fl)
+		bpf_map_delete_elem(&pp_mc_flows, key);
+	return 0;
+}
+
 /* Opens a pending Minecraft Java connection, as its SYN would have (see
  * pp_mc_check): the ACK returning a cookie comes at the sequence number of
  * the connection's first data. */
@@ -1166,13 +1183,9 @@ static __always_inline void pp_mc_open(const struct pp_service *svc,
 		.src = p->src,
 	};
 	__u64 syn = pp_now(now);
-	struct pp_mc_flow *fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
 
-	if (fl && fl->seq == p->tcp_seq)
-		return;
-	if (fl)
-		bpf_map_delete_elem(&pp_mc_flows, &key);
-	bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
+	if (!pp_mc_same_flow(&key, p->tcp_seq))
+		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_NOEXIST);
 }
 
 /* maxConnectionsPerIp for a TCP segment to a Minecraft Java backend: 0 to
@@ -1261,12 +1274,8 @@ __noinline int pp_mc_check(struct xdp_md *ctx, const struct pp_pkt *p,
 	if (p->tcp_flags & PP_TCP_SYN) {
 		if ((p->tcp_flags & PP_TCP_ACK) || p->payload_len)
 			return validate ? PP_REASON_INVALID : 0;
-		/* A new connection from a client port an earlier flow used
-		 * (port reuse, NAT) is checked from the start; a late copy of
-		 * the flow's own SYN changes nothing. */
-		fl = bpf_map_lookup_elem(&pp_mc_flows, &key);
-		if (fl && fl->seq != p->tcp_seq + 1)
-			bpf_map_delete_elem(&pp_mc_flows, &key);
+		/* A late copy of the flow's own SYN changes nothing. */
+		pp_mc_same_flow(&key, p->tcp_seq + 1);
 		syn = pp_now(now);
 		bpf_map_update_elem(&pp_mc_syns, &key, &syn, BPF_ANY);
 		return 0;
@@ -1636,10 +1645,6 @@ int pp_xdp(struct xdp_md *ctx)
 		v.reason = PP_REASON_CONN_RATELIMIT;
 		goto refuse;
 	}
-	/* The SYN never reached pp_mc_check: the cookie opens the connection
-	 * for the handshake checks instead. */
-	if (cookie_ok && svc->l7 == PP_L7_MINECRAFT_JAVA)
-		pp_mc_open(svc, &p, &now);
 	if ((flags & PP_SVC_L7_VALIDATE) && p.l7_off && !p.frag) {
 		reason = 0;
 		if (p.proto == IPPROTO_UDP &&
@@ -1652,6 +1657,10 @@ int pp_xdp(struct xdp_md *ctx)
 				v.reason = reason;
 				goto refuse;
 			}
+			/* The SYN never reached pp_mc_check: the cookie opens
+			 * the connection for the handshake checks instead. */
+			if (cookie_ok)
+				pp_mc_open(svc, &p, &now);
 			reason = pp_mc_check(ctx, &p, svc, st, &now);
 		}
 		if (reason) {

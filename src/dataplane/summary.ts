@@ -3,8 +3,9 @@
 // or the program must probe the hash maps (PROBE: an entry longer than /24 lies in it, or the
 // longest match expires). With them a flood from blocked /24s costs one array read a packet.
 //
-// A summary follows its list entry by entry: set() records what changed and returns the u64
-// words that now differ from what was last written; a change to a short prefix recomputes all.
+// A summary follows its list entry by entry: follow() records what changed and recomputes the
+// /24s it covers (a change to a short prefix repaints the whole space), and write() stores the
+// u64 words that differ from the map's.
 import { decodeListEntry, decodeLpmKey, SUM_WORDS, SumState } from "./abi.ts";
 import type { BpfMap } from "./libbpf.ts";
 

@@ -96,10 +96,6 @@ export function severityOf(peakPps: number, peakBitsPerSecond: number): Severity
 	return "LOW";
 }
 
-/**
- * The attack type the counters support (see the file's comment): dominant drop reasons first,
- * then the backend's packets by traffic class, then its listeners' protocol.
- */
 /** The key with the largest non-zero count, when that is at least half of total; else null. */
 function dominant<K extends string>(keys: readonly K[], counts: Partial<Record<K, number>>, total: number): K | null {
 	let top: K | null = null;
@@ -107,6 +103,10 @@ function dominant<K extends string>(keys: readonly K[], counts: Partial<Record<K
 	return top && (counts[top] ?? 0) * 2 >= total ? top : null;
 }
 
+/**
+ * The attack type the counters support (see the file's comment): dominant drop reasons first,
+ * then the backend's packets by traffic class, then its listeners' protocol.
+ */
 export function classify(
 	reasons: Partial<Record<ReasonName, number>>,
 	protocols: Set<string>,
